@@ -1,0 +1,160 @@
+"""Settings for the whole pipeline, read and typed from the environment in one place.
+
+Nothing else in the package calls ``os.getenv``: every module receives a ``Settings``.
+Secrets (database passwords) only ever arrive inside URLs in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PsiBands:
+    """PSI below ``warning`` is stable, below ``alert`` a warning, at or above ``alert`` drift."""
+
+    warning: float = 0.1
+    alert: float = 0.25
+
+    def band(self, psi: float) -> str:
+        """Return the band name of one PSI value."""
+        if psi >= self.alert:
+            return "alert"
+        if psi >= self.warning:
+            return "warning"
+        return "stable"
+
+
+@dataclass(frozen=True)
+class MetricGate:
+    """One promotion rule: the challenger's metric against the champion's on the same window.
+
+    ``min_improvement`` > 0 means the challenger must beat the champion by that much;
+    ``max_regression`` bounds how far below the champion it may fall.
+    """
+
+    metric: str
+    min_improvement: float | None = None
+    max_regression: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline; built by :func:`load_settings`."""
+
+    database_url: str | None = None
+    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    model_name: str = "fraud-lightgbm"
+    artifact_dir: Path = REPOSITORY_ROOT / ".fraud" / "artifacts"
+    schedule_start: date = date(2026, 1, 1)
+    retrain_cron: str = "0 4 * * 0"
+    # Labels: a chargeback arrives days after the transaction.
+    label_delay_days: int = 7
+    # Training windows, counted back from the run's label cut-off.
+    train_days: int = 28
+    validation_days: int = 7
+    training_time_budget_seconds: float = 60.0
+    random_seed: int = 42
+    # Scoring: alert when the score crosses the threshold or is among the day's top k.
+    alert_threshold: float = 0.5
+    alert_top_k: int = 100
+    reason_code_count: int = 3
+    score_chunk_rows: int = 200_000
+    # Validation.
+    amount_ceiling: float = 100_000.0
+    max_quarantine_share: float = 0.05
+    volume_band_low: float = 0.3
+    volume_band_high: float = 3.0
+    volume_history_days: int = 28
+    # Drift.
+    psi_bands: PsiBands = field(default_factory=PsiBands)
+    psi_bins: int = 10
+    drift_consecutive_nights: int = 1
+    # Promotion gate, declared as data and logged with every decision.
+    promotion_gate: tuple[MetricGate, ...] = (
+        MetricGate("average_precision", min_improvement=0.0),
+        MetricGate("auc_roc", max_regression=0.02),
+        MetricGate("card_precision_at_100", max_regression=0.05),
+    )
+
+    def require_database_url(self) -> str:
+        """Return the warehouse URL or fail with a one-line hint."""
+        if not self.database_url:
+            raise ConfigError(
+                "FRAUD_DATABASE_URL is not set: export it, or run `make up` to start a local stack"
+            )
+        return self.database_url
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    """Convert one environment value, naming the variable when it is malformed."""
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return lowered in {"1", "true", "yes"}
+        if kind is date:
+            return date.fromisoformat(raw)
+        if kind is Path:
+            return Path(raw).expanduser().resolve()
+        return kind(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from error
+
+
+_VARIABLES: dict[str, tuple[str, type]] = {
+    "FRAUD_DATABASE_URL": ("database_url", str),
+    "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
+    "FRAUD_MODEL_NAME": ("model_name", str),
+    "FRAUD_ARTIFACT_DIR": ("artifact_dir", Path),
+    "FRAUD_SCHEDULE_START": ("schedule_start", date),
+    "FRAUD_RETRAIN_CRON": ("retrain_cron", str),
+    "FRAUD_LABEL_DELAY_DAYS": ("label_delay_days", int),
+    "FRAUD_TRAIN_DAYS": ("train_days", int),
+    "FRAUD_VALIDATION_DAYS": ("validation_days", int),
+    "FRAUD_TRAINING_TIME_BUDGET_SECONDS": ("training_time_budget_seconds", float),
+    "FRAUD_RANDOM_SEED": ("random_seed", int),
+    "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
+    "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
+    "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
+    "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
+    "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
+    "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
+    "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
+    "FRAUD_PSI_BINS": ("psi_bins", int),
+    "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or the mapping given), defaults elsewhere."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for variable, (attribute, kind) in _VARIABLES.items():
+        raw = environ.get(variable)
+        if raw is not None and raw.strip() != "":
+            values[attribute] = _parse(variable, raw.strip(), kind)
+    warning = environ.get("FRAUD_PSI_WARNING")
+    alert = environ.get("FRAUD_PSI_ALERT")
+    if warning or alert:
+        values["psi_bands"] = PsiBands(
+            warning=float(_parse("FRAUD_PSI_WARNING", warning, float)) if warning else 0.1,
+            alert=float(_parse("FRAUD_PSI_ALERT", alert, float)) if alert else 0.25,
+        )
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.psi_bands.warning >= settings.psi_bands.alert:
+        raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
+    if settings.drift_consecutive_nights < 1:
+        raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
+    return settings
