@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,10 @@ class Settings:
     """Every tunable of the pipeline; built by :func:`load_settings`."""
 
     database_url: str | None = None
+    airflow_database_url: str | None = None
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     model_name: str = "fraud-lightgbm"
+    alert_email: str | None = None
     artifact_dir: Path = REPOSITORY_ROOT / ".fraud" / "artifacts"
     schedule_start: date = date(2026, 1, 1)
     retrain_cron: str = "0 4 * * 0"
@@ -87,6 +89,11 @@ class Settings:
         MetricGate("card_precision_at_100", max_regression=0.05),
     )
 
+    @property
+    def schedule_start_datetime(self) -> datetime:
+        """Midnight UTC of ``schedule_start``: the first data interval of the nightly DAGs."""
+        return datetime.combine(self.schedule_start, time(), tzinfo=UTC)
+
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a one-line hint."""
         if not self.database_url:
@@ -115,8 +122,10 @@ def _parse(name: str, raw: str, kind: type) -> object:
 
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MODEL_NAME": ("model_name", str),
+    "FRAUD_ALERT_EMAIL": ("alert_email", str),
     "FRAUD_ARTIFACT_DIR": ("artifact_dir", Path),
     "FRAUD_SCHEDULE_START": ("schedule_start", date),
     "FRAUD_RETRAIN_CRON": ("retrain_cron", str),

@@ -1,0 +1,63 @@
+"""
+### fraud_ingest
+
+Nightly, for the day in its data interval: reads that day's card transactions from
+`raw.transactions`, checks them with the Great Expectations suites in `expectations/`, moves
+passing rows to `staging.transactions` and failing rows to `quality.quarantine` (with the names of
+the expectations they failed), records the counts in `quality.validation_run`, then builds the
+point-in-time features of the validated rows into `staging.transaction_features`.
+
+A batch-level failure (schema, volume, too many bad rows) fails `validate_batch` without retries,
+writes nothing downstream for the day and raises an alert. Re-running a day replaces its rows.
+The task log prints where the day's Great Expectations Data Docs are.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag, task
+from fraud_notifier import task_defaults
+
+from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS, asset
+from fraud.config import load_settings
+
+SETTINGS = load_settings()
+
+
+@dag(
+    dag_id="fraud_ingest",
+    schedule="@daily",
+    start_date=SETTINGS.schedule_start_datetime,
+    catchup=True,
+    max_active_runs=1,
+    default_args=task_defaults(),
+    dagrun_timeout=timedelta(hours=6),
+    tags=["fraud", "ingestion", "data-quality"],
+    doc_md=__doc__,
+)
+def fraud_ingest():
+    @task(outlets=[asset(VALIDATED_TRANSACTIONS)])
+    def validate_batch(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        """Quality gate for the day; a failed batch is final, so it is not retried."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from fraud.pipeline import validate_batch as validate
+        from fraud.validate import BatchValidationError
+
+        try:
+            return validate(data_interval_start, data_interval_end, run_id)
+        except BatchValidationError as error:
+            raise AirflowFailException(str(error)) from error
+
+    @task(outlets=[asset(TRANSACTION_FEATURES)])
+    def build_features(validation: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        """Point-in-time features of the validated rows."""
+        from fraud.pipeline import build_features as build
+
+        return build(data_interval_start, data_interval_end, run_id)
+
+    build_features(validate_batch())
+
+
+fraud_ingest()

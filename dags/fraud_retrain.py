@@ -1,0 +1,69 @@
+"""
+### fraud_retrain
+
+Trains a LightGBM challenger on point-in-time features, using only the labels (chargebacks)
+reported before the run's cut-off, logs parameters, metrics (beside a logistic-regression and an
+amount-rule baseline), plots, the drift reference and the model with its signature to MLflow, and
+registers a version. `decide_promotion` moves the `champion` alias only if the challenger beats the
+champion on the same held-out window under the promotion gate; every decision is stored in
+`monitoring.model_decisions` and as MLflow tags. With no champion yet, the first version becomes it.
+
+Runs weekly (`FRAUD_RETRAIN_CRON`) and whenever `fraud_drift` updates the
+`fraud_retraining_requests` Asset. Trigger it by hand with `{"as_of": "YYYY-MM-DD"}` to pick the
+label cut-off.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from fraud_notifier import task_defaults
+
+from fraud.assets import RETRAINING_REQUESTS, asset
+from fraud.config import load_settings
+
+SETTINGS = load_settings()
+
+
+@dag(
+    dag_id="fraud_retrain",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SETTINGS.retrain_cron, timezone="UTC"),
+        assets=asset(RETRAINING_REQUESTS),
+    ),
+    start_date=SETTINGS.schedule_start_datetime,
+    catchup=False,
+    max_active_runs=1,
+    default_args=task_defaults(retries=1),
+    dagrun_timeout=timedelta(hours=4),
+    params={"as_of": Param(None, type=["null", "string"], description="label cut-off, ISO date")},
+    tags=["fraud", "training", "mlflow"],
+    doc_md=__doc__,
+)
+def fraud_retrain():
+    @task
+    def train_challenger(params=None, triggering_asset_events=None, logical_date=None, dag_run=None) -> dict:
+        """Train and register a challenger with the labels known at the cut-off."""
+        from fraud.pipeline import retrain_cutoff
+        from fraud.pipeline import train_challenger as train
+
+        events = [
+            event.extra for events in (triggering_asset_events or {}).values() for event in events
+        ]
+        drift_dates = [str(extra["drift_date"]) for extra in events if "drift_date" in extra]
+        cutoff = retrain_cutoff(params.get("as_of"), drift_dates, logical_date, dag_run.run_after)
+        trigger = "; ".join(str(extra.get("reason")) for extra in events) or str(dag_run.run_type)
+        return train(cutoff, trigger)
+
+    @task
+    def decide_promotion(challenger: dict, run_id=None) -> dict:
+        """Promote only a challenger that passes the gate against the champion."""
+        from fraud.pipeline import decide_promotion as decide
+
+        return decide(challenger, run_id)
+
+    decide_promotion(train_challenger())
+
+
+fraud_retrain()

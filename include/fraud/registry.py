@@ -1,0 +1,249 @@
+"""The MLflow model registry: champion and challenger aliases, the promotion gate, rollback."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.config import MetricGate, Settings
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    from mlflow import MlflowClient
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+EXPERIMENT = "fraud-training"
+
+
+class RegistryError(RuntimeError):
+    """The registry could not be reached or holds no usable model; one-line message."""
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model version loaded from the registry, with the run that produced it."""
+
+    name: str
+    version: int
+    run_id: str
+    booster: lgb.Booster
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the promotion gate decided and why, in words and numbers."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+def client(settings: Settings) -> MlflowClient:
+    """An MLflow client pointed at the configured tracking server and registry."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+
+def _alias_version(mlflow_client: MlflowClient, name: str, alias: str) -> int | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(mlflow_client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as error:
+        if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
+
+
+def champion_version(settings: Settings) -> int | None:
+    """The version the ``champion`` alias points at, or None before the first promotion."""
+    try:
+        return _alias_version(client(settings), settings.model_name, CHAMPION)
+    except Exception as error:  # noqa: BLE001 - any transport failure becomes one clear line
+        raise RegistryError(
+            f"MLflow registry at {settings.mlflow_tracking_uri} is unreachable: "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from error
+
+
+def load_version(settings: Settings, version: int) -> RegisteredModel:
+    """Load one registered version's LightGBM booster."""
+    import mlflow.lightgbm
+
+    mlflow_client = client(settings)
+    model_version = mlflow_client.get_model_version(settings.model_name, str(version))
+    booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version}")
+    return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
+
+
+def load_champion(settings: Settings) -> RegisteredModel:
+    """Load ``models:/<name>@champion``; fail with one line when there is none or no server."""
+    version = champion_version(settings)
+    if version is None:
+        raise RegistryError(
+            f"no champion for model {settings.model_name!r} in {settings.mlflow_tracking_uri}: "
+            "run the fraud_retrain DAG to bootstrap one"
+        )
+    return load_version(settings, version)
+
+
+def download_run_file(settings: Settings, run_id: str, artifact_path: str) -> Path:
+    """Fetch one artifact of a run to a local temporary path."""
+    import mlflow.artifacts
+
+    client(settings)
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
+
+
+def apply_gate(
+    gate: tuple[MetricGate, ...],
+    challenger: dict[str, float],
+    champion: dict[str, float],
+) -> GateOutcome:
+    """Compare challenger and champion metrics rule by rule; every rule must hold."""
+    reasons: list[str] = []
+    passed = True
+    for rule in gate:
+        new, old = challenger.get(rule.metric, math.nan), champion.get(rule.metric, math.nan)
+        if math.isnan(new):
+            passed = False
+            reasons.append(f"{rule.metric}: challenger value is missing")
+            continue
+        if math.isnan(old):
+            reasons.append(f"{rule.metric}: champion value missing, rule skipped")
+            continue
+        if rule.min_improvement is not None and not new > old + rule.min_improvement:
+            passed = False
+            reasons.append(
+                f"{rule.metric} {new:.4f} does not beat champion {old:.4f}"
+                f" by more than {rule.min_improvement}"
+            )
+        elif rule.max_regression is not None and new < old - rule.max_regression:
+            passed = False
+            reasons.append(
+                f"{rule.metric} {new:.4f} falls more than {rule.max_regression}"
+                f" below champion {old:.4f}"
+            )
+        else:
+            reasons.append(f"{rule.metric} {new:.4f} vs champion {old:.4f}: ok")
+    return GateOutcome(passed=passed, reasons=tuple(reasons))
+
+
+def record_decision(
+    engine: Engine,
+    settings: Settings,
+    *,
+    challenger_version: int,
+    champion_version: int | None,
+    decision: str,
+    reason: str,
+    challenger_metrics: dict[str, float],
+    champion_metrics: dict[str, float],
+    evaluation_window: tuple[datetime, datetime] | None,
+    label_cutoff: datetime | None,
+    mlflow_run_id: str | None,
+    trigger: str,
+) -> None:
+    """Store one decision in ``monitoring.model_decisions`` and as tags on the model version."""
+    gate = [asdict(rule) for rule in settings.promotion_gate]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into monitoring.model_decisions (model_name, challenger_version,"
+                " champion_version, decision, reason, challenger_metrics, champion_metrics, gate,"
+                " evaluation_start, evaluation_end, label_cutoff, mlflow_run_id, trigger)"
+                " values (:name, :challenger, :champion, :decision, :reason,"
+                " cast(:challenger_metrics as jsonb), cast(:champion_metrics as jsonb),"
+                " cast(:gate as jsonb), :evaluation_start, :evaluation_end, :label_cutoff,"
+                " :run_id, :trigger)"
+            ),
+            {
+                "name": settings.model_name,
+                "challenger": challenger_version,
+                "champion": champion_version,
+                "decision": decision,
+                "reason": reason,
+                "challenger_metrics": _json(challenger_metrics),
+                "champion_metrics": _json(champion_metrics),
+                "gate": json.dumps(gate),
+                "evaluation_start": evaluation_window[0] if evaluation_window else None,
+                "evaluation_end": evaluation_window[1] if evaluation_window else None,
+                "label_cutoff": label_cutoff,
+                "run_id": mlflow_run_id,
+                "trigger": trigger,
+            },
+        )
+    mlflow_client = client(settings)
+    for key, value in {"decision": decision, "decision_reason": reason[:5000]}.items():
+        mlflow_client.set_model_version_tag(
+            settings.model_name, str(challenger_version), key, value
+        )
+    if mlflow_run_id:
+        mlflow_client.set_tag(mlflow_run_id, "decision", decision)
+        mlflow_client.set_tag(mlflow_run_id, "decision_reason", reason[:5000])
+
+
+def _json(metrics: dict[str, float]) -> str:
+    return json.dumps({key: (None if math.isnan(value) else value) for key, value in metrics.items()})
+
+
+def set_alias(settings: Settings, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``."""
+    client(settings).set_registered_model_alias(settings.model_name, alias, str(version))
+
+
+def clear_alias(settings: Settings, alias: str) -> None:
+    """Remove ``alias`` if it is set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client(settings).delete_registered_model_alias(settings.model_name, alias)
+    except MlflowException:
+        pass
+
+
+def rollback(engine: Engine, settings: Settings, reason: str) -> tuple[int, int]:
+    """Move ``champion`` back to the version it replaced; record why. Returns (from, to)."""
+    current = champion_version(settings)
+    if current is None:
+        raise RegistryError(f"model {settings.model_name!r} has no champion to roll back")
+    with engine.connect() as connection:
+        previous = connection.execute(
+            sa.text(
+                "select champion_version from monitoring.model_decisions"
+                " where model_name = :name and challenger_version = :current"
+                " and decision = 'promoted' and champion_version is not null"
+                " order by decided_at desc limit 1"
+            ),
+            {"name": settings.model_name, "current": current},
+        ).scalar()
+    if previous is None:
+        raise RegistryError(
+            f"champion version {current} of {settings.model_name!r} replaced no earlier version"
+        )
+    set_alias(settings, CHAMPION, int(previous))
+    record_decision(
+        engine,
+        settings,
+        challenger_version=int(previous),
+        champion_version=current,
+        decision="rolled_back",
+        reason=reason,
+        challenger_metrics={},
+        champion_metrics={},
+        evaluation_window=None,
+        label_cutoff=None,
+        mlflow_run_id=None,
+        trigger="manual rollback",
+    )
+    return current, int(previous)

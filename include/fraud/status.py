@@ -1,0 +1,80 @@
+"""``fraud status``: the champion, the last run of each DAG and the warehouse's row counts."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fraud.config import Settings
+from sqlalchemy.engine import Engine
+
+from fraud.db import create_warehouse_engine, describe_error
+
+DAG_IDS = ("fraud_ingest", "fraud_score", "fraud_drift", "fraud_retrain")
+
+def warehouse_counts(engine: Engine) -> dict[str, int]:
+    """Row counts of the main tables, for ``fraud status``."""
+    tables = (
+        "raw.transactions",
+        "raw.fraud_labels",
+        "staging.transactions",
+        "quality.quarantine",
+        "scoring.transaction_scores",
+        "monitoring.feature_drift",
+        "monitoring.model_decisions",
+        "monitoring.alerts",
+    )
+    with engine.connect() as connection:
+        return {
+            table: int(connection.execute(sa.text(f"select count(*) from {table}")).scalar() or 0)
+            for table in tables
+        }
+
+
+_LAST_RUNS = """
+select distinct on (dag_id) dag_id, run_id, state, logical_date, end_date
+from dag_run where dag_id = any(:dag_ids)
+order by dag_id, coalesce(logical_date, run_after) desc
+"""
+
+
+def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
+    """The latest run of each fraud DAG, read from Airflow's metadata database."""
+    engine = create_warehouse_engine(airflow_database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(_LAST_RUNS), {"dag_ids": list(DAG_IDS)}).mappings()
+            return {
+                row["dag_id"]: {
+                    "run_id": row["run_id"],
+                    "state": row["state"],
+                    "logical_date": str(row["logical_date"]),
+                }
+                for row in rows
+            }
+    finally:
+        engine.dispose()
+
+
+def collect_status(settings: Settings) -> dict[str, object]:
+    """Everything ``fraud status`` prints; each part degrades to an error line on its own."""
+    from fraud.registry import RegistryError, champion_version
+
+    status: dict[str, object] = {}
+    try:
+        version = champion_version(settings)
+        status["champion"] = (
+            f"models:/{settings.model_name}/{version}" if version else "none yet (run fraud_retrain)"
+        )
+    except RegistryError as error:
+        status["champion"] = f"unknown: {error}"
+    if settings.airflow_database_url:
+        try:
+            status["last_runs"] = last_runs(settings.airflow_database_url)
+        except sa.exc.SQLAlchemyError as error:
+            status["last_runs"] = describe_error(error, settings.airflow_database_url)
+    engine = create_warehouse_engine(settings.require_database_url(), pool_size=1)
+    try:
+        status["rows"] = warehouse_counts(engine)
+    finally:
+        engine.dispose()
+    return status

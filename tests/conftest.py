@@ -1,0 +1,118 @@
+"""Test session wiring: a real throwaway PostgreSQL, a real MLflow store, a real Airflow metadata DB.
+
+When ``FRAUD_TEST_DATABASE_URL`` names a server (an admin URL such as
+``postgresql://postgres@127.0.0.1:5432/postgres``) the session creates its databases there;
+otherwise it starts an embedded PostgreSQL from the ``pgserver`` wheel. Either way every session
+gets fresh databases and drops them at the end. The environment is set here, before Airflow or
+the package read it, so ``fraud.config.load_settings()`` sees the test databases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+_STATE: dict[str, object] = {}
+
+
+def _admin_url() -> str:
+    configured = os.environ.get("FRAUD_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    import pgserver
+
+    pgdata = Path(tempfile.mkdtemp(prefix="fraud-test-pg-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    _STATE["pgserver"] = server
+    return server.get_uri()
+
+
+def _with_database(admin_url: str, database: str) -> str:
+    url = sa.engine.make_url(admin_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create the session's databases and point every component at them."""
+    if "FRAUD_TEST_SESSION" in os.environ:  # a child process of this session (airflow CLI)
+        return
+    admin_url = _admin_url()
+    suffix = uuid.uuid4().hex[:8]
+    names = {role: f"fraud_test_{role}_{suffix}" for role in ("warehouse", "airflow", "mlflow")}
+    admin = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name in names.values():
+            connection.exec_driver_sql(f'create database "{name}"')
+    admin.dispose()
+    home = Path(tempfile.mkdtemp(prefix="fraud-test-home-"))
+    _STATE.update(admin_url=admin_url, databases=names, home=home)
+    environment = {
+        "FRAUD_TEST_SESSION": "1",
+        "FRAUD_DATABASE_URL": _with_database(admin_url, names["warehouse"]),
+        "MLFLOW_TRACKING_URI": _with_database(admin_url, names["mlflow"]),
+        "FRAUD_ARTIFACT_DIR": str(home / "artifacts"),
+        "FRAUD_SCHEDULE_START": "2026-01-01",
+        "FRAUD_TRAIN_DAYS": "14",
+        "FRAUD_VALIDATION_DAYS": "7",
+        "FRAUD_TRAINING_TIME_BUDGET_SECONDS": "10",
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _with_database(admin_url, names["airflow"]),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPOSITORY_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPOSITORY_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "airflow" / "logs"),
+        "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }
+    os.environ.update(environment)
+    for path in (REPOSITORY_ROOT / "include", REPOSITORY_ROOT / "plugins"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the session's databases and stop the embedded server."""
+    if "databases" not in _STATE:
+        return
+    admin = sa.create_engine(str(_STATE["admin_url"]).replace("postgresql://", "postgresql+psycopg2://", 1))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name in _STATE["databases"].values():  # type: ignore[union-attr]
+            connection.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+    admin.dispose()
+    shutil.rmtree(_STATE["home"], ignore_errors=True)  # type: ignore[arg-type]
+    server = _STATE.get("pgserver")
+    if server is not None:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> str:
+    """The session's warehouse URL, schema migrated."""
+    from fraud.db import create_warehouse_engine, migrate
+
+    url = os.environ["FRAUD_DATABASE_URL"]
+    engine = create_warehouse_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database, migrated once per session."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
