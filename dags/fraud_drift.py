@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk import dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 from fraud_notifier import task_defaults
 
 from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS, asset
@@ -27,7 +27,7 @@ SETTINGS = load_settings()
 
 @dag(
     dag_id="fraud_drift",
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
     max_active_runs=1,

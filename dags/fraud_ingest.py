@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 from fraud_notifier import task_defaults
 
 from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS, asset
@@ -27,7 +27,7 @@ SETTINGS = load_settings()
 
 @dag(
     dag_id="fraud_ingest",
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
     max_active_runs=1,
@@ -51,7 +51,9 @@ def fraud_ingest():
             raise AirflowFailException(str(error)) from error
 
     @task(outlets=[asset(TRANSACTION_FEATURES)])
-    def build_features(validation: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def build_features(
+        validation: dict, data_interval_start=None, data_interval_end=None, run_id=None
+    ) -> dict:
         """Point-in-time features of the validated rows."""
         from fraud.pipeline import build_features as build
 

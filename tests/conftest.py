@@ -84,7 +84,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the session's databases and stop the embedded server."""
     if "databases" not in _STATE:
         return
-    admin = sa.create_engine(str(_STATE["admin_url"]).replace("postgresql://", "postgresql+psycopg2://", 1))
+    admin = sa.create_engine(
+        str(_STATE["admin_url"]).replace("postgresql://", "postgresql+psycopg2://", 1)
+    )
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for name in _STATE["databases"].values():  # type: ignore[union-attr]
             connection.exec_driver_sql(f'drop database if exists "{name}" with (force)')

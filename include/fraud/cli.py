@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--radius", type=float, default=5.0)
     simulate.add_argument("--label-delay-days", type=float, default=7.0)
     simulate.add_argument("--label-delay-shape", type=float, default=4.0)
-    simulate.add_argument("--fixed-delay", action="store_true", help="every label after exactly the delay")
+    simulate.add_argument(
+        "--fixed-delay", action="store_true", help="every label after exactly the delay"
+    )
     simulate.add_argument("--drift-start", type=_date, default=None)
     simulate.add_argument("--drift-strength", type=float, default=1.0)
     simulate.set_defaults(func=cmd_simulate)

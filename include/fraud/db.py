@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +73,7 @@ def describe_error(error: BaseException, url: str) -> str:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(engine: Engine) -> Generator[Connection, None, None]:
     """Yield a connection inside one transaction; commit on success, roll back on error."""
     with engine.begin() as connection:
         yield connection
@@ -108,7 +108,9 @@ def discover_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
         elif match := _REPEATABLE.match(path.name):
             repeatable.append(Migration(f"R:{match.group(1)}", match.group(1), path))
         else:
-            raise DatabaseError(f"{path.name}: not a migration name (V001__name.sql or R__name.sql)")
+            raise DatabaseError(
+                f"{path.name}: not a migration name (V001__name.sql or R__name.sql)"
+            )
     return versioned + repeatable
 
 
@@ -116,7 +118,9 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply pending migrations in one transaction under an advisory lock; return what ran."""
     applied_now: list[str] = []
     with engine.begin() as connection:
-        connection.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        connection.execute(
+            sa.text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+        )
         connection.execute(
             sa.text(
                 "create table if not exists public.schema_migrations ("
@@ -125,7 +129,9 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
             )
         )
         done = dict(
-            connection.execute(sa.text("select version, checksum from public.schema_migrations")).all()
+            connection.execute(
+                sa.text("select version, checksum from public.schema_migrations")
+            ).all()
         )
         for migration in discover_migrations(sql_dir):
             checksum = migration.checksum

@@ -177,7 +177,9 @@ def request_retraining(
         return None
     reason = (
         f"PSI in the alert band (>= {settings.psi_bands.alert}) for {streak} night(s) on "
-        + ", ".join(column for column in outcome.monitored_columns if column in outcome.alert_columns)
+        + ", ".join(
+            column for column in outcome.monitored_columns if column in outcome.alert_columns
+        )
     )
     with engine.begin() as connection:
         request_id = connection.execute(

@@ -27,6 +27,11 @@ def warehouse(settings: Settings | None = None) -> Engine:
     return _engine(settings.require_database_url())
 
 
+def plain_utc(moment: datetime) -> datetime:
+    """A standard-library UTC datetime, whatever datetime subclass (e.g. pendulum) came in."""
+    return datetime.fromtimestamp(moment.timestamp(), tz=UTC)
+
+
 def day_interval(day: str) -> tuple[datetime, datetime]:
     """The UTC data interval [day, day + 1) of a ``YYYY-MM-DD`` date."""
     start = datetime.combine(datetime.fromisoformat(day).date(), time(), tzinfo=UTC)
@@ -35,7 +40,8 @@ def day_interval(day: str) -> tuple[datetime, datetime]:
 
 def validate_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
     """Run the quality gate over the interval; raises ``BatchValidationError`` on a failed batch."""
-    from fraud.validate import GateConfig, validate_interval
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.validate import validate_interval
 
     settings = load_settings()
     outcome = validate_interval(
@@ -73,6 +79,7 @@ def outcome_summary(outcome: object) -> dict:
 
 def build_features(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
     """Materialise the point-in-time features of the interval's validated rows."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
     from fraud.history import build_interval_features
 
     settings = load_settings()
@@ -84,6 +91,7 @@ def build_features(interval_start: datetime, interval_end: datetime, run_id: str
 
 def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
     """Score the interval with the registry's champion."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
     from fraud.registry import load_champion
     from fraud.score import score_interval
 
@@ -103,6 +111,7 @@ def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -
 
 def compute_drift(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
     """PSI per feature and for the score, stored, with the Evidently report beside it."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
     from fraud.monitor import nightly_drift
 
     settings = load_settings()
@@ -144,7 +153,7 @@ def retrain_cutoff(
         return moment
     if drift_dates:
         return day_interval(max(drift_dates))[1]
-    return logical_date or run_after
+    return plain_utc(logical_date or run_after)
 
 
 def train_challenger(label_cutoff: datetime, trigger: str) -> dict:

@@ -194,7 +194,9 @@ def record_decision(
 
 
 def _json(metrics: dict[str, float]) -> str:
-    return json.dumps({key: (None if math.isnan(value) else value) for key, value in metrics.items()})
+    return json.dumps(
+        {key: (None if math.isnan(value) else value) for key, value in metrics.items()}
+    )
 
 
 def set_alias(settings: Settings, alias: str, version: int) -> None:

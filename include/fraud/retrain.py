@@ -156,9 +156,9 @@ def _write_artifacts(
     (evaluation / "metrics.json").write_text(json.dumps(results, indent=2, default=str))
     (evaluation / "search_log.json").write_text(json.dumps(models.search_log, indent=2))
     (folder / DRIFT_REFERENCE).write_text(reference.to_json())
-    drift.sample_reference(scored_validation[[*features.FEATURE_COLUMNS, MONITORED_SCORE]]).to_parquet(
-        folder / REFERENCE_SAMPLE, index=False
-    )
+    drift.sample_reference(
+        scored_validation[[*features.FEATURE_COLUMNS, MONITORED_SCORE]]
+    ).to_parquet(folder / REFERENCE_SAMPLE, index=False)
 
     figure, axis = plt.subplots(figsize=(6, 5))
     precision, recall, _ = precision_recall_curve(

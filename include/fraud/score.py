@@ -68,7 +68,9 @@ def top_reasons(
     order = np.argsort(-per_feature, axis=1, kind="stable")[:, :count]
     reasons: list[list[tuple[str, float]]] = []
     for row, columns in zip(per_feature, order, strict=True):
-        reasons.append([(names[column], float(row[column])) for column in columns if row[column] > 0])
+        reasons.append(
+            [(names[column], float(row[column])) for column in columns if row[column] > 0]
+        )
     return reasons
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
-from fraud.config import Settings
 from sqlalchemy.engine import Engine
 
+from fraud.config import Settings
 from fraud.db import create_warehouse_engine, describe_error
 
 DAG_IDS = ("fraud_ingest", "fraud_score", "fraud_drift", "fraud_retrain")
+
 
 def warehouse_counts(engine: Engine) -> dict[str, int]:
     """Row counts of the main tables, for ``fraud status``."""
@@ -63,7 +63,9 @@ def collect_status(settings: Settings) -> dict[str, object]:
     try:
         version = champion_version(settings)
         status["champion"] = (
-            f"models:/{settings.model_name}/{version}" if version else "none yet (run fraud_retrain)"
+            f"models:/{settings.model_name}/{version}"
+            if version
+            else "none yet (run fraud_retrain)"
         )
     except RegistryError as error:
         status["champion"] = f"unknown: {error}"

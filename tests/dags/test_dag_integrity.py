@@ -11,7 +11,15 @@ import pytest
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
-HEAVY_MODULES = {"pandas", "numpy", "lightgbm", "mlflow", "evidently", "great_expectations", "sklearn"}
+HEAVY_MODULES = {
+    "pandas",
+    "numpy",
+    "lightgbm",
+    "mlflow",
+    "evidently",
+    "great_expectations",
+    "sklearn",
+}
 EXPECTED_DAGS = {"fraud_ingest", "fraud_score", "fraud_drift", "fraud_retrain"}
 
 

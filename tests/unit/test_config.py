@@ -1,0 +1,58 @@
+"""Settings come from the environment in one place, typed, with one-line errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from fraud.config import ConfigError, PsiBands, load_settings
+
+
+@pytest.mark.parametrize(
+    ("environ", "attribute", "expected"),
+    [
+        ({}, "alert_top_k", 100),
+        ({"FRAUD_ALERT_TOP_K": "20"}, "alert_top_k", 20),
+        ({"FRAUD_ALERT_THRESHOLD": "0.7"}, "alert_threshold", 0.7),
+        ({"FRAUD_SCHEDULE_START": "2026-03-01"}, "schedule_start", date(2026, 3, 1)),
+        ({"FRAUD_DATABASE_URL": "postgresql://h/db"}, "database_url", "postgresql://h/db"),
+        ({"FRAUD_DATABASE_URL": "  "}, "database_url", None),
+        ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "3"}, "drift_consecutive_nights", 3),
+    ],
+)
+def test_values_are_typed(environ: dict[str, str], attribute: str, expected: object) -> None:
+    value = getattr(load_settings(environ), attribute)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FRAUD_ALERT_TOP_K": "ten"}, "FRAUD_ALERT_TOP_K='ten' is not a valid int"),
+        ({"FRAUD_SCHEDULE_START": "01/02/2026"}, "FRAUD_SCHEDULE_START='01/02/2026'"),
+        ({"FRAUD_PSI_WARNING": "0.3", "FRAUD_PSI_ALERT": "0.2"}, "must be below"),
+        ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "0"}, "at least 1"),
+    ],
+)
+def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ)
+
+
+def test_missing_database_url_says_what_to_do() -> None:
+    with pytest.raises(ConfigError, match="FRAUD_DATABASE_URL is not set"):
+        load_settings({}).require_database_url()
+
+
+@pytest.mark.parametrize(
+    ("psi", "band"), [(0.0, "stable"), (0.099, "stable"), (0.1, "warning"), (0.25, "alert")]
+)
+def test_psi_bands(psi: float, band: str) -> None:
+    assert PsiBands().band(psi) == band
+
+
+def test_schedule_start_is_midnight_utc() -> None:
+    settings = load_settings({"FRAUD_SCHEDULE_START": "2026-03-01"})
+    assert settings.schedule_start_datetime == datetime(2026, 3, 1, tzinfo=UTC)
