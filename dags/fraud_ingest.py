@@ -46,9 +46,12 @@ def fraud_ingest():
         from fraud.validate import BatchValidationError
 
         try:
-            return validate(data_interval_start, data_interval_end, run_id)
+            outcome = validate(data_interval_start, data_interval_end, run_id)
         except BatchValidationError as error:
+            print(f"Great Expectations Data Docs: {error.outcome.data_docs_path}")
             raise AirflowFailException(str(error)) from error
+        print(f"Great Expectations Data Docs: {outcome['data_docs_path']}")
+        return outcome
 
     @task(outlets=[asset(TRANSACTION_FEATURES)])
     def build_features(

@@ -78,6 +78,7 @@ class Settings:
     volume_band_low: float = 0.3
     volume_band_high: float = 3.0
     volume_history_days: int = 28
+    min_volume_history_days: int = 7
     # Drift.
     psi_bands: PsiBands = field(default_factory=PsiBands)
     psi_bins: int = 10
@@ -141,6 +142,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
     "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
+    "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
     "FRAUD_PSI_BINS": ("psi_bins", int),
     "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
 }

@@ -11,10 +11,16 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud import drift, features, registry
+from fraud import drift, registry
 from fraud.config import Settings
 from fraud.db import copy_frame, read_frame
-from fraud.retrain import DRIFT_REFERENCE, MONITORED_SCORE, REFERENCE_SAMPLE
+from fraud.retrain import (
+    DRIFT_COLUMNS,
+    DRIFT_REFERENCE,
+    MONITORED_SCORE,
+    NOT_MONITORED,
+    REFERENCE_SAMPLE,
+)
 
 TOP_IMPORTANCE_FEATURES = 5
 
@@ -96,11 +102,16 @@ def nightly_drift(
     reference = drift.DriftReference.from_json(
         registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
     )
-    columns = [*features.FEATURE_COLUMNS, MONITORED_SCORE]
+    columns = list(DRIFT_COLUMNS)
     results = drift.psi(reference, current[columns])
-    importance = pd.Series(
-        model.booster.feature_importance(importance_type="gain"), index=model.booster.feature_name()
-    ).nlargest(TOP_IMPORTANCE_FEATURES)
+    importance = (
+        pd.Series(
+            model.booster.feature_importance(importance_type="gain"),
+            index=model.booster.feature_name(),
+        )
+        .drop(list(NOT_MONITORED), errors="ignore")
+        .nlargest(TOP_IMPORTANCE_FEATURES)
+    )
     monitored = (MONITORED_SCORE, *importance.index)
 
     drift_date = interval_start.date()

@@ -59,13 +59,7 @@ def gate_config(settings: Settings) -> object:
     """The quality gate's thresholds from the settings."""
     from fraud.validate import GateConfig
 
-    return GateConfig(
-        amount_ceiling=settings.amount_ceiling,
-        max_quarantine_share=settings.max_quarantine_share,
-        volume_band_low=settings.volume_band_low,
-        volume_band_high=settings.volume_band_high,
-        volume_history_days=settings.volume_history_days,
-    )
+    return GateConfig.from_settings(settings)
 
 
 def outcome_summary(outcome: object) -> dict:

@@ -20,6 +20,13 @@ VALIDATION_FRAME = "evaluation/validation_frame.parquet"
 DRIFT_REFERENCE = "drift/reference.json"
 REFERENCE_SAMPLE = "drift/reference_sample.parquet"
 MONITORED_SCORE = "score"
+# A single night is all weekend or all weekday, so its PSI against a week-long reference is
+# always huge and says nothing about the world changing: calendar flags are not monitored.
+NOT_MONITORED = frozenset({"is_weekend"})
+DRIFT_COLUMNS = (
+    *(column for column in features.FEATURE_COLUMNS if column not in NOT_MONITORED),
+    MONITORED_SCORE,
+)
 
 
 class NotEnoughData(RuntimeError):
@@ -81,9 +88,7 @@ def train_challenger(
     )
     results = train.evaluate_models(models, validation)
     scored_validation = validation.assign(score=models.booster.predict(_matrix(validation)))
-    reference = drift.build_reference(
-        scored_validation, [*features.FEATURE_COLUMNS, MONITORED_SCORE], bins=settings.psi_bins
-    )
+    reference = drift.build_reference(scored_validation, DRIFT_COLUMNS, bins=settings.psi_bins)
 
     registry.client(settings)
     mlflow.set_experiment(registry.EXPERIMENT)

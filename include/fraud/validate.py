@@ -111,6 +111,7 @@ class GateConfig:
             "volume_band_low": settings.volume_band_low,
             "volume_band_high": settings.volume_band_high,
             "volume_history_days": settings.volume_history_days,
+            "min_volume_history_days": settings.min_volume_history_days,
         }
         return cls(**{**values, **overrides})
 
