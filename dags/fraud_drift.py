@@ -41,6 +41,8 @@ def fraud_drift():
         task_id="wait_for_scores",
         external_dag_id="fraud_score",
         external_task_id=None,
+        allowed_states=["success"],
+        failed_states=["failed"],
         deferrable=True,
         poke_interval=10,
         timeout=int(timedelta(hours=6).total_seconds()),

@@ -32,7 +32,8 @@ SETTINGS = load_settings()
         timetable=CronTriggerTimetable(SETTINGS.retrain_cron, timezone="UTC"),
         assets=asset(RETRAINING_REQUESTS),
     ),
-    start_date=SETTINGS.schedule_start_datetime,
+    # No start date: the weekly schedule begins at the next tick after deployment instead of
+    # replaying the latest missed one; drift and manual triggers run at any time.
     catchup=False,
     max_active_runs=1,
     default_args=task_defaults(retries=1),

@@ -38,6 +38,8 @@ def fraud_score():
         task_id="wait_for_ingest",
         external_dag_id="fraud_ingest",
         external_task_id=None,
+        allowed_states=["success"],
+        failed_states=["failed"],
         deferrable=True,
         poke_interval=10,
         timeout=int(timedelta(hours=6).total_seconds()),

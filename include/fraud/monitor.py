@@ -15,7 +15,6 @@ from fraud import drift, registry
 from fraud.config import Settings
 from fraud.db import copy_frame, read_frame
 from fraud.retrain import (
-    DRIFT_COLUMNS,
     DRIFT_REFERENCE,
     MONITORED_SCORE,
     NOT_MONITORED,
@@ -102,7 +101,8 @@ def nightly_drift(
     reference = drift.DriftReference.from_json(
         registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
     )
-    columns = list(DRIFT_COLUMNS)
+    # The version's own reference says which columns it monitors.
+    columns = [column.column for column in reference.columns]
     results = drift.psi(reference, current[columns])
     importance = (
         pd.Series(

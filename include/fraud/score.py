@@ -10,7 +10,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud import features
 from fraud.db import copy_frame, read_frame
 from fraud.registry import RegisteredModel
 
@@ -76,7 +75,7 @@ def top_reasons(
 
 def predict(model: RegisteredModel, frame: pd.DataFrame) -> np.ndarray:
     """Scores of a feature frame, in its row order."""
-    return model.booster.predict(frame[list(features.FEATURE_COLUMNS)])
+    return model.booster.predict(frame[model.booster.feature_name()])
 
 
 def score_frame(
@@ -109,9 +108,9 @@ def score_frame(
         result[f"reason_{position}_contribution"] = np.nan
     if alerts.any():
         contributions = model.booster.predict(
-            frame.loc[alerts, list(features.FEATURE_COLUMNS)], pred_contrib=True
+            frame.loc[alerts, model.booster.feature_name()], pred_contrib=True
         )
-        reasons = top_reasons(contributions, list(features.FEATURE_COLUMNS), reason_count)
+        reasons = top_reasons(contributions, model.booster.feature_name(), reason_count)
         alert_rows = np.flatnonzero(alerts)
         for row, row_reasons in zip(alert_rows, reasons, strict=True):
             for position, (name, value) in enumerate(row_reasons[:3], start=1):
