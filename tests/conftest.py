@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,30 @@ def _with_database(admin_url: str, database: str) -> str:
     return url.set(database=database).render_as_string(hide_password=False)
 
 
+def _admin_engine(admin_url: str) -> sa.Engine:
+    return sa.create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+
+
+def _create_databases(admin_url: str, names: list[str]) -> None:
+    engine = _admin_engine(admin_url)
+    with engine.connect() as connection:
+        for name in names:
+            connection.exec_driver_sql(f'create database "{name}"')
+    engine.dispose()
+
+
+def _drop_databases(admin_url: str, names: list[str]) -> None:
+    engine = _admin_engine(admin_url)
+    with engine.connect() as connection:
+        for name in names:
+            connection.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+    engine.dispose()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Create the session's databases and point every component at them."""
     if "FRAUD_TEST_SESSION" in os.environ:  # a child process of this session (airflow CLI)
@@ -48,11 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     admin_url = _admin_url()
     suffix = uuid.uuid4().hex[:8]
     names = {role: f"fraud_test_{role}_{suffix}" for role in ("warehouse", "airflow", "mlflow")}
-    admin = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for name in names.values():
-            connection.exec_driver_sql(f'create database "{name}"')
-    admin.dispose()
+    _create_databases(admin_url, list(names.values()))
     home = Path(tempfile.mkdtemp(prefix="fraud-test-home-"))
     _STATE.update(admin_url=admin_url, databases=names, home=home)
     environment = {
@@ -84,29 +105,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the session's databases and stop the embedded server."""
     if "databases" not in _STATE:
         return
-    admin = sa.create_engine(
-        str(_STATE["admin_url"]).replace("postgresql://", "postgresql+psycopg2://", 1)
-    )
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for name in _STATE["databases"].values():  # type: ignore[union-attr]
-            connection.exec_driver_sql(f'drop database if exists "{name}" with (force)')
-    admin.dispose()
+    databases: dict[str, str] = _STATE["databases"]  # type: ignore[assignment]
+    _drop_databases(str(_STATE["admin_url"]), list(databases.values()))
     shutil.rmtree(_STATE["home"], ignore_errors=True)  # type: ignore[arg-type]
     server = _STATE.get("pgserver")
     if server is not None:
         server.cleanup()  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="session")
-def warehouse_url() -> str:
-    """The session's warehouse URL, schema migrated."""
-    from fraud.db import create_warehouse_engine, migrate
+@pytest.fixture(scope="module")
+def warehouse_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated warehouse database and model name for each test module.
 
-    url = os.environ["FRAUD_DATABASE_URL"]
+    Modules never see each other's rows or model versions, whatever order they run in.
+    """
+    from fraud.db import create_warehouse_engine, migrate
+    from fraud.pipeline import _engine
+
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    database = f"fraud_test_{module}_{uuid.uuid4().hex[:6]}"[:63]
+    admin_url = str(_STATE["admin_url"])
+    _create_databases(admin_url, [database])
+    url = _with_database(admin_url, database)
     engine = create_warehouse_engine(url)
     migrate(engine)
     engine.dispose()
-    return url
+    saved = {name: os.environ.get(name) for name in ("FRAUD_DATABASE_URL", "FRAUD_MODEL_NAME")}
+    os.environ["FRAUD_DATABASE_URL"] = url
+    os.environ["FRAUD_MODEL_NAME"] = f"fraud-{module.replace('_', '-')}"
+    _engine.cache_clear()
+    yield url
+    _engine.cache_clear()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _drop_databases(admin_url, [database])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,45 @@
+"""The ``fraud`` command against the session's real warehouse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fraud.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def test_migrate_is_idempotent(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "migrate"]) == 0
+    assert "applied 0 migration(s)" in capsys.readouterr().out
+
+
+def test_simulate_appends_after_existing_ids(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["simulate", "--customers", "20", "--terminals", "40", "--days", "3"]
+    assert main([*arguments, "--start-date", "2025-06-01"]) == 0
+    assert main([*arguments, "--start-date", "2025-06-04", "--seed", "5"]) == 0
+    output = capsys.readouterr().out
+    assert output.count("wrote ") == 2
+    assert "from 2025-06-04 for 3 days" in output
+
+
+def test_status_reports_rows(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["rows"]["raw.transactions"] > 0
+    assert set(status) >= {"champion", "rows"}
+
+
+def test_unreachable_database_is_one_masked_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRAUD_DATABASE_URL", "postgresql://fraud:hunter2@127.0.0.1:9/fraud")
+    assert main(["db", "migrate"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "hunter2" not in error
+    assert "127.0.0.1:9" in error
