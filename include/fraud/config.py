@@ -57,6 +57,8 @@ class Settings:
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     model_name: str = "fraud-lightgbm"
     alert_email: str | None = None
+    # An incoming-webhook URL: it carries its own token, so it only arrives from the environment.
+    slack_webhook_url: str | None = None
     artifact_dir: Path = REPOSITORY_ROOT / ".fraud" / "artifacts"
     schedule_start: date = date(2026, 1, 1)
     retrain_cron: str = "0 4 * * 0"
@@ -83,6 +85,10 @@ class Settings:
     psi_bands: PsiBands = field(default_factory=PsiBands)
     psi_bins: int = 10
     drift_consecutive_nights: int = 1
+    # Performance: a day is measured again when its labels are this many days old; an average
+    # precision below the floor at the oldest maturity is a retraining reason.
+    performance_maturity_days: tuple[int, ...] = (7, 14, 30)
+    performance_floor_average_precision: float = 0.3
     # Promotion gate, declared as data and logged with every decision.
     promotion_gate: tuple[MetricGate, ...] = (
         MetricGate("average_precision", min_improvement=0.0),
@@ -116,9 +122,12 @@ def _parse(name: str, raw: str, kind: type) -> object:
             return date.fromisoformat(raw)
         if kind is Path:
             return Path(raw).expanduser().resolve()
+        if kind is tuple:
+            return tuple(int(part) for part in raw.split(",") if part.strip())
         return kind(raw)
     except ValueError as error:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from error
+        expected = "comma-separated list of ints" if kind is tuple else kind.__name__
+        raise ConfigError(f"{name}={raw!r} is not a valid {expected}") from error
 
 
 _VARIABLES: dict[str, tuple[str, type]] = {
@@ -127,6 +136,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MODEL_NAME": ("model_name", str),
     "FRAUD_ALERT_EMAIL": ("alert_email", str),
+    "FRAUD_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
     "FRAUD_ARTIFACT_DIR": ("artifact_dir", Path),
     "FRAUD_SCHEDULE_START": ("schedule_start", date),
     "FRAUD_RETRAIN_CRON": ("retrain_cron", str),
@@ -145,7 +155,11 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
     "FRAUD_PSI_BINS": ("psi_bins", int),
     "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
+    "FRAUD_PERFORMANCE_MATURITY_DAYS": ("performance_maturity_days", tuple),
+    "FRAUD_PERFORMANCE_FLOOR_AP": ("performance_floor_average_precision", float),
 }
+# Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (*_VARIABLES, "FRAUD_PSI_WARNING", "FRAUD_PSI_ALERT")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -168,4 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
     if settings.drift_consecutive_nights < 1:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
+    maturities = settings.performance_maturity_days
+    if not maturities or min(maturities) < 1:
+        raise ConfigError("FRAUD_PERFORMANCE_MATURITY_DAYS must list whole days of at least 1")
     return settings
