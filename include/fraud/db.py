@@ -37,6 +37,11 @@ def mask_url(url: str) -> str:
         return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def mask_passwords(text: str) -> str:
+    """Replace the password of every URL inside a text, such as a driver's error message."""
+    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s/@]+@", r"\1***@", text)
+
+
 def sqlalchemy_url(url: str) -> str:
     """Normalise ``postgres://`` and ``postgresql://`` URLs to the psycopg2 driver."""
     if url.startswith("postgres://"):
@@ -69,7 +74,7 @@ def describe_error(error: BaseException, url: str) -> str:
     """Turn a driver exception into one line naming the masked server."""
     message = str(getattr(error, "orig", None) or error).strip().splitlines()
     first = message[0] if message else type(error).__name__
-    return f"database error on {mask_url(sqlalchemy_url(url))}: {first}"
+    return f"database error on {mask_url(sqlalchemy_url(url))}: {mask_passwords(first)}"
 
 
 @contextmanager

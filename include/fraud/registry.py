@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import MetricGate, Settings
+from fraud.db import mask_passwords
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -70,9 +71,11 @@ def champion_version(settings: Settings) -> int | None:
     try:
         return _alias_version(client(settings), settings.model_name, CHAMPION)
     except Exception as error:  # noqa: BLE001 - any transport failure becomes one clear line
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RegistryError(
-            f"MLflow registry at {settings.mlflow_tracking_uri} is unreachable: "
-            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            mask_passwords(
+                f"MLflow registry at {settings.mlflow_tracking_uri} is unreachable: {first_line}"
+            )
         ) from error
 
 
@@ -91,7 +94,8 @@ def load_champion(settings: Settings) -> RegisteredModel:
     version = champion_version(settings)
     if version is None:
         raise RegistryError(
-            f"no champion for model {settings.model_name!r} in {settings.mlflow_tracking_uri}: "
+            f"no champion for model {settings.model_name!r} in"
+            f" {mask_passwords(settings.mlflow_tracking_uri)}: "
             "run the fraud_retrain DAG to bootstrap one"
         )
     return load_version(settings, version)

@@ -1,0 +1,68 @@
+-- Per UTC day and model version: how many transactions were scored, how many became alerts,
+-- and how many of those alerts are confirmed fraud so far.
+create or replace view analytics.daily_alerts as
+
+with
+
+scores as (
+
+    select
+        transaction_id,
+        (tx_datetime at time zone 'UTC')::date as tx_date,
+        customer_id,
+        model_name,
+        model_version,
+        is_alert
+    from scoring.transaction_scores
+
+),
+
+frauds_known_now as (
+
+    select transaction_id
+    from raw.fraud_labels
+    where is_fraud and reported_at <= now()
+
+),
+
+final as (
+
+    select
+        scores.tx_date,
+        scores.model_name,
+        scores.model_version,
+        count(*) as transactions_scored,
+        count(*) filter (where scores.is_alert) as alerts,
+        (count(*) filter (where scores.is_alert))::double precision / count(*) as alert_rate,
+        count(distinct scores.customer_id) filter (where scores.is_alert) as customers_alerted,
+        count(frauds_known_now.transaction_id) filter (
+            where scores.is_alert
+        ) as confirmed_frauds_among_alerts
+
+    from scores
+    left join frauds_known_now
+        on scores.transaction_id = frauds_known_now.transaction_id
+    group by scores.tx_date, scores.model_name, scores.model_version
+
+)
+
+select * from final;
+
+comment on view analytics.daily_alerts is
+    'Per UTC day and model version: transactions scored, alerts raised, alert rate and the alerts confirmed as fraud so far.';
+comment on column analytics.daily_alerts.tx_date is
+    'UTC day of the transactions (one nightly batch).';
+comment on column analytics.daily_alerts.model_name is
+    'Registered model that scored the day.';
+comment on column analytics.daily_alerts.model_version is
+    'Version of the registered model that scored the day.';
+comment on column analytics.daily_alerts.transactions_scored is
+    'Transactions of the day that received a score.';
+comment on column analytics.daily_alerts.alerts is
+    'Transactions of the day sent for review.';
+comment on column analytics.daily_alerts.alert_rate is
+    'alerts / transactions_scored, between 0 and 1.';
+comment on column analytics.daily_alerts.customers_alerted is
+    'Distinct customers (cards) with at least one alert that day.';
+comment on column analytics.daily_alerts.confirmed_frauds_among_alerts is
+    'Alerts of the day with a fraud report known now; grows for days after the batch as reports arrive.';

@@ -1,0 +1,95 @@
+-- One row per scored transaction: the score, the model version that gave it, the alert and its
+-- reasons, and the fraud label as far as the bank knows it now.
+-- Analytics views read base tables only (never each other), so each file can be replaced alone.
+create or replace view analytics.scored_transactions as
+
+with
+
+scores as (
+
+    select * from scoring.transaction_scores
+
+),
+
+labels_known_now as (
+
+    select
+        transaction_id,
+        is_fraud,
+        reported_at
+    from raw.fraud_labels
+    where reported_at <= now()
+
+),
+
+final as (
+
+    select
+        scores.transaction_id,
+        scores.tx_datetime,
+        (scores.tx_datetime at time zone 'UTC')::date as tx_date,
+        scores.customer_id,
+        scores.terminal_id,
+        scores.tx_amount,
+        scores.score,
+        scores.model_name,
+        scores.model_version,
+        scores.is_alert,
+        scores.reason_1,
+        scores.reason_1_contribution,
+        scores.reason_2,
+        scores.reason_2_contribution,
+        scores.reason_3,
+        scores.reason_3_contribution,
+        coalesce(labels_known_now.is_fraud, false) as is_fraud_reported,
+        labels_known_now.reported_at,
+        scores.scored_at
+
+    from scores
+    left join labels_known_now
+        on scores.transaction_id = labels_known_now.transaction_id
+
+)
+
+select * from final;
+
+comment on view analytics.scored_transactions is
+    'One row per scored transaction: score, model version, alert flag, the three reasons of an alert, and the fraud label known now.';
+comment on column analytics.scored_transactions.transaction_id is
+    'Transaction identifier, as in the payments system.';
+comment on column analytics.scored_transactions.tx_datetime is
+    'When the transaction happened.';
+comment on column analytics.scored_transactions.tx_date is
+    'UTC day of the transaction: the nightly batch that scored it.';
+comment on column analytics.scored_transactions.customer_id is
+    'Customer (card holder) identifier.';
+comment on column analytics.scored_transactions.terminal_id is
+    'Terminal (merchant point of sale) identifier.';
+comment on column analytics.scored_transactions.tx_amount is
+    'Transaction amount, exact to the cent.';
+comment on column analytics.scored_transactions.score is
+    'Model fraud score between 0 and 1; higher is more suspicious.';
+comment on column analytics.scored_transactions.model_name is
+    'Registered model that produced the score.';
+comment on column analytics.scored_transactions.model_version is
+    'Version of the registered model that produced the score.';
+comment on column analytics.scored_transactions.is_alert is
+    'True when the transaction was sent for review: score at or above the alert threshold, or among the day''s top-k scores.';
+comment on column analytics.scored_transactions.reason_1 is
+    'Alerts only: the feature that pushed the score up most (largest positive contribution).';
+comment on column analytics.scored_transactions.reason_1_contribution is
+    'Alerts only: contribution of reason_1 to the score, in log-odds.';
+comment on column analytics.scored_transactions.reason_2 is
+    'Alerts only: the feature with the second largest positive contribution; null when fewer features pushed the score up.';
+comment on column analytics.scored_transactions.reason_2_contribution is
+    'Alerts only: contribution of reason_2 to the score, in log-odds.';
+comment on column analytics.scored_transactions.reason_3 is
+    'Alerts only: the feature with the third largest positive contribution; null when fewer features pushed the score up.';
+comment on column analytics.scored_transactions.reason_3_contribution is
+    'Alerts only: contribution of reason_3 to the score, in log-odds.';
+comment on column analytics.scored_transactions.is_fraud_reported is
+    'True when a fraud report or chargeback is known now; false means none reported yet, which becomes reliable only days after the transaction.';
+comment on column analytics.scored_transactions.reported_at is
+    'When the bank learnt the label (fraud or not); null while no label is known.';
+comment on column analytics.scored_transactions.scored_at is
+    'When the score was written; a re-run of the night replaces the day''s scores.';
