@@ -93,6 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "airflow" / "logs"),
         "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        # Where a SQL tracking store without a server puts artifacts (MLflow's default is
+        # ./mlruns in the working directory); the pinned MLflow reads it from this variable.
+        "_MLFLOW_SERVER_ARTIFACT_ROOT": str(home / "mlartifacts"),
         "GIT_PYTHON_REFRESH": "quiet",
     }
     os.environ.update(environment)
@@ -106,6 +109,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if "databases" not in _STATE:
         return
     databases: dict[str, str] = _STATE["databases"]  # type: ignore[assignment]
+    if "airflow.settings" in sys.modules:  # close Airflow's pool before its database goes
+        sys.modules["airflow.settings"].dispose_orm()
     _drop_databases(str(_STATE["admin_url"]), list(databases.values()))
     shutil.rmtree(_STATE["home"], ignore_errors=True)  # type: ignore[arg-type]
     server = _STATE.get("pgserver")

@@ -82,10 +82,45 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except BatchValidationError as error:
         from fraud.pipeline import outcome_summary
 
-        _print(outcome_summary(error.outcome), args.json)
+        _print_validation(outcome_summary(error.outcome), args.json)
         print(f"batch failed: {error}", file=sys.stderr)
         return 1
-    _print(summary, args.json)
+    _print_validation(summary, args.json)
+    return 0
+
+
+def _print_validation(summary: dict, as_json: bool) -> None:
+    """Print a validation outcome: status, counts, one line per failed expectation, Data Docs."""
+    if as_json:
+        _print(summary, as_json=True)
+        return
+    print(f"status: {summary['status']}")
+    print(f"run_id: {summary['run_id']}")
+    print(f"interval: [{summary['interval_start']}, {summary['interval_end']})")
+    for count in ("extracted", "validated", "quarantined"):
+        print(f"{count}: {summary[f'{count}_count']}")
+    for failure in summary["failures"]:
+        print(f"failed ({failure['level']}): {failure['message']}")
+    print(f"data_docs: {summary['data_docs_path']}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Train on one window and test on a later one, as the Handbook's protocol does."""
+    from fraud.pipeline import warehouse
+    from fraud.protocol import Protocol, evaluate_protocol
+
+    settings = load_settings()
+    protocol = Protocol.from_dates(
+        args.train_start, args.train_end, args.delay_days, args.test_start, args.test_end
+    )
+    results = evaluate_protocol(warehouse(settings), settings, protocol)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    metrics = list(next(iter(results.values())))
+    print(f"{'':<20}" + "".join(f"{metric:>24}" for metric in metrics))
+    for name, values in results.items():
+        print(f"{name:<20}" + "".join(f"{values[metric]:>24.4f}" for metric in metrics))
     return 0
 
 
@@ -155,6 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--date", required=True, type=lambda value: _date(value).isoformat())
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(func=cmd_validate)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="train and test on raw.* windows; print the model's and baselines' metrics"
+    )
+    evaluate.add_argument("--train-start", required=True, type=_date)
+    evaluate.add_argument("--train-end", required=True, type=_date, help="last training day")
+    evaluate.add_argument("--delay-days", required=True, type=int)
+    evaluate.add_argument("--test-start", required=True, type=_date)
+    evaluate.add_argument("--test-end", required=True, type=_date, help="last test day")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     model = commands.add_parser("model", help="registry operations").add_subparsers(
         dest="model", required=True

@@ -6,19 +6,20 @@ batch scored it: the customer's transactions up to ``t``, the terminal's transac
 Rows after ``t`` and labels reported later may be present in the inputs; they are ignored,
 so a multi-day training call and day-by-day scoring calls give the same features.
 
-The windows are computed without a per-row loop: rows are sorted by (entity, time) under one
-int64 key (dense entity code times the number of distinct timestamps plus the timestamp's
-rank), window edges are found with ``np.searchsorted`` and sums with cumulative sums.
+The windows are computed without a per-row loop over rows sorted by (entity, time)
+(:mod:`fraud.timeline`): window edges are found with ``np.searchsorted`` and sums with
+cumulative sums, in whole cents so that they are exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+
+from fraud.timeline import Clock, Timeline, make_clock, make_timeline
 
 KEY_COLUMNS: tuple[str, ...] = ("transaction_id", "tx_datetime", "customer_id", "terminal_id")
 WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30)
@@ -32,10 +33,17 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"terminal_fraud_risk_{days}d" for days in WINDOWS_DAYS),
     "is_weekend",
     "is_night",
+    # Added by V014: appended so the table's column order stays the COPY order.
+    "customer_amount_zscore_30d",
+    "amount_to_customer_older_mean",
+    "terminal_fraud_oldest_days",
+    "terminal_fraud_newest_days",
+    *(f"terminal_tx_count_{days}d" for days in WINDOWS_DAYS),
 )
 
 _DAY_NS = 86_400 * 1_000_000_000
 _LONGEST_WINDOW_DAYS = max(WINDOWS_DAYS)
+_RECENT_DAYS = 7
 _NIGHT_LAST_HOUR = 6
 
 
@@ -54,75 +62,6 @@ def _epoch_ns(values: pd.Series) -> np.ndarray:
     return pd.to_datetime(values, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
 
 
-def _search(
-    haystack: np.ndarray, needles: np.ndarray, needle_order: np.ndarray, side: str
-) -> np.ndarray:
-    """``np.searchsorted`` with the needles visited in sorted order, much faster on big inputs."""
-    found = np.empty(len(needles), dtype=np.int64)
-    found[needle_order] = np.searchsorted(haystack, needles[needle_order], side=side)
-    return found
-
-
-def _targets_along(row_order: np.ndarray, target_slot: np.ndarray) -> np.ndarray:
-    """Target indices in the order their rows take in ``row_order``."""
-    slots = target_slot[row_order]
-    return slots[slots >= 0]
-
-
-@dataclass(frozen=True)
-class _Clock:
-    """The distinct timestamps of the input: any moment becomes a rank among them."""
-
-    times: np.ndarray  # sorted distinct timestamps, epoch ns
-    rank: np.ndarray  # rank of every input row's timestamp in ``times``
-    target_order: np.ndarray  # target indices sorted by time
-
-    def rank_of(self, moments: np.ndarray, side: str) -> np.ndarray:
-        """Rank of one moment per target; the moments must rise with the target's time."""
-        return _search(self.times, moments, self.target_order, side)
-
-
-def _clock(ns: np.ndarray, target_slot: np.ndarray) -> _Clock:
-    """Rank the timestamps of all rows."""
-    order = np.argsort(ns)
-    sorted_ns = ns[order]
-    is_new = np.ones(len(ns), dtype=bool)
-    is_new[1:] = sorted_ns[1:] != sorted_ns[:-1]
-    rank = np.empty(len(ns), dtype=np.int64)
-    rank[order] = np.cumsum(is_new) - 1
-    return _Clock(sorted_ns[is_new], rank, _targets_along(order, target_slot))
-
-
-@dataclass(frozen=True)
-class _Timeline:
-    """Rows sorted by (entity, time) under one int64 key: entity code * n_times + time rank."""
-
-    order: np.ndarray  # input rows in (entity, time) order
-    keys: np.ndarray  # the sorted keys
-    codes: np.ndarray  # entity code of every input row
-    n_times: int
-    target_codes: np.ndarray  # entity code of every target
-    target_order: np.ndarray  # target indices in (entity, time) order
-
-    def position(self, rank: np.ndarray, side: str) -> np.ndarray:
-        """Index in ``keys`` where each target's entity reaches the given time rank."""
-        needles = self.target_codes * self.n_times + rank
-        return _search(self.keys, needles, self.target_order, side)
-
-
-def _timeline(
-    entity: np.ndarray, clock: _Clock, targets: np.ndarray, target_slot: np.ndarray
-) -> _Timeline:
-    """Sort the rows by entity, then time."""
-    codes = pd.factorize(entity)[0].astype(np.int64)
-    n_times = len(clock.times)
-    combined = codes * n_times + clock.rank
-    # Rows with equal keys share entity and timestamp, so their relative order never matters.
-    order = np.argsort(combined)
-    target_order = _targets_along(order, target_slot)
-    return _Timeline(order, combined[order], codes, n_times, codes[targets], target_order)
-
-
 def _amounts(values: pd.Series) -> np.ndarray:
     """Amounts as float64, whether they arrive as floats or Decimals."""
     return np.asarray(values, dtype=np.float64)
@@ -133,35 +72,62 @@ def _cumulative(values: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(values)))
 
 
-def _summable_amounts(amount: np.ndarray) -> tuple[np.ndarray, float]:
-    """Amounts in whole cents when they are, so window sums are exact; else as floats."""
+def _summable_amounts(amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Amounts and their squares in whole cents when they are, so window sums are exact.
+
+    Sums of floats depend on what else the frame holds; integer sums do not, which keeps
+    a multi-day training call and the nightly scoring calls equal to the last bit.
+    """
     cents = np.rint(amount * 100.0)
-    if np.all(np.abs(amount * 100.0 - cents) < 1e-6) and np.all(np.abs(cents) < 2**52):
-        return cents.astype(np.int64), 100.0
-    return amount, 1.0
+    squares = cents * cents
+    if np.all(np.abs(amount * 100.0 - cents) < 1e-6) and np.sum(squares) < 2**62:
+        whole = cents.astype(np.int64)
+        return whole, whole * whole, 100.0
+    return amount, amount * amount, 1.0
+
+
+def _zscore(amount: np.ndarray, mean: np.ndarray, mean_square: np.ndarray) -> np.ndarray:
+    """How many standard deviations ``amount`` lies from the window's mean; 0 without spread."""
+    std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
+    # Below a cent of spread the window is one repeated amount: no scale to measure against.
+    spread = std > 0.01
+    return np.divide(amount - mean, std, out=np.zeros_like(std), where=spread)
 
 
 def _customer_features(
-    frame: pd.DataFrame, timeline: _Timeline, clock: _Clock, targets: np.ndarray
+    frame: pd.DataFrame, timeline: Timeline, clock: Clock, targets: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Counts, mean amounts and gap to the previous transaction over the customer's past."""
     amount = frame["tx_amount"].to_numpy()
-    summable, scale = _summable_amounts(amount)
+    summable, squares, scale = _summable_amounts(amount)
     total = _cumulative(summable[timeline.order])
+    total_square = _cumulative(squares[timeline.order])
     t = frame["tx_datetime_ns"].to_numpy()[targets]
     target_rank = clock.rank[targets]
     first_same = timeline.position(target_rank, side="left")
     hi = timeline.position(target_rank, side="right")
-    features: dict[str, np.ndarray] = {}
-    for days in WINDOWS_DAYS:
+    lows = {
         # (t - w, t]: from the first row after t - w days.
-        lo = timeline.position(clock.rank_of(t - days * _DAY_NS, side="right"), side="left")
+        days: timeline.position(clock.rank_of(t - days * _DAY_NS, side="right"), side="left")
+        for days in WINDOWS_DAYS
+    }
+    features: dict[str, np.ndarray] = {}
+    for days, lo in lows.items():
         count = (hi - lo).astype(np.float64)
         features[f"customer_tx_count_{days}d"] = count
         features[f"customer_mean_amount_{days}d"] = (total[hi] - total[lo]) / scale / count
-    features["amount_to_customer_mean_30d"] = (
-        amount[targets] / features[f"customer_mean_amount_{_LONGEST_WINDOW_DAYS}d"]
+    lo, longest = lows[_LONGEST_WINDOW_DAYS], f"{_LONGEST_WINDOW_DAYS}d"
+    mean = features[f"customer_mean_amount_{longest}"]
+    mean_square = (total_square[hi] - total_square[lo]) / (scale * scale) / (hi - lo)
+    features[f"amount_to_customer_mean_{longest}"] = amount[targets] / mean
+    features[f"customer_amount_zscore_{longest}"] = _zscore(amount[targets], mean, mean_square)
+    # A stolen card's recent payments inflate the recent mean; the older weeks hold the habit.
+    recent = lows[_RECENT_DAYS]
+    older = (recent - lo).astype(np.float64)
+    older_mean = np.divide(
+        (total[recent] - total[lo]) / scale, older, out=mean.copy(), where=older > 0
     )
+    features["amount_to_customer_older_mean"] = amount[targets] / older_mean
     previous_row = timeline.order[np.maximum(first_same - 1, 0)]
     has_previous = (first_same > 0) & (timeline.codes[previous_row] == timeline.target_codes)
     cap = float(_LONGEST_WINDOW_DAYS * 86_400)
@@ -188,15 +154,32 @@ def _known_frauds(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _fraud_ages(
+    t: np.ndarray, lo: np.ndarray, hi: np.ndarray, known_position: np.ndarray, sorted_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days from the oldest and from the newest known fraud in [lo, hi) to ``t``; NaN if none."""
+    if len(known_position) == 0:
+        return np.full(len(t), np.nan), np.full(len(t), np.nan)
+    first = np.searchsorted(known_position, lo)
+    last = np.searchsorted(known_position, hi) - 1
+    found = last >= first
+    oldest_ns = sorted_ns[known_position[np.where(found, first, 0)]]
+    newest_ns = sorted_ns[known_position[np.where(found, last, 0)]]
+    return (
+        np.where(found, (t - oldest_ns) / _DAY_NS, np.nan),
+        np.where(found, (t - newest_ns) / _DAY_NS, np.nan),
+    )
+
+
 def _terminal_features(
     frame: pd.DataFrame,
-    timeline: _Timeline,
-    clock: _Clock,
+    timeline: Timeline,
+    clock: Clock,
     targets: np.ndarray,
     frauds: pd.DataFrame,
     label_delay_days: int,
 ) -> dict[str, np.ndarray]:
-    """Known frauds and their share among the terminal's transactions in delayed windows."""
+    """Known frauds, their share and their age among the terminal's rows in delayed windows."""
     t = frame["tx_datetime_ns"].to_numpy()[targets]
     window_end = t - label_delay_days * _DAY_NS
     hi = timeline.position(clock.rank_of(window_end, side="left"), side="left")
@@ -205,6 +188,7 @@ def _terminal_features(
         days: timeline.position(clock.rank_of(window_end - days * _DAY_NS, "left"), "left")
         for days in WINDOWS_DAYS
     }
+    sorted_ns = frame["tx_datetime_ns"].to_numpy()[timeline.order]
     sorted_index = np.empty(len(frame), dtype=np.int64)
     sorted_index[timeline.order] = np.arange(len(frame))
     fraud_position = sorted_index[frauds["row"].to_numpy()]
@@ -212,6 +196,7 @@ def _terminal_features(
     fraud_position = fraud_position[fraud_order]
     reported = frauds["reported_ns"].to_numpy()[fraud_order]
     known = {days: np.zeros(len(targets), dtype=np.float64) for days in WINDOWS_DAYS}
+    oldest, newest = np.full(len(targets), np.nan), np.full(len(targets), np.nan)
     target_day = t // _DAY_NS
     for day in pd.unique(target_day):
         on_day = target_day == day
@@ -220,13 +205,22 @@ def _terminal_features(
         upper = np.searchsorted(known_position, hi[on_day])
         for days, lo in lows.items():
             known[days][on_day] = upper - np.searchsorted(known_position, lo[on_day])
+        oldest[on_day], newest[on_day] = _fraud_ages(
+            t[on_day], lows[_LONGEST_WINDOW_DAYS][on_day], hi[on_day], known_position, sorted_ns
+        )
     features: dict[str, np.ndarray] = {}
     for days, lo in lows.items():
         size = (hi - lo).astype(np.float64)
+        features[f"terminal_tx_count_{days}d"] = size
         features[f"terminal_fraud_count_{days}d"] = known[days]
         features[f"terminal_fraud_risk_{days}d"] = np.divide(
             known[days], size, out=np.zeros_like(size), where=size > 0
         )
+    # A compromise lasts weeks: how long ago it began and whether it is still going on.
+    # Without a known fraud the ages take the far edge of the window.
+    edge = float(label_delay_days + _LONGEST_WINDOW_DAYS)
+    features["terminal_fraud_oldest_days"] = np.nan_to_num(oldest, nan=edge)
+    features["terminal_fraud_newest_days"] = np.nan_to_num(newest, nan=edge)
     return features
 
 
@@ -281,9 +275,9 @@ def build_features(
     targets = _target_rows(frame, target_ids)
     target_slot = np.full(len(frame), -1, dtype=np.int64)
     target_slot[targets] = np.arange(len(targets))
-    clock = _clock(frame["tx_datetime_ns"].to_numpy(), target_slot)
-    customers = _timeline(frame["customer_id"].to_numpy(), clock, targets, target_slot)
-    terminals = _timeline(frame["terminal_id"].to_numpy(), clock, targets, target_slot)
+    clock = make_clock(frame["tx_datetime_ns"].to_numpy(), target_slot)
+    customers = make_timeline(frame["customer_id"].to_numpy(), clock, targets, target_slot)
+    terminals = make_timeline(frame["terminal_id"].to_numpy(), clock, targets, target_slot)
     frauds = _known_frauds(frame, labels)
     target_frame = frame.iloc[targets]
     features = {"tx_amount": target_frame["tx_amount"].to_numpy()}

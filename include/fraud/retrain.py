@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+import lightgbm as lgb
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -140,6 +141,12 @@ def _matrix(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(features.FEATURE_COLUMNS)]
 
 
+def model_inputs(booster: lgb.Booster, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a booster was trained on, in its order: an older champion keeps working
+    after new feature columns are added."""
+    return frame[booster.feature_name()]
+
+
 def _write_artifacts(
     folder: Path,
     models: train.TrainedModels,
@@ -161,9 +168,9 @@ def _write_artifacts(
     (evaluation / "metrics.json").write_text(json.dumps(results, indent=2, default=str))
     (evaluation / "search_log.json").write_text(json.dumps(models.search_log, indent=2))
     (folder / DRIFT_REFERENCE).write_text(reference.to_json())
-    drift.sample_reference(
-        scored_validation[[*features.FEATURE_COLUMNS, MONITORED_SCORE]]
-    ).to_parquet(folder / REFERENCE_SAMPLE, index=False)
+    drift.sample_reference(scored_validation[list(DRIFT_COLUMNS)]).to_parquet(
+        folder / REFERENCE_SAMPLE, index=False
+    )
 
     figure, axis = plt.subplots(figsize=(6, 5))
     precision, recall, _ = precision_recall_curve(
@@ -220,7 +227,9 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         return "bootstrapped"
     champion = registry.load_version(settings, current)
     champion_metrics = compute_metrics(
-        validation.assign(score=champion.booster.predict(_matrix(validation)))
+        validation.assign(
+            score=champion.booster.predict(model_inputs(champion.booster, validation))
+        )
     )
     outcome = registry.apply_gate(settings.promotion_gate, challenger_metrics, champion_metrics)
     decision = "promoted" if outcome.passed else "rejected"

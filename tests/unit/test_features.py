@@ -90,8 +90,15 @@ def _features_of(transaction_id: int, labels: list[tuple] = HAND_LABELS) -> pd.S
         ("customer_mean_amount_30d", (40 + 20 + 10 + 30 + 50) / 5),
         ("amount_to_customer_mean_30d", 50 / 30),
         ("customer_seconds_since_previous", 3600.0),
+        # Population standard deviation of 40, 20, 10, 30, 50 is sqrt(200).
+        ("customer_amount_zscore_30d", (50 - 30) / np.sqrt(200)),
+        # The older weeks (T - 30d, T - 7d] hold 40 and 20.
+        ("amount_to_customer_older_mean", 50 / 30),
         ("terminal_fraud_count_30d", 0.0),
         ("terminal_fraud_risk_30d", 0.0),
+        # No known fraud on the terminal: both ages sit at the window's far edge.
+        ("terminal_fraud_oldest_days", DELAY_DAYS + 30.0),
+        ("terminal_fraud_newest_days", DELAY_DAYS + 30.0),
         ("is_weekend", 0.0),
         ("is_night", 0.0),
     ],
@@ -112,7 +119,15 @@ def test_customer_windows_by_hand(column: str, expected: float) -> None:
         # 30d: adds 15 (reported at the cut-off: unknown) and 16 (known); 11 and 17 are outside.
         ("terminal_fraud_count_30d", 3.0),
         ("terminal_fraud_risk_30d", 3 / 5),
+        ("terminal_tx_count_1d", 2.0),
+        ("terminal_tx_count_7d", 3.0),
+        ("terminal_tx_count_30d", 5.0),
+        # Known frauds in the 30d window: 16 (T - 32d), 14 (T - 9d) and 12 (T - 3d).
+        ("terminal_fraud_oldest_days", 32.0),
+        ("terminal_fraud_newest_days", 3.0),
         ("customer_tx_count_30d", 1.0),
+        ("customer_amount_zscore_30d", 0.0),  # a single amount has no spread
+        ("amount_to_customer_older_mean", 1.0),  # no older rows: the 30d mean stands in
         ("customer_seconds_since_previous", 30 * 86_400.0),
     ],
 )
@@ -264,8 +279,19 @@ def _row_by_row(transactions: pd.DataFrame, labels: pd.DataFrame, delay_days: in
             reported = fraud_reported.reindex(window["transaction_id"])
             cutoff = tx.tx_datetime.floor("D") + DAY
             known = float((reported < cutoff).sum())
+            row[f"terminal_tx_count_{w}d"] = float(len(window))
             row[f"terminal_fraud_count_{w}d"] = known
             row[f"terminal_fraud_risk_{w}d"] = known / len(window) if len(window) else 0.0
+        std = recent["tx_amount"].std(ddof=0)
+        mean = recent["tx_amount"].mean()
+        row["customer_amount_zscore_30d"] = (tx.tx_amount - mean) / std if std > 0.01 else 0.0
+        older = recent.loc[recent["tx_datetime"] <= tx.tx_datetime - 7 * DAY, "tx_amount"]
+        row["amount_to_customer_older_mean"] = tx.tx_amount / (older.mean() if len(older) else mean)
+        fraud_times = window.loc[(reported < cutoff).to_numpy(), "tx_datetime"]
+        edge = delay_days + 30.0
+        for name, moment in (("oldest", fraud_times.min()), ("newest", fraud_times.max())):
+            age = (tx.tx_datetime - moment) / DAY if len(fraud_times) else edge
+            row[f"terminal_fraud_{name}_days"] = age
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -1,0 +1,109 @@
+"""Reproduce the Fraud Detection Handbook's test table on our simulator, one seed at a time.
+
+For each seed: create a scratch warehouse, run the real command line in it
+(``fraud db migrate``, ``fraud simulate`` with the Handbook's parameters, ``fraud evaluate`` on
+its windows), drop the scratch database, and print the published table beside ours.
+
+    PYTHONPATH=include python benchmarks/handbook_protocol.py --seeds 1 2 3 \
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import sqlalchemy as sa
+
+from fraud.db import sqlalchemy_url
+
+SIMULATE = [
+    "simulate", "--customers", "5000", "--terminals", "10000", "--start-date", "2018-04-01",
+    "--days", "183", "--radius", "5", "--fixed-delay", "--label-delay-days", "7",
+]  # fmt: skip
+EVALUATE = [
+    "evaluate", "--train-start", "2018-07-25", "--train-end", "2018-07-31", "--delay-days", "7",
+    "--test-start", "2018-08-08", "--test-end", "2018-08-14", "--json",
+]  # fmt: skip
+METRICS = ("auc_roc", "average_precision", "card_precision_at_100")
+# Test-set results published in the Handbook's model-selection chapter (its own simulated data).
+PUBLISHED = {
+    "Handbook: XGBoost, tuned": (0.869, 0.687, 0.303),
+    "Handbook: random forest, tuned": (0.870, 0.678, 0.299),
+    "Handbook: logistic regression": (0.868, 0.623, 0.297),
+}
+TARGETS = (0.88, 0.70, 0.31)
+
+
+def _fraud(arguments: list[str], database_url: str) -> str:
+    """Run one ``fraud`` command against the scratch warehouse; return its standard output."""
+    environment = {**os.environ, "FRAUD_DATABASE_URL": database_url}
+    completed = subprocess.run(
+        [sys.executable, "-m", "fraud.cli", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"fraud {arguments[0]} failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
+def run_seed(admin_url: str, seed: int) -> dict[str, dict[str, float]]:
+    """Simulate the Handbook's data with one seed in a scratch warehouse and evaluate."""
+    database = f"fraud_handbook_{seed}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'create database "{database}"')
+    url = sa.make_url(sqlalchemy_url(admin_url)).set(database=database)
+    database_url = url.render_as_string(hide_password=False)
+    try:
+        _fraud(["db", "migrate"], database_url)
+        _fraud([*SIMULATE, "--seed", str(seed)], database_url)
+        return json.loads(_fraud(EVALUATE, database_url))
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'drop database if exists "{database}" with (force)')
+        admin.dispose()
+
+
+def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
+    """The published rows, then ours per seed, as a Markdown table."""
+    lines = [
+        "| model | data | AUC ROC | AP | CP@100 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, values in PUBLISHED.items():
+        lines.append(f"| {name} | Handbook | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+    for seed, by_model in results.items():
+        for name, metrics in by_model.items():
+            values = " | ".join(f"{metrics[metric]:.3f}" for metric in METRICS)
+            lines.append(f"| {name} | ours, seed {seed} | {values} |")
+    lines.append("| target for our champion | | " + " | ".join(f"≥ {t}" for t in TARGETS) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run every seed and print the JSON results and the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("FRAUD_DATABASE_URL"),
+        help="server on which to create the scratch databases (default: FRAUD_DATABASE_URL)",
+    )
+    args = parser.parse_args()
+    if not args.admin_url:
+        parser.error("set FRAUD_DATABASE_URL or pass --admin-url")
+    results = {seed: run_seed(args.admin_url, seed) for seed in args.seeds}
+    print(json.dumps(results, indent=2))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
