@@ -4,11 +4,19 @@
 Nightly, once `fraud_score` has finished the same day: computes the PSI of every model feature
 and of the score against the scoring model version's training reference (fixed bins stored with
 the model in MLflow), writes one row per column to `monitoring.feature_drift`, and saves an
-Evidently data-drift HTML report under `FRAUD_ARTIFACT_DIR/drift/`.
+Evidently data-drift HTML report under `FRAUD_ARTIFACT_DIR/drift/`. A night on which the score or a
+top-importance feature is in the alert band raises a drift warning (`monitoring.alerts`, email,
+Slack).
+
+`compute_performance` measures again the days whose labels are `FRAUD_PERFORMANCE_MATURITY_DAYS`
+old (7, 14 and 30 by default) into `monitoring.model_performance`: average precision, Card
+Precision@100, recall in the top decile and alert precision per day and model version.
 
 When the score or a top-importance feature stays in the alert band for
-`FRAUD_DRIFT_CONSECUTIVE_NIGHTS` nights and no retraining is pending, `request_retraining` opens a
-request and updates the `fraud_retraining_requests` Asset, which schedules `fraud_retrain`.
+`FRAUD_DRIFT_CONSECUTIVE_NIGHTS` nights, or the scoring version's average precision at the oldest
+maturity falls below `FRAUD_PERFORMANCE_FLOOR_AP`, and no retraining is pending,
+`request_retraining` opens a request and updates the `fraud_retraining_requests` Asset, which
+schedules `fraud_retrain` with the reason.
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
-from airflow.sdk import CronDataIntervalTimetable, dag, task
-from fraud_notifier import task_defaults
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from fraud_notifier import notify_drift, task_defaults
 
 from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS, asset
 from fraud.config import load_settings
@@ -56,22 +64,32 @@ def fraud_drift():
 
         outcome = compute(data_interval_start, data_interval_end, run_id)
         print(f"Evidently drift report: {report_location(outcome['report_path'])}")
+        notify_drift(outcome, get_current_context())
         return outcome
 
+    @task
+    def compute_performance(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        """Metrics of the days whose labels have matured, as known at the interval's end."""
+        from fraud.pipeline import compute_performance as compute
+
+        return compute(data_interval_start, data_interval_end, run_id)
+
     @task(outlets=[asset(RETRAINING_REQUESTS)])
-    def request_retraining(drift: dict, *, outlet_events=None) -> dict:
-        """Update the retraining Asset only for persistent drift with no retraining pending."""
+    def request_retraining(drift: dict, performance: dict, *, outlet_events=None) -> dict:
+        """Update the retraining Asset for persistent drift or a performance drop, once."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from fraud.pipeline import request_retraining as request
 
-        opened = request(drift)
+        opened = request(drift, performance)
         if opened is None:
-            raise AirflowSkipException("no persistent drift, or a retraining is already pending")
+            raise AirflowSkipException("no retraining reason, or a retraining is already pending")
         outlet_events[asset(RETRAINING_REQUESTS)].extra = opened
         return opened
 
-    wait_for_scores >> request_retraining(compute_drift())
+    drift, performance = compute_drift(), compute_performance()
+    wait_for_scores >> [drift, performance]
+    request_retraining(drift, performance)
 
 
 fraud_drift()

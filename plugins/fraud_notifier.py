@@ -1,26 +1,49 @@
-"""Airflow notifier for the fraud DAGs: every alert lands in ``monitoring.alerts``; when an
-address is configured (``FRAUD_ALERT_EMAIL``) it also goes out through the SMTP provider."""
+"""Airflow notifier for the fraud DAGs: every alert lands in ``monitoring.alerts``; it also goes out
+by email through the SMTP provider when ``FRAUD_ALERT_EMAIL`` is set, and to a Slack incoming
+webhook when ``FRAUD_SLACK_WEBHOOK_URL`` is set."""
 
 from __future__ import annotations
 
+import json
+import logging
+import urllib.request
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseNotifier
 
+if TYPE_CHECKING:
+    from fraud.config import Settings
+
+log = logging.getLogger(__name__)
+SLACK_TIMEOUT_SECONDS = 10
+_SEVERITY_ICONS = {
+    "info": ":information_source:",
+    "warning": ":warning:",
+    "critical": ":rotating_light:",
+}
+
 
 class FraudAlertNotifier(BaseNotifier):
-    """Record a task failure (or any alert) in the warehouse, then forward it by email."""
+    """Record a task failure (or any alert) in the warehouse, then send it on every channel."""
 
     template_fields = ("message",)
 
-    def __init__(self, kind: str = "task_failure", message: str = "", severity: str = "critical"):
+    def __init__(
+        self,
+        kind: str = "task_failure",
+        message: str = "",
+        severity: str = "critical",
+        details: dict[str, object] | None = None,
+    ):
         super().__init__()
         self.kind = kind
         self.message = message
         self.severity = severity
+        self.details = details or {}
 
     def notify(self, context) -> None:
-        """Write the alert row, then send the email if one is configured."""
+        """Write the alert row, then send it by email and Slack where configured."""
         from fraud.config import load_settings
         from fraud.monitor import record_alert
         from fraud.pipeline import warehouse
@@ -40,16 +63,80 @@ class FraudAlertNotifier(BaseNotifier):
             dag_id=getattr(task_instance, "dag_id", None),
             task_id=getattr(task_instance, "task_id", None),
             run_id=getattr(task_instance, "run_id", None),
-            details={"try_number": getattr(task_instance, "try_number", None)},
+            details={"try_number": getattr(task_instance, "try_number", None), **self.details},
         )
-        if settings.alert_email:
-            from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+        send_alert(settings, self.kind, self.severity, message, context)
 
-            SmtpNotifier(
-                to=settings.alert_email,
-                subject=f"[fraud] {self.kind}: {message[:120]}",
-                html_content=f"<p>{message}</p>",
-            ).notify(context)
+
+def send_alert(settings: Settings, kind: str, severity: str, message: str, context) -> list[str]:
+    """Send one alert on each configured channel; return the channels that took it.
+
+    The row is already in ``monitoring.alerts``, so a channel that fails is logged, not raised:
+    a mail server being down must not fail (and retry) the task that noticed the drift.
+    """
+    sent = []
+    if settings.alert_email:
+        try:
+            send_email(settings.alert_email, f"[fraud] {kind}: {message[:120]}", message, context)
+            sent.append("email")
+        except Exception as error:  # noqa: BLE001 - any transport failure is only logged
+            log.warning("alert email to %s failed: %s", settings.alert_email, error)
+    if settings.slack_webhook_url:
+        try:
+            post_to_slack(settings.slack_webhook_url, slack_payload(kind, severity, message))
+            sent.append("slack")
+        except Exception as error:  # noqa: BLE001 - the webhook URL is a secret: never log it
+            log.warning("alert to the Slack webhook failed: %s", type(error).__name__)
+    return sent
+
+
+def send_email(to: str, subject: str, message: str, context) -> None:
+    """Send the alert through the SMTP provider's notifier (connection ``smtp_default``)."""
+    from html import escape
+
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    SmtpNotifier(to=to, subject=subject, html_content=f"<p>{escape(message)}</p>").notify(context)
+
+
+def slack_payload(kind: str, severity: str, message: str) -> dict[str, str]:
+    """The incoming-webhook body: one line of plain text with mrkdwn emphasis."""
+    icon = _SEVERITY_ICONS.get(severity, "")
+    return {"text": f"{icon} *[fraud] {severity} {kind}*: {message}".strip()}
+
+
+def post_to_slack(url: str, payload: dict[str, str]) -> None:
+    """POST the payload as JSON to a Slack incoming webhook; raise unless Slack accepts it."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=SLACK_TIMEOUT_SECONDS) as response:  # noqa: S310
+        if response.status != 200:
+            raise RuntimeError(f"Slack webhook answered HTTP {response.status}")
+
+
+def notify_drift(drift: dict, context) -> str | None:
+    """Raise a drift warning when a monitored column is in the alert band; return its message."""
+    from fraud.config import load_settings
+    from fraud.monitor import DriftOutcome, drift_alert_message
+
+    outcome = DriftOutcome.from_dict(drift)
+    message = drift_alert_message(load_settings(), outcome)
+    if message is None:
+        return None
+    details = {
+        "drift_date": outcome.drift_date,
+        "model_version": outcome.model_version,
+        "alert_columns": list(outcome.alerting_columns),
+        "report_path": outcome.report_path,
+    }
+    FraudAlertNotifier(kind="drift", severity="warning", message=message, details=details).notify(
+        context
+    )
+    return message
 
 
 def task_defaults(retries: int = 2) -> dict:

@@ -1,12 +1,16 @@
-"""Monitoring: nightly drift against the model's reference, retraining requests, alerts, status."""
+"""Monitoring: nightly drift against the model's reference, performance once labels mature,
+retraining requests, alerts."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,6 +18,7 @@ from sqlalchemy.engine import Engine
 from fraud import drift, registry
 from fraud.config import Settings
 from fraud.db import copy_frame, read_frame
+from fraud.evaluate import compute_metrics
 from fraud.retrain import (
     DRIFT_REFERENCE,
     MONITORED_SCORE,
@@ -30,6 +35,18 @@ join staging.transaction_features as f using (transaction_id)
 where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
 """
 
+# A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
+_SCORES_WITH_LABELS = """
+select s.transaction_id, s.tx_datetime, s.customer_id, s.model_version, s.score, s.is_alert,
+       coalesce(l.is_fraud, false) as is_fraud
+from scoring.transaction_scores as s
+left join raw.fraud_labels as l
+    on l.transaction_id = s.transaction_id and l.reported_at < :cutoff
+where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+"""
+
+PERFORMANCE_METRICS = ("average_precision", "card_precision_at_100", "recall_top_decile")
+
 
 @dataclass(frozen=True)
 class DriftOutcome:
@@ -42,6 +59,76 @@ class DriftOutcome:
     alert_columns: tuple[str, ...]
     monitored_columns: tuple[str, ...]
     report_path: str
+
+    @classmethod
+    def from_dict(cls, value: dict) -> DriftOutcome:
+        """Rebuild an outcome that travelled through XCom (tuples arrive as lists)."""
+        return cls(
+            **{
+                **value,
+                "alert_columns": tuple(value["alert_columns"]),
+                "monitored_columns": tuple(value["monitored_columns"]),
+            }
+        )
+
+    @property
+    def alerting_columns(self) -> tuple[str, ...]:
+        """The monitored columns (score first, then by importance) in the alert band."""
+        return tuple(column for column in self.monitored_columns if column in self.alert_columns)
+
+
+@dataclass(frozen=True)
+class FloorBreach:
+    """A day on which a version's average precision, with mature labels, fell below the floor."""
+
+    date: str
+    model_version: int
+    maturity_days: int
+    average_precision: float
+    floor: float
+
+    def describe(self) -> str:
+        """One line for the retraining reason and the alert."""
+        return (
+            f"performance: average precision {self.average_precision:.3f} below the floor"
+            f" {self.floor:g} for version {self.model_version} on {self.date}"
+            f" ({self.maturity_days} days of labels)"
+        )
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    """What one night of performance monitoring measured; small enough for XCom."""
+
+    night: str
+    measured_dates: tuple[str, ...]
+    rows_written: int
+    floor_breaches: tuple[FloorBreach, ...]
+
+    @classmethod
+    def from_dict(cls, value: dict) -> PerformanceOutcome:
+        """Rebuild an outcome that travelled through XCom as a plain dict."""
+        return cls(
+            night=str(value["night"]),
+            measured_dates=tuple(value["measured_dates"]),
+            rows_written=int(value["rows_written"]),
+            floor_breaches=tuple(FloorBreach(**item) for item in value["floor_breaches"]),
+        )
+
+
+@lru_cache(maxsize=4)
+def _version_artifacts(
+    tracking_uri: str, model_name: str, version: int
+) -> tuple[registry.RegisteredModel, drift.DriftReference, pd.DataFrame]:
+    """A version's booster, drift reference and reference sample, loaded once per process:
+    a registered version never changes, and loading it is the slow part of a night."""
+    settings = Settings(mlflow_tracking_uri=tracking_uri, model_name=model_name)
+    model = registry.load_version(settings, version)
+    reference = drift.DriftReference.from_json(
+        registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
+    )
+    sample = pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
+    return model, reference, sample
 
 
 def record_alert(
@@ -97,9 +184,8 @@ def nightly_drift(
         )
     version = int(current["model_version"].mode().iloc[0])
     current = current[current["model_version"] == version]
-    model = registry.load_version(settings, version)
-    reference = drift.DriftReference.from_json(
-        registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
+    model, reference, sample = _version_artifacts(
+        settings.mlflow_tracking_uri, settings.model_name, version
     )
     # The version's own reference says which columns it monitors.
     columns = [column.column for column in reference.columns]
@@ -116,7 +202,6 @@ def nightly_drift(
 
     drift_date = interval_start.date()
     report_path = settings.artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
-    sample = pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
     drift.write_evidently_report(sample, current[columns], columns, report_path)
 
     rows = pd.DataFrame(
@@ -179,19 +264,53 @@ def drift_streak(engine: Engine, settings: Settings, outcome: DriftOutcome) -> i
     return streak
 
 
-def request_retraining(
-    engine: Engine, settings: Settings, outcome: DriftOutcome
-) -> dict[str, object] | None:
-    """Open a retraining request when drift held for K nights and none is pending; else None."""
+def drift_reason(engine: Engine, settings: Settings, outcome: DriftOutcome) -> str | None:
+    """Why drift calls for retraining (alert band for K nights in a row), or None."""
     streak = drift_streak(engine, settings, outcome)
     if streak < settings.drift_consecutive_nights:
         return None
-    reason = (
-        f"PSI in the alert band (>= {settings.psi_bands.alert}) for {streak} night(s) on "
-        + ", ".join(
-            column for column in outcome.monitored_columns if column in outcome.alert_columns
-        )
+    return (
+        f"drift: PSI in the alert band (>= {settings.psi_bands.alert}) for {streak} night(s) on "
+        + ", ".join(outcome.alerting_columns)
     )
+
+
+def performance_reason(outcome: DriftOutcome, performance: PerformanceOutcome | None) -> str | None:
+    """Why performance calls for retraining (tonight's scoring version below the floor), or None."""
+    if performance is None:
+        return None
+    # An older version's weak day says nothing about the model scoring tonight.
+    breaches = [
+        breach
+        for breach in performance.floor_breaches
+        if breach.model_version == outcome.model_version
+    ]
+    return "; ".join(breach.describe() for breach in breaches) or None
+
+
+def request_retraining(
+    engine: Engine,
+    settings: Settings,
+    outcome: DriftOutcome,
+    performance: PerformanceOutcome | None = None,
+) -> dict[str, object] | None:
+    """Open a retraining request for persistent drift or a performance drop unless one is
+    pending; return the Asset event's extra, or None."""
+    reasons = [
+        reason
+        for reason in (
+            drift_reason(engine, settings, outcome),
+            performance_reason(outcome, performance),
+        )
+        if reason
+    ]
+    if not reasons:
+        return None
+    reason = "; ".join(reasons)
+    details = {
+        "drift": asdict(outcome),
+        "performance": asdict(performance) if performance else None,
+    }
     with engine.begin() as connection:
         request_id = connection.execute(
             sa.text(
@@ -205,12 +324,126 @@ def request_retraining(
                 "name": settings.model_name,
                 "version": outcome.model_version,
                 "reason": reason,
-                "details": json.dumps(asdict(outcome)),
+                "details": json.dumps(details, default=str),
             },
         ).scalar()
     if request_id is None:
         return None
     return {"request_id": int(request_id), "drift_date": outcome.drift_date, "reason": reason}
+
+
+def drift_alert_message(settings: Settings, outcome: DriftOutcome) -> str | None:
+    """The alert for a night on which a monitored column is in the alert band, or None."""
+    if not outcome.alerting_columns:
+        return None
+    return (
+        f"Drift on {outcome.drift_date} ({settings.model_name} v{outcome.model_version}):"
+        f" PSI >= {settings.psi_bands.alert} on {', '.join(outcome.alerting_columns)};"
+        f" max PSI {outcome.max_psi:.3f} over {outcome.rows_compared} rows."
+        f" Report: {report_location(outcome.report_path)}"
+    )
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def performance_rows(
+    frame: pd.DataFrame, day: date, model_name: str, maturity_days: int
+) -> pd.DataFrame:
+    """Metrics of one day's scored and labelled transactions, one row per model version."""
+    rows = []
+    for version, scored in frame.groupby("model_version", sort=True):
+        metrics = compute_metrics(scored)
+        alerts = scored.loc[scored["is_alert"].astype(bool), "is_fraud"]
+        rows.append(
+            {
+                "date": day,
+                "model_name": model_name,
+                "model_version": int(version),
+                "maturity_days": maturity_days,
+                "transactions": len(scored),
+                "frauds_known": int(scored["is_fraud"].sum()),
+                **{name: _none_if_nan(metrics[name]) for name in PERFORMANCE_METRICS},
+                "alert_precision": float(alerts.mean()) if len(alerts) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _labelled_scores(
+    engine: Engine, settings: Settings, day: date, cutoff: datetime
+) -> pd.DataFrame:
+    """The day's scores with the labels reported before ``cutoff``."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=cutoff.tzinfo)
+    with engine.connect() as connection:
+        frame = read_frame(
+            connection,
+            _SCORES_WITH_LABELS,
+            {
+                "start": start,
+                "end": start + timedelta(days=1),
+                "cutoff": cutoff,
+                "model_name": settings.model_name,
+            },
+        )
+    frame["is_fraud"] = frame["is_fraud"].astype(np.int8)
+    return frame
+
+
+def floor_breaches(rows: pd.DataFrame, settings: Settings) -> tuple[FloorBreach, ...]:
+    """Rows at the largest maturity whose average precision fell below the configured floor."""
+    floor = settings.performance_floor_average_precision
+    if rows.empty:
+        return ()
+    mature = rows[
+        (rows["maturity_days"] == max(settings.performance_maturity_days))
+        & (rows["average_precision"].astype(float) < floor)
+    ]
+    return tuple(
+        FloorBreach(
+            date=row.date.isoformat(),
+            model_version=int(row.model_version),
+            maturity_days=int(row.maturity_days),
+            average_precision=float(row.average_precision),
+            floor=floor,
+        )
+        for row in mature.itertuples(index=False)
+    )
+
+
+def nightly_performance(
+    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+) -> PerformanceOutcome:
+    """Measure each day exactly one configured maturity old, with the labels reported before
+    the interval's end; replace those days' rows."""
+    night = interval_start.date()
+    measured: list[pd.DataFrame] = []
+    for maturity in sorted(set(settings.performance_maturity_days)):
+        day = night - timedelta(days=maturity)
+        rows = performance_rows(
+            _labelled_scores(engine, settings, day, interval_end),
+            day,
+            settings.model_name,
+            maturity,
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "delete from monitoring.model_performance where date = :day"
+                    " and model_name = :name and maturity_days = :maturity"
+                ),
+                {"day": day, "name": settings.model_name, "maturity": maturity},
+            )
+            copy_frame(connection, rows, "monitoring.model_performance")
+        measured.append(rows)
+    written = pd.concat(measured, ignore_index=True)
+    return PerformanceOutcome(
+        night=night.isoformat(),
+        measured_dates=tuple(sorted({day.isoformat() for day in written.get("date", [])})),
+        rows_written=len(written),
+        floor_breaches=floor_breaches(written, settings),
+    )
 
 
 def complete_retraining_requests(engine: Engine, settings: Settings, run_id: str) -> list[str]:

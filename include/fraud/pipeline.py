@@ -119,20 +119,27 @@ def compute_drift(interval_start: datetime, interval_end: datetime, run_id: str)
     return asdict(outcome)
 
 
-def request_retraining(drift: dict) -> dict | None:
-    """Open a retraining request if the drift is persistent and none is pending."""
-    from fraud.monitor import DriftOutcome
+def compute_performance(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
+    """Metrics of the days whose labels reached each configured maturity by the interval's end."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.monitor import nightly_performance
+
+    settings = load_settings()
+    outcome = nightly_performance(
+        warehouse(settings), settings, interval_start=interval_start, interval_end=interval_end
+    )
+    return asdict(outcome)
+
+
+def request_retraining(drift: dict, performance: dict | None = None) -> dict | None:
+    """Open a retraining request for persistent drift or a performance drop, if none is pending."""
+    from fraud.monitor import DriftOutcome, PerformanceOutcome
     from fraud.monitor import request_retraining as open_request
 
     settings = load_settings()
-    outcome = DriftOutcome(
-        **{
-            **drift,
-            "alert_columns": tuple(drift["alert_columns"]),
-            "monitored_columns": tuple(drift["monitored_columns"]),
-        }
-    )
-    return open_request(warehouse(settings), settings, outcome)
+    outcome = DriftOutcome.from_dict(drift)
+    measured = PerformanceOutcome.from_dict(performance) if performance else None
+    return open_request(warehouse(settings), settings, outcome, measured)
 
 
 def retrain_cutoff(
