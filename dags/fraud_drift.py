@@ -38,7 +38,7 @@ SETTINGS = load_settings()
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
-    max_active_runs=1,
+    max_active_runs=3,
     default_args=task_defaults(),
     dagrun_timeout=timedelta(hours=6),
     tags=["fraud", "monitoring", "drift"],
@@ -52,20 +52,29 @@ def fraud_drift():
         allowed_states=["success"],
         failed_states=["failed"],
         deferrable=True,
-        poke_interval=10,
+        poke_interval=5,
         timeout=int(timedelta(hours=6).total_seconds()),
     )
 
-    @task(outlets=[asset(FEATURE_DRIFT)])
+    # Nights may overlap, but the steps that feed the K-night debounce run in date order.
+    @task(outlets=[asset(FEATURE_DRIFT)], depends_on_past=True)
     def compute_drift(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-        """PSI per column and the Evidently report for the day."""
-        from fraud.monitor import report_location
+        """PSI per monitored column against the scoring model version's reference."""
         from fraud.pipeline import compute_drift as compute
 
         outcome = compute(data_interval_start, data_interval_end, run_id)
-        print(f"Evidently drift report: {report_location(outcome['report_path'])}")
         notify_drift(outcome, get_current_context())
         return outcome
+
+    @task
+    def write_drift_report(data_interval_start=None, data_interval_end=None) -> dict:
+        """The Evidently data-drift HTML report of the night (no decision waits for it)."""
+        from fraud.monitor import report_location
+        from fraud.pipeline import write_drift_report as write
+
+        report = write(data_interval_start, data_interval_end)
+        print(f"Evidently drift report: {report_location(report['report_path'])}")
+        return report
 
     @task
     def compute_performance(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
@@ -74,7 +83,7 @@ def fraud_drift():
 
         return compute(data_interval_start, data_interval_end, run_id)
 
-    @task(outlets=[asset(RETRAINING_REQUESTS)])
+    @task(outlets=[asset(RETRAINING_REQUESTS)], depends_on_past=True)
     def request_retraining(drift: dict, performance: dict, *, outlet_events=None) -> dict:
         """Update the retraining Asset for persistent drift or a performance drop, once."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -88,7 +97,7 @@ def fraud_drift():
         return opened
 
     drift, performance = compute_drift(), compute_performance()
-    wait_for_scores >> [drift, performance]
+    wait_for_scores >> [drift, performance, write_drift_report()]
     request_retraining(drift, performance)
 
 

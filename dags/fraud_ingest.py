@@ -30,6 +30,7 @@ SETTINGS = load_settings()
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
+    # One night at a time: nights share the Great Expectations project and its Data Docs site.
     max_active_runs=1,
     default_args=task_defaults(),
     dagrun_timeout=timedelta(hours=6),

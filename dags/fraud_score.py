@@ -27,7 +27,7 @@ SETTINGS = load_settings()
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
-    max_active_runs=1,
+    max_active_runs=2,
     default_args=task_defaults(),
     dagrun_timeout=timedelta(hours=6),
     tags=["fraud", "scoring"],
@@ -41,7 +41,7 @@ def fraud_score():
         allowed_states=["success"],
         failed_states=["failed"],
         deferrable=True,
-        poke_interval=10,
+        poke_interval=5,
         timeout=int(timedelta(hours=6).total_seconds()),
     )
 

@@ -162,15 +162,10 @@ def record_alert(
         )
 
 
-def nightly_drift(
-    engine: Engine,
-    settings: Settings,
-    *,
-    interval_start: datetime,
-    interval_end: datetime,
-    run_id: str,
-) -> DriftOutcome:
-    """PSI of every feature and the score against the scoring model's reference; store and report."""
+def _scored_night(
+    engine: Engine, settings: Settings, interval_start: datetime, interval_end: datetime
+) -> tuple[int, pd.DataFrame]:
+    """The night's scored rows with their features, for the version that scored most of them."""
     with engine.connect() as connection:
         current = read_frame(
             connection,
@@ -183,8 +178,43 @@ def nightly_drift(
             " run fraud_score for this date first"
         )
     version = int(current["model_version"].mode().iloc[0])
-    current = current[current["model_version"] == version]
-    model, reference, sample = _version_artifacts(
+    return version, current[current["model_version"] == version]
+
+
+def drift_report_path(settings: Settings, drift_date: date) -> Path:
+    """Where the night's Evidently report is written."""
+    return settings.artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
+
+
+def nightly_drift_report(
+    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+) -> Path:
+    """The Evidently data-drift report of the night against the version's reference sample.
+
+    It is kept apart from :func:`nightly_drift` because rendering it is the slow part of a night
+    and no decision waits for it.
+    """
+    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    _, reference, sample = _version_artifacts(
+        settings.mlflow_tracking_uri, settings.model_name, version
+    )
+    columns = [column.column for column in reference.columns]
+    path = drift_report_path(settings, interval_start.date())
+    drift.write_evidently_report(sample, current[columns], columns, path)
+    return path
+
+
+def nightly_drift(
+    engine: Engine,
+    settings: Settings,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+) -> DriftOutcome:
+    """PSI of every feature and the score against the scoring model's reference, stored."""
+    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    model, reference, _ = _version_artifacts(
         settings.mlflow_tracking_uri, settings.model_name, version
     )
     # The version's own reference says which columns it monitors.
@@ -201,8 +231,7 @@ def nightly_drift(
     monitored = (MONITORED_SCORE, *importance.index)
 
     drift_date = interval_start.date()
-    report_path = settings.artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
-    drift.write_evidently_report(sample, current[columns], columns, report_path)
+    report_path = drift_report_path(settings, drift_date)
 
     rows = pd.DataFrame(
         {

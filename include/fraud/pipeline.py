@@ -104,7 +104,7 @@ def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -
 
 
 def compute_drift(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
-    """PSI per feature and for the score, stored, with the Evidently report beside it."""
+    """PSI per feature and for the score against the model version's reference, stored."""
     interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
     from fraud.monitor import nightly_drift
 
@@ -117,6 +117,18 @@ def compute_drift(interval_start: datetime, interval_end: datetime, run_id: str)
         run_id=run_id,
     )
     return asdict(outcome)
+
+
+def write_drift_report(interval_start: datetime, interval_end: datetime) -> dict:
+    """The night's Evidently data-drift report, beside the stored PSI."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.monitor import nightly_drift_report
+
+    settings = load_settings()
+    path = nightly_drift_report(
+        warehouse(settings), settings, interval_start=interval_start, interval_end=interval_end
+    )
+    return {"report_path": str(path)}
 
 
 def compute_performance(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:

@@ -189,6 +189,7 @@ def run_night(night: date) -> Night:
     pipeline.build_features(start, end, run_id)
     pipeline.score_batch(start, end, run_id)
     drift = pipeline.compute_drift(start, end, run_id)
+    pipeline.write_drift_report(start, end)
     alert = fraud_notifier.notify_drift(drift, {})
     performance = pipeline.compute_performance(start, end, run_id)
     request = pipeline.request_retraining(drift, performance)
