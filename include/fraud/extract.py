@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import io
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -18,11 +19,32 @@ LABEL_COLUMNS = ("transaction_id", "is_fraud", "reported_at")
 # The label frame carries the labelled transaction's time (null when the transaction is unknown).
 LABEL_CHECK_COLUMNS = (*LABEL_COLUMNS, "transaction_tx_datetime")
 
-_TRANSACTIONS_QUERY = """
+# The interval's raw rows are copied once into a temporary table: the checks read it, and the
+# validated rows are inserted into staging from it, so both see the same rows in one snapshot.
+INTERVAL_SNAPSHOT = "pg_temp.interval_transactions"
+
+_SNAPSHOT_STATEMENTS = (
+    f"drop table if exists {INTERVAL_SNAPSHOT}",
+    """
+create temporary table interval_transactions on commit drop as
 select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount
 from raw.transactions
 where tx_datetime >= :interval_start and tx_datetime < :interval_end
-order by transaction_id
+""",
+)
+
+# Times travel as exact integer microseconds since the epoch, amounts as their decimal text;
+# rows are sorted by id in pandas, which is cheaper than sorting them on the server.
+_COPY_SNAPSHOT = f"""
+copy (
+    select
+        transaction_id,
+        (extract(epoch from tx_datetime) * 1000000)::bigint as tx_datetime,
+        customer_id,
+        terminal_id,
+        tx_amount
+    from {INTERVAL_SNAPSHOT}
+) to stdout with (format csv)
 """
 
 _LABELS_QUERY = """
@@ -38,22 +60,25 @@ where labels.reported_at >= :interval_start and labels.reported_at < :interval_e
 order by labels.transaction_id
 """
 
-_VALIDATED_ELSEWHERE_QUERY = """
+_VALIDATED_ELSEWHERE_QUERY = f"""
 select staged.transaction_id
 from staging.transactions as staged
-inner join raw.transactions as raw_rows
-    on raw_rows.transaction_id = staged.transaction_id
-where raw_rows.tx_datetime >= :interval_start and raw_rows.tx_datetime < :interval_end
-    and not (staged.tx_datetime >= :interval_start and staged.tx_datetime < :interval_end)
+inner join {INTERVAL_SNAPSHOT} as snapshot
+    on snapshot.transaction_id = staged.transaction_id
+where not (staged.tx_datetime >= :interval_start and staged.tx_datetime < :interval_end)
 """
 
+# One index-only range count per day: cheaper than grouping millions of rows by day.
 _DAILY_COUNTS_QUERY = """
 select
-    ceil(extract(epoch from (:interval_start - tx_datetime)) / 86400)::int - 1 as days_before,
-    count(*) as row_count
-from raw.transactions
-where tx_datetime >= :history_start and tx_datetime < :interval_start
-group by 1
+    days_before,
+    (
+        select count(*)
+        from raw.transactions
+        where tx_datetime >= :interval_start - (days_before + 1) * interval '1 day'
+            and tx_datetime < :interval_start - days_before * interval '1 day'
+    ) as row_count
+from generate_series(0, :days - 1) as days_before
 """
 
 
@@ -69,17 +94,30 @@ def _as_utc(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 def read_interval(
     connection: Connection, interval_start: datetime, interval_end: datetime
 ) -> pd.DataFrame:
-    """Return the raw transactions of ``[start, end)``, amounts kept as exact Decimals."""
-    frame = read_frame(
-        connection,
-        _TRANSACTIONS_QUERY,
-        {"interval_start": interval_start, "interval_end": interval_end},
+    """Snapshot the raw transactions of ``[start, end)`` (see ``INTERVAL_SNAPSHOT``) and return them.
+
+    Amounts stay exact as their decimal text; the snapshot is dropped when the transaction ends.
+    """
+    import pandas as pd
+
+    interval = {"interval_start": interval_start, "interval_end": interval_end}
+    for statement in _SNAPSHOT_STATEMENTS:
+        connection.execute(sa.text(statement), interval)
+    buffer = io.BytesIO()
+    with connection.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.copy_expert(_COPY_SNAPSHOT, buffer)
+    buffer.seek(0)
+    integers = {column: "int64" for column in TRANSACTION_COLUMNS if column != "tx_amount"}
+    frame = pd.read_csv(
+        buffer,
+        names=list(TRANSACTION_COLUMNS),
+        dtype={**integers, "tx_amount": "object"},
+        na_filter=False,
     )
-    frame = frame.reindex(columns=list(TRANSACTION_COLUMNS))
-    for column in ("transaction_id", "customer_id", "terminal_id"):
-        frame[column] = frame[column].astype("int64")
-    frame["tx_amount"] = frame["tx_amount"].astype("object")
-    return _as_utc(frame, ("tx_datetime",)).reset_index(drop=True)
+    frame["tx_datetime"] = pd.to_datetime(frame["tx_datetime"], unit="us", utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
+    return frame.sort_values("transaction_id", ignore_index=True)
 
 
 def read_labels(
@@ -111,11 +149,7 @@ def daily_volume_history(connection: Connection, interval_start: datetime, days:
     if days <= 0:
         return []
     result = connection.execute(
-        sa.text(_DAILY_COUNTS_QUERY),
-        {"interval_start": interval_start, "history_start": interval_start - timedelta(days=days)},
+        sa.text(_DAILY_COUNTS_QUERY), {"interval_start": interval_start, "days": days}
     )
-    counts = [0] * days
-    for days_before, row_count in result:
-        if 0 <= days_before < days:
-            counts[days - 1 - days_before] = int(row_count)
-    return counts
+    counts = dict(result.all())
+    return [int(counts.get(days_before, 0)) for days_before in range(days - 1, -1, -1)]

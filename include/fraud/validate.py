@@ -6,13 +6,14 @@ in ``expectations/*.json``; every expectation says in ``meta.level`` which kind 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
 import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import time
+from collections.abc import Generator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,15 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from fraud.config import REPOSITORY_ROOT, Settings
-from fraud.db import copy_frame
+from fraud.config import Settings
 from fraud.extract import (
+    INTERVAL_SNAPSHOT,
     LABEL_COLUMNS,
     TRANSACTION_COLUMNS,
     daily_volume_history,
     read_interval,
     read_labels,
     validated_elsewhere_ids,
+)
+from fraud.gx import (
+    ExpectationFailure,
+    RowFailure,
+    build_data_docs,
+    open_context,
+    run_checkpoint,
 )
 
 if TYPE_CHECKING:
@@ -37,29 +45,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXPECTATIONS_DIR = REPOSITORY_ROOT / "expectations"
-RESULT_FORMAT = {"result_format": "COMPLETE"}
 QUARANTINE_SHARE = "gate.max_quarantine_share"
-_LEVELS = ("row", "batch")
-_ASSETS = ("transactions", "fraud_labels")
-# Which suites each checkpoint validates; the schema runs alone first because the row checks
-# cannot be evaluated on missing or retyped columns.
-_CHECKPOINTS: dict[str, tuple[str, ...]] = {
-    "transactions_schema": ("transactions_schema",),
-    "transactions": ("transactions", "transactions_volume"),
-    "transactions_without_volume": ("transactions",),
-    "fraud_labels": ("fraud_labels",),
-}
-
-
-@dataclass(frozen=True)
-class ExpectationFailure:
-    """One failed expectation: its name, its level, what was observed and a one-line message."""
-
-    expectation: str
-    level: str
-    observed: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +61,8 @@ class ValidationOutcome:
     quarantined_count: int
     failures: tuple[ExpectationFailure, ...]
     data_docs_path: str | None
+    # Seconds spent reading, checking, rendering Data Docs and writing; not stored in the ledger.
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 class BatchValidationError(RuntimeError):
@@ -163,230 +151,6 @@ class CheckResult:
         return self.extracted_count - len(self.row_failures) if self.passed else 0
 
 
-# --- suites and the Great Expectations context -------------------------------------------------
-
-
-@functools.cache
-def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> dict[str, dict[str, Any]]:
-    """Read the versioned suites and check each expectation declares its level and notes."""
-    suites: dict[str, dict[str, Any]] = {}
-    for path in sorted(expectations_dir.glob("*.json")):
-        suite = json.loads(path.read_text())
-        names = [expectation_name(suite["name"], item) for item in suite["expectations"]]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{path.name}: two expectations share a name")
-        for name, item in zip(names, suite["expectations"], strict=True):
-            meta = item.get("meta", {})
-            if meta.get("level") not in _LEVELS or not meta.get("notes"):
-                raise ValueError(f"{path.name}: {name} needs meta.level (row|batch) and meta.notes")
-        suites[suite["name"]] = suite
-    return suites
-
-
-def expectation_name(suite_name: str, expectation: Mapping[str, Any]) -> str:
-    """Name an expectation as ``suite.type(columns)``, the form stored in quarantine rows."""
-    kwargs = expectation.get("kwargs", {})
-    columns = [str(kwargs[key]) for key in ("column", "column_A", "column_B") if key in kwargs]
-    suffix = f"({','.join(columns)})" if columns else ""
-    return f"{suite_name}.{expectation['type']}{suffix}"
-
-
-@dataclass(frozen=True)
-class _GateContext:
-    """An open file-backed context with one checkpoint per validation step."""
-
-    context: Any
-    checkpoints: Mapping[str, Any]
-    docs_index: str | None
-
-
-@functools.cache
-def _open_context(context_dir: Path) -> _GateContext:
-    """Create or open the GX project under ``context_dir`` and register suites and checkpoints."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context_dir.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", context_root_dir=str(context_dir))
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.variables.save()
-    source = _pandas_source(context)
-    batches = {name: _whole_frame(source, name) for name in _ASSETS}
-    definitions = {}
-    for name, suite in load_suites().items():
-        stored = context.suites.add_or_update(gx.ExpectationSuite(**suite))
-        definition = gx.ValidationDefinition(
-            name=name, data=batches[suite["meta"]["data_asset"]], suite=stored
-        )
-        definitions[name] = context.validation_definitions.add_or_update(definition)
-    checkpoints = {
-        name: context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definitions[suite] for suite in suites],
-                result_format=RESULT_FORMAT,
-            )
-        )
-        for name, suites in _CHECKPOINTS.items()
-    }
-    sites = context.get_docs_sites_urls(only_if_exists=False)
-    url = sites[0]["site_url"] if sites else None
-    index = url.removeprefix("file://") if url else None
-    return _GateContext(context=context, checkpoints=checkpoints, docs_index=index)
-
-
-def _pandas_source(context: Any) -> Any:
-    """Return the in-memory pandas data source, adding it on first use."""
-    try:
-        return context.data_sources.get("frames")
-    except (KeyError, ValueError):
-        return context.data_sources.add_pandas("frames")
-
-
-def _whole_frame(source: Any, asset_name: str) -> Any:
-    """Return the whole-dataframe batch definition of an asset, adding both on first use."""
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(asset_name)
-    try:
-        return asset.get_batch_definition("whole_frame")
-    except (KeyError, LookupError):
-        return asset.add_batch_definition_whole_dataframe("whole_frame")
-
-
-@dataclass(frozen=True)
-class _CheckpointRun:
-    """Failed expectations of one checkpoint run (in suite order) and its stored result ids."""
-
-    found: list[ExpectationFailure | tuple[str, list[int]]]
-    result_ids: tuple[Any, ...]
-
-
-def _run_checkpoint(
-    gate_context: _GateContext,
-    checkpoint: str,
-    frame: pd.DataFrame,
-    parameters: Mapping[str, Any],
-    run_name: str | None,
-) -> _CheckpointRun:
-    """Run one checkpoint on a frame; return batch failures and row failures with positions."""
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    run_id = RunIdentifier(run_name=run_name) if run_name else None
-    result = gate_context.checkpoints[checkpoint].run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=dict(parameters),
-        run_id=run_id,
-    )
-    order = _expectation_order()
-    found: list[tuple[int, ExpectationFailure | tuple[str, list[int]]]] = []
-    for validation in result.run_results.values():
-        for item in validation.results:
-            if item.success:
-                continue
-            config = item.expectation_config
-            name = expectation_name(
-                validation.suite_name, {"type": config.type, "kwargs": config.kwargs}
-            )
-            found.append((order.get(name, len(order)), _failure_of(name, config, item)))
-    return _CheckpointRun(
-        found=[failure for _, failure in sorted(found, key=lambda pair: pair[0])],
-        result_ids=tuple(result.run_results),
-    )
-
-
-def _expectation_order() -> dict[str, int]:
-    """Position of every expectation across the suites, so failures are reported in that order."""
-    suites = load_suites()
-    names = [
-        expectation_name(name, item) for name in suites for item in suites[name]["expectations"]
-    ]
-    return {name: position for position, name in enumerate(names)}
-
-
-def build_data_docs(context_dir: Path, result_ids: Sequence[Any]) -> str | None:
-    """Render the given validation results and the index of the Data Docs site; return its path."""
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-    )
-
-    gate_context = _open_context(Path(context_dir).resolve())
-    suites = {result_id.expectation_suite_identifier.name for result_id in result_ids}
-    gate_context.context.build_data_docs(
-        resource_identifiers=[
-            *result_ids,
-            *(ExpectationSuiteIdentifier(name=name) for name in sorted(suites)),
-        ]
-    )
-    return gate_context.docs_index
-
-
-def _failure_of(name: str, config: Any, item: Any) -> ExpectationFailure | tuple[str, list[int]]:
-    """Turn one failed GX result into a batch failure, or a row failure with its positions."""
-    exception = item.exception_info or {}
-    raised = exception.get("raised_exception") or any(
-        isinstance(value, dict) and value.get("raised_exception") for value in exception.values()
-    )
-    if raised:
-        observed = _one_line(_exception_message(exception))
-        return ExpectationFailure(name, "batch", observed, f"{name} could not run: {observed}")
-    details = item.result or {}
-    if config.meta.get("level") == "row" and "unexpected_index_list" in details:
-        return (name, [int(position) for position in details["unexpected_index_list"]])
-    observed = _observed(details)
-    message = f"{name} failed: observed {observed}{_expected(config.kwargs)}"
-    return ExpectationFailure(name, "batch", observed, _one_line(message))
-
-
-def _expected(kwargs: Mapping[str, Any]) -> str:
-    """Describe the bounds or type a batch expectation asked for, for its failure message."""
-    if "min_value" in kwargs or "max_value" in kwargs:
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        return f", expected between {_number(low)} and {_number(high)}"
-    if "type_" in kwargs:
-        return f", expected {kwargs['type_']}"
-    return ""
-
-
-def _number(value: object) -> str:
-    """Print a bound compactly: integral floats without their decimals."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _exception_message(exception: Mapping[str, Any]) -> str:
-    """Find the first exception message in a GX exception_info mapping."""
-    if exception.get("exception_message"):
-        return str(exception["exception_message"])
-    for value in exception.values():
-        if isinstance(value, dict) and value.get("exception_message"):
-            return str(value["exception_message"])
-    return "unknown error"
-
-
-def _observed(details: Mapping[str, Any]) -> str:
-    """Summarise the observed value of a failed batch expectation on one line."""
-    observed = details.get("observed_value")
-    mismatched = (details.get("details") or {}).get("mismatched")
-    if mismatched:
-        parts = [f"{key} {sorted(map(str, value))}" for key, value in mismatched.items() if value]
-        return _one_line("; ".join(parts) or repr(observed))
-    if "unexpected_count" in details:
-        return _one_line(
-            f"{details['unexpected_count']} of {details.get('element_count')} rows, e.g. "
-            f"{details.get('partial_unexpected_list', [])[:3]!r}"
-        )
-    return _one_line(str(observed))
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace so a message stays on one line, and cap its length."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 # --- checks -------------------------------------------------------------------------------------
 
 
@@ -441,7 +205,7 @@ def _utc_interval(interval_start: datetime, interval_end: datetime) -> tuple[dat
 
 
 def _split(
-    found: Sequence[ExpectationFailure | tuple[str, list[int]]], row_count: int
+    found: Sequence[ExpectationFailure | RowFailure], row_count: int
 ) -> tuple[dict[int, tuple[str, ...]], list[ExpectationFailure]]:
     """Collect row failures by position and turn each failed row expectation into a summary."""
     by_row: dict[int, list[str]] = {}
@@ -483,7 +247,7 @@ def check_frame(
 ) -> CheckResult:
     """Run the transaction suites on a frame (no database) and say which rows and batch failed."""
     interval_start, interval_end = _utc_interval(interval_start, interval_end)
-    gate_context = _open_context(Path(context_dir).resolve())
+    gate_context = open_context(Path(context_dir).resolve())
     view = _check_view(frame)
     band = volume_band(volume_history, interval_start, interval_end, gate)
     parameters = {
@@ -494,10 +258,10 @@ def check_frame(
         "volume_min_rows": band.min_rows,
         "volume_max_rows": band.max_rows,
     }
-    runs = [_run_checkpoint(gate_context, "transactions_schema", view, parameters, run_name)]
+    runs = [run_checkpoint(gate_context, "transactions_schema", view, parameters, run_name)]
     if not runs[0].found:
         checkpoint = "transactions_without_volume" if band.skipped else "transactions"
-        runs.append(_run_checkpoint(gate_context, checkpoint, view, parameters, run_name))
+        runs.append(run_checkpoint(gate_context, checkpoint, view, parameters, run_name))
     row_failures, failures = _split([item for run in runs for item in run.found], len(view))
     share = _share_failure(len(row_failures), len(view), gate)
     result_ids = tuple(result_id for run in runs for result_id in run.result_ids)
@@ -515,9 +279,9 @@ def check_labels(
     frame: pd.DataFrame, *, context_dir: Path, run_name: str | None = None, build_docs: bool = True
 ) -> CheckResult:
     """Run the label suite on the labels reported in an interval (no database)."""
-    gate_context = _open_context(Path(context_dir).resolve())
+    gate_context = open_context(Path(context_dir).resolve())
     view = frame.reset_index(drop=True)
-    run = _run_checkpoint(gate_context, "fraud_labels", view, {}, run_name)
+    run = run_checkpoint(gate_context, "fraud_labels", view, {}, run_name)
     row_failures, failures = _split(run.found, len(view))
     return CheckResult(
         extracted_count=len(view),
@@ -559,7 +323,7 @@ def source_rows(frame: pd.DataFrame, positions: Sequence[int], columns: Sequence
     ]
 
 
-def _quarantine_records(
+def quarantine_records(
     frame: pd.DataFrame,
     failures: Mapping[int, tuple[str, ...]],
     columns: Sequence[str],
@@ -569,21 +333,62 @@ def _quarantine_records(
     positions = list(failures)
     if not positions:
         return []
-    rows = source_rows(frame, positions, columns)
     subset = frame.iloc[positions]
-    records = []
-    for position, source_row, transaction_id, moment in zip(
-        positions, rows, subset["transaction_id"], subset[time_column], strict=True
-    ):
-        records.append(
-            {
-                "transaction_id": _json_value(transaction_id),
-                "tx_datetime": None if _json_value(moment) is None else moment.to_pydatetime(),
-                "source_row": source_row,
-                "failed_expectations": list(failures[position]),
-            }
+    return [
+        {
+            "transaction_id": _json_value(transaction_id),
+            "tx_datetime": _json_value(moment),
+            "source_row": source_row,
+            "failed_expectations": list(failures[position]),
+        }
+        for position, source_row, transaction_id, moment in zip(
+            positions,
+            source_rows(frame, positions, columns),
+            subset["transaction_id"],
+            subset[time_column],
+            strict=True,
         )
-    return records
+    ]
+
+
+_DELETE_STAGED = """
+delete from staging.transactions
+where tx_datetime >= :interval_start and tx_datetime < :interval_end
+"""
+
+_RESOLVE_QUARANTINE = """
+update quality.quarantine
+set resolved_at = now(), resolved_by_run_id = :run_id
+where data_interval_start = :interval_start and data_interval_end = :interval_end
+    and resolved_at is null
+"""
+
+# Validated rows move server-side, from the very snapshot the checks read.
+_INSERT_VALIDATED = f"""
+insert into staging.transactions
+    (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, run_id)
+select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, :run_id
+from {INTERVAL_SNAPSHOT}
+where transaction_id <> all(cast(:quarantined_ids as bigint[]))
+"""
+
+# All quarantined rows in one statement; values travel as bound JSON, never as SQL text.
+_INSERT_QUARANTINE = """
+insert into quality.quarantine (
+    transaction_id, tx_datetime, source_row, failed_expectations,
+    run_id, data_interval_start, data_interval_end
+)
+select
+    (record ->> 'transaction_id')::bigint,
+    (record ->> 'tx_datetime')::timestamptz,
+    (record ->> 'source_row')::jsonb,
+    array(select jsonb_array_elements_text(record -> 'failed_expectations')),
+    :run_id,
+    :interval_start,
+    :interval_end
+from jsonb_array_elements(cast(:records as jsonb)) with ordinality as records (record, position)
+order by position
+"""
 
 
 def _replace_interval(
@@ -598,45 +403,49 @@ def _replace_interval(
     interval_end: datetime,
 ) -> None:
     """Replace the interval's staging rows and open quarantine set with this run's."""
-    import numpy as np
-
     interval = {"interval_start": interval_start, "interval_end": interval_end}
-    connection.execute(
-        sa.text(
-            "delete from staging.transactions"
-            " where tx_datetime >= :interval_start and tx_datetime < :interval_end"
+    connection.execute(sa.text(_DELETE_STAGED), interval)
+    connection.execute(sa.text(_RESOLVE_QUARANTINE), {**interval, "run_id": run_id})
+    quarantined_ids = frame["transaction_id"].iloc[list(check.row_failures)]
+    staged = connection.execute(
+        sa.text(_INSERT_VALIDATED),
+        {"run_id": run_id, "quarantined_ids": [int(value) for value in quarantined_ids]},
+    ).rowcount
+    if staged != check.validated_count:
+        raise RuntimeError(f"staged {staged} rows but {check.validated_count} were validated")
+    write_quarantine(
+        connection,
+        quarantine_records(frame, check.row_failures, TRANSACTION_COLUMNS, "tx_datetime")
+        + quarantine_records(
+            labels, label_check.row_failures, LABEL_COLUMNS, "transaction_tx_datetime"
         ),
-        interval,
+        run_id=run_id,
+        interval_start=interval_start,
+        interval_end=interval_end,
     )
+
+
+def write_quarantine(
+    connection: Connection,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    run_id: str,
+    interval_start: datetime,
+    interval_end: datetime,
+) -> int:
+    """Insert quarantine records (key, time, verbatim source row, failed expectations)."""
+    if not records:
+        return 0
     connection.execute(
-        sa.text(
-            "update quality.quarantine set resolved_at = now(), resolved_by_run_id = :run_id"
-            " where data_interval_start = :interval_start and data_interval_end = :interval_end"
-            " and resolved_at is null"
-        ),
-        {**interval, "run_id": run_id},
+        sa.text(_INSERT_QUARANTINE),
+        {
+            "records": json.dumps(list(records), allow_nan=False),
+            "run_id": run_id,
+            "interval_start": interval_start,
+            "interval_end": interval_end,
+        },
     )
-    keep = np.ones(len(frame), dtype=bool)
-    keep[list(check.row_failures)] = False
-    validated = frame.iloc[keep][list(TRANSACTION_COLUMNS)].assign(run_id=run_id)
-    copy_frame(connection, validated, "staging.transactions")
-    transactions = _quarantine_records(
-        frame, check.row_failures, TRANSACTION_COLUMNS, "tx_datetime"
-    )
-    label_rows = _quarantine_records(
-        labels, label_check.row_failures, LABEL_COLUMNS, "transaction_tx_datetime"
-    )
-    records = transactions + label_rows
-    if records:
-        connection.execute(
-            sa.text(
-                "insert into quality.quarantine (transaction_id, tx_datetime, source_row,"
-                " failed_expectations, run_id, data_interval_start, data_interval_end)"
-                " values (:transaction_id, :tx_datetime, cast(:source_row as jsonb),"
-                " :failed_expectations, :run_id, :interval_start, :interval_end)"
-            ),
-            [{**record, **interval, "run_id": run_id} for record in records],
-        )
+    return len(records)
 
 
 def _record_run(connection: Connection, outcome: ValidationOutcome) -> None:
@@ -650,10 +459,24 @@ def _record_run(connection: Connection, outcome: ValidationOutcome) -> None:
             " :data_docs_path)"
         ),
         {
-            **{key: value for key, value in asdict(outcome).items() if key != "failures"},
+            **{
+                key: value
+                for key, value in asdict(outcome).items()
+                if key not in {"failures", "phase_seconds"}
+            },
             "failures": json.dumps([asdict(failure) for failure in outcome.failures]),
         },
     )
+
+
+@contextmanager
+def _timed(phase_seconds: dict[str, float], phase: str) -> Generator[None, None, None]:
+    """Record the wall-clock seconds of the block as ``phase_seconds[phase]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        phase_seconds[phase] = round(time.perf_counter() - started, 3)
 
 
 def validate_interval(
@@ -667,31 +490,35 @@ def validate_interval(
 ) -> ValidationOutcome:
     """Validate one interval in one transaction; raise BatchValidationError after recording it."""
     interval_start, interval_end = _utc_interval(interval_start, interval_end)
-    context_dir = Path(artifact_dir) / "gx"
+    context_dir = Path(artifact_dir).resolve() / "gx"
+    phases: dict[str, float] = {}
     with engine.begin() as connection:
         connection.execute(
             sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
             {"key": f"fraud.validate:{interval_start.isoformat()}"},
         )
-        frame = read_interval(connection, interval_start, interval_end)
-        check = check_frame(
-            frame,
-            interval_start=interval_start,
-            interval_end=interval_end,
-            known_ids=validated_elsewhere_ids(connection, interval_start, interval_end),
-            volume_history=daily_volume_history(
-                connection, interval_start, gate.volume_history_days
-            ),
-            gate=gate,
-            context_dir=context_dir,
-            run_name=run_id,
-            build_docs=False,
-        )
-        labels = read_labels(connection, interval_start, interval_end)
-        label_check = check_labels(
-            labels, context_dir=context_dir, run_name=run_id, build_docs=False
-        )
-        docs = build_data_docs(context_dir, check.result_ids + label_check.result_ids)
+        with _timed(phases, "read"):
+            frame = read_interval(connection, interval_start, interval_end)
+            known_ids = validated_elsewhere_ids(connection, interval_start, interval_end)
+            history = daily_volume_history(connection, interval_start, gate.volume_history_days)
+            labels = read_labels(connection, interval_start, interval_end)
+        with _timed(phases, "check"):
+            check = check_frame(
+                frame,
+                interval_start=interval_start,
+                interval_end=interval_end,
+                known_ids=known_ids,
+                volume_history=history,
+                gate=gate,
+                context_dir=context_dir,
+                run_name=run_id,
+                build_docs=False,
+            )
+            label_check = check_labels(
+                labels, context_dir=context_dir, run_name=run_id, build_docs=False
+            )
+        with _timed(phases, "docs"):
+            docs = build_data_docs(context_dir, check.result_ids + label_check.result_ids)
         outcome = ValidationOutcome(
             run_id=run_id,
             interval_start=interval_start,
@@ -703,16 +530,7 @@ def validate_interval(
             failures=check.failures + label_check.failures,
             data_docs_path=docs,
         )
-        logger.info(
-            "validation %s of [%s, %s): %s, gate %s, volume band %s, failures %s",
-            run_id,
-            interval_start.isoformat(),
-            interval_end.isoformat(),
-            outcome.status,
-            asdict(gate),
-            check.volume_band,
-            [failure.message for failure in outcome.failures],
-        )
+        write_started = time.perf_counter()
         if check.passed:
             _replace_interval(
                 connection,
@@ -725,6 +543,28 @@ def validate_interval(
                 interval_end=interval_end,
             )
         _record_run(connection, outcome)
+    phases["write"] = round(time.perf_counter() - write_started, 3)
+    outcome = replace(outcome, phase_seconds=phases)
+    _log(outcome, gate, check.volume_band)
     if not check.passed:
         raise BatchValidationError(outcome)
     return outcome
+
+
+def _log(outcome: ValidationOutcome, gate: GateConfig, band: VolumeBand | None) -> None:
+    """Log the decision with the gate and volume band it was taken against."""
+    logger.info(
+        "validation %s of [%s, %s): %s, extracted %d, validated %d, quarantined %d, gate %s,"
+        " volume band %s, failures %s, seconds %s",
+        outcome.run_id,
+        outcome.interval_start.isoformat(),
+        outcome.interval_end.isoformat(),
+        outcome.status,
+        outcome.extracted_count,
+        outcome.validated_count,
+        outcome.quarantined_count,
+        asdict(gate),
+        band,
+        [failure.message for failure in outcome.failures],
+        dict(outcome.phase_seconds),
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fraud.gx import load_suites
 from fraud.validate import (
     QUARANTINE_SHARE,
     BatchValidationError,
@@ -21,7 +22,6 @@ from fraud.validate import (
     ValidationOutcome,
     check_frame,
     check_labels,
-    load_suites,
     source_rows,
     volume_band,
 )
@@ -139,6 +139,7 @@ CATALOG: dict[str, Case] = {
         changed(with_value("tx_amount", "12.50; drop table x")), AMOUNT_NOT_NULL, (3,)
     ),
     "amount as decimal text": Case(changed(with_value("tx_amount", "12.50")), None),
+    "NaN amount as text": Case(changed(with_value("tx_amount", "NaN")), AMOUNT_NOT_NULL, (3,)),
     "future timestamp": Case(
         changed(with_value("tx_datetime", pd.Timestamp("2099-01-01", tz="UTC"))),
         TIME_RANGE,
@@ -277,6 +278,22 @@ def test_a_row_failing_two_expectations_names_both(context_dir: Path) -> None:
     assert result.row_failures == {3: (TIME_RANGE, AMOUNT_RANGE)}
 
 
+def test_run_names_with_path_separators_are_stored(context_dir: Path) -> None:
+    result = check_frame(
+        clean_frame(),
+        interval_start=START,
+        interval_end=END,
+        known_ids=frozenset(),
+        volume_history=HISTORY,
+        gate=GATE,
+        context_dir=context_dir,
+        run_name="manual/run\\2026-03-02",
+        build_docs=False,
+    )
+
+    assert result.passed and len(result.result_ids) == 3
+
+
 def test_check_frame_builds_data_docs(context_dir: Path) -> None:
     result = check_frame(
         clean_frame(),
@@ -288,7 +305,7 @@ def test_check_frame_builds_data_docs(context_dir: Path) -> None:
         context_dir=context_dir,
     )
 
-    assert result.data_docs_path is not None
+    assert result.data_docs_path is not None and Path(result.data_docs_path).is_absolute()
     assert Path(result.data_docs_path).name == "index.html"
     assert Path(result.data_docs_path).is_file()
 
