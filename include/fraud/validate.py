@@ -425,6 +425,39 @@ def _replace_interval(
     )
 
 
+def _hold_failed_batch(
+    connection: Connection,
+    frame: pd.DataFrame,
+    check: CheckResult,
+    *,
+    run_id: str,
+    interval_start: datetime,
+    interval_end: datetime,
+) -> int:
+    """Hold every row of a failed batch in quarantine under the expectations that stopped it.
+
+    Nothing reaches staging, features or scores, yet each extracted row is stored verbatim and
+    counted, so extracted = validated + quarantined holds for failed runs too, and a replay after
+    the source is corrected closes these rows like any others.
+    """
+    batch = tuple(failure.expectation for failure in check.failures if failure.level == "batch")
+    held = {
+        position: tuple(dict.fromkeys((*check.row_failures.get(position, ()), *batch)))
+        for position in range(len(frame))
+    }
+    connection.execute(
+        sa.text(_RESOLVE_QUARANTINE),
+        {"run_id": run_id, "interval_start": interval_start, "interval_end": interval_end},
+    )
+    return write_quarantine(
+        connection,
+        quarantine_records(frame, held, TRANSACTION_COLUMNS, "tx_datetime"),
+        run_id=run_id,
+        interval_start=interval_start,
+        interval_end=interval_end,
+    )
+
+
 def write_quarantine(
     connection: Connection,
     records: Sequence[Mapping[str, Any]],
@@ -519,29 +552,28 @@ def validate_interval(
             )
         with _timed(phases, "docs"):
             docs = build_data_docs(context_dir, check.result_ids + label_check.result_ids)
+        write_started = time.perf_counter()
+        interval = {
+            "run_id": run_id,
+            "interval_start": interval_start,
+            "interval_end": interval_end,
+        }
+        if check.passed:
+            _replace_interval(connection, frame, check, labels, label_check, **interval)
+            validated, quarantined = check.validated_count, check.quarantined_count
+        else:
+            validated, quarantined = 0, _hold_failed_batch(connection, frame, check, **interval)
         outcome = ValidationOutcome(
             run_id=run_id,
             interval_start=interval_start,
             interval_end=interval_end,
             status="passed" if check.passed else "failed",
             extracted_count=check.extracted_count,
-            validated_count=check.validated_count,
-            quarantined_count=check.quarantined_count,
+            validated_count=validated,
+            quarantined_count=quarantined,
             failures=check.failures + label_check.failures,
             data_docs_path=docs,
         )
-        write_started = time.perf_counter()
-        if check.passed:
-            _replace_interval(
-                connection,
-                frame,
-                check,
-                labels,
-                label_check,
-                run_id=run_id,
-                interval_start=interval_start,
-                interval_end=interval_end,
-            )
         _record_run(connection, outcome)
     phases["write"] = round(time.perf_counter() - write_started, 3)
     outcome = replace(outcome, phase_seconds=phases)

@@ -265,11 +265,18 @@ def test_bad_input_catalog(case: RawCase, engine: Engine, artifact_dir: Path) ->
         failure = next(item for item in raised.value.outcome.failures if item.level == "batch")
         assert (failure.expectation, case.observed in failure.observed) == (case.expectation, True)
         assert case.expectation in str(raised.value) and case.observed in str(raised.value)
-        assert staged_ids(engine) == [] and open_quarantine(engine) == []
+        # Nothing goes downstream for a failed batch; every extracted row is held in
+        # quarantine, verbatim, under the batch expectation that stopped it.
+        assert staged_ids(engine) == []
+        held = open_quarantine(engine)
+        assert len(held) == extracted
+        for item in held:
+            assert case.expectation in item.failed_expectations
+            assert item.source_row == raw_row(engine, item.transaction_id)
         row = ledger(engine)
-        # Nothing is written for a failed batch: every extracted row is held back in raw.
         assert (row.status, row.extracted_count) == ("failed", extracted)
-        assert (row.validated_count, row.quarantined_count) == (0, 0)
+        assert (row.validated_count, row.quarantined_count) == (0, extracted)
+        assert row.extracted_count == row.validated_count + row.quarantined_count
         assert {"expectation": case.expectation, "observed": failure.observed}.items() <= next(
             item for item in row.failures if item["level"] == "batch"
         ).items()
