@@ -23,12 +23,11 @@ if TYPE_CHECKING:
     from fraud.stack import StackPaths
 
 from fraud.config import Settings, load_settings
-from fraud.db import create_warehouse_engine, migrate
+from fraud.db import create_warehouse_engine, mask_passwords, migrate
 
 NIGHTLY_DAGS = ("fraud_ingest", "fraud_score", "fraud_drift")
 ALL_DAGS = (*NIGHTLY_DAGS, "fraud_retrain")
 AIRFLOW_URL = "http://127.0.0.1:8080"
-MLFLOW_URL = "http://127.0.0.1:5000"
 
 
 class PipelineRunError(RuntimeError):
@@ -229,7 +228,7 @@ def print_summary(paths: StackPaths, settings: Settings, warehouse: sa.Engine) -
         ).first()
     print()
     print(f"  Airflow UI   {AIRFLOW_URL}   login {user} / {password}")
-    print(f"  MLflow UI    {MLFLOW_URL}")
+    print(f"  MLflow UI    {mask_passwords(settings.mlflow_tracking_uri)}")
     print(f"  Champion     models:/{settings.model_name}/{version}")
     if last:
         print(

@@ -159,6 +159,19 @@ def derive_urls(warehouse: str, environ: Mapping[str, str], *, embedded: bool) -
     )
 
 
+def external_tracking_uri(environ: Mapping[str, str]) -> str | None:
+    """The MLflow tracking server the caller named, when it is not the stack's own."""
+    given = environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return given if given and given.rstrip("/") != MLFLOW_URL else None
+
+
+def services_for(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The services the stack runs itself: no MLflow server when an external one is used."""
+    if external_tracking_uri(env):
+        return tuple(name for name in SERVICES if name != "mlflow")
+    return SERVICES
+
+
 def generate_secrets(previous: Mapping[str, str]) -> dict[str, str]:
     """Keep the secrets of an earlier env file, generate the missing ones."""
     fresh = {
@@ -181,7 +194,7 @@ def build_env(
     given_path = [part for part in environ.get("PYTHONPATH", "").split(os.pathsep) if part]
     wiring = {
         "FRAUD_DATABASE_URL": urls.warehouse,
-        "MLFLOW_TRACKING_URI": MLFLOW_URL,
+        "MLFLOW_TRACKING_URI": external_tracking_uri(environ) or MLFLOW_URL,
         "AIRFLOW_HOME": str(paths.airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(urls.airflow),
         "AIRFLOW__CORE__DAGS_FOLDER": str(paths.dags_folder),
@@ -485,7 +498,7 @@ def start_services(
     base = child_environment(env, environ)
     commands = service_commands(Path(sys.executable).parent, paths)
     started = []
-    for name in SERVICES:
+    for name in services_for(env):
         if running_pid(paths, name) is not None:
             continue
         if name in SERVICE_PORTS and _port_in_use(SERVICE_PORTS[name]):
@@ -535,7 +548,8 @@ def _get_json(url: str) -> object | None:
 
 def _problems(paths: StackPaths) -> list[tuple[str, str]]:
     """Return (what is wrong, service name) pairs; empty when the whole stack is healthy."""
-    problems = [(f"{name} exited", name) for name in SERVICES if running_pid(paths, name) is None]
+    services = services_for(read_env_file(paths))
+    problems = [(f"{name} exited", name) for name in services if running_pid(paths, name) is None]
     if problems:
         return problems
     health = _get_json(f"{AIRFLOW_URL}/api/v2/monitor/health")
@@ -544,7 +558,7 @@ def _problems(paths: StackPaths) -> list[tuple[str, str]]:
     else:
         for component in unhealthy_components(health):
             problems.append((f"Airflow {component} is not healthy", _COMPONENT_LOGS[component]))
-    if _get_json(f"{MLFLOW_URL}/health") is None:
+    if "mlflow" in services and _get_json(f"{MLFLOW_URL}/health") is None:
         problems.append((f"MLflow does not answer on {MLFLOW_URL}", "mlflow"))
     return problems
 
@@ -625,7 +639,7 @@ def up(
     paths.create_directories()
     urls = start_postgres(paths, environ)
     env = write_env_file(paths, urls, environ)
-    if any(running_pid(paths, name) is None for name in SERVICES):
+    if any(running_pid(paths, name) is None for name in services_for(env)):
         migrate_airflow(paths, child_environment(env, environ), urls.airflow)
     start_services(paths, env, urls, environ)
     wait_healthy(paths, timeout_seconds)

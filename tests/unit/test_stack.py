@@ -86,7 +86,8 @@ def test_env_file_lines_are_single_quoted_exports() -> None:
         # The stack's wiring wins over a stale value from a shell that sourced an old env file.
         ({"AIRFLOW_HOME": "/elsewhere"}, "AIRFLOW_HOME", "HOME/airflow"),
         ({"FRAUD_DATABASE_URL": "postgresql://old/fraud"}, "FRAUD_DATABASE_URL", SOCKET_URL),
-        ({"MLFLOW_TRACKING_URI": "http://x:1"}, "MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+        # A tracking server the caller names is used instead of starting one.
+        ({"MLFLOW_TRACKING_URI": "http://x:1"}, "MLFLOW_TRACKING_URI", "http://x:1"),
         # Tunables and pipeline settings given by the caller are kept.
         ({"AIRFLOW__CORE__PARALLELISM": "8"}, "AIRFLOW__CORE__PARALLELISM", "8"),
         ({"FRAUD_ARTIFACT_DIR": "/data/a"}, "FRAUD_ARTIFACT_DIR", "/data/a"),
@@ -226,3 +227,30 @@ def test_status_and_stop_are_safe_when_nothing_ever_ran(tmp_path: Path) -> None:
     stack.stop_stack(home)
     status = stack.service_status(home)
     assert status == {name: "stopped" for name in ("postgres", *stack.SERVICES)}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected_uri", "runs_mlflow"),
+    [
+        ({}, "http://127.0.0.1:5000", True),
+        ({"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000/"}, "http://127.0.0.1:5000", True),
+        (
+            {"MLFLOW_TRACKING_URI": "https://mlflow.example:443"},
+            "https://mlflow.example:443",
+            False,
+        ),
+    ],
+)
+def test_an_external_tracking_server_is_used_instead_of_starting_one(
+    tmp_path: Path, given: dict[str, str], expected_uri: str, runs_mlflow: bool
+) -> None:
+    from fraud.stack import ServerUrls, StackPaths, build_env, generate_secrets, services_for
+
+    paths = StackPaths.at(tmp_path)
+    urls = ServerUrls(
+        "postgresql://h/fraud", "postgresql://h/airflow", "postgresql://h/mlflow", False
+    )
+    env = build_env(paths, urls, generate_secrets({}), given)
+    assert env["MLFLOW_TRACKING_URI"] == expected_uri
+    assert ("mlflow" in services_for(env)) is runs_mlflow
+    assert "scheduler" in services_for(env)
