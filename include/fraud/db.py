@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Generator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,13 +73,6 @@ def describe_error(error: BaseException, url: str) -> str:
     message = str(getattr(error, "orig", None) or error).strip().splitlines()
     first = message[0] if message else type(error).__name__
     return f"database error on {mask_url(sqlalchemy_url(url))}: {mask_passwords(first)}"
-
-
-@contextmanager
-def transaction(engine: Engine) -> Generator[Connection, None, None]:
-    """Yield a connection inside one transaction; commit on success, roll back on error."""
-    with engine.begin() as connection:
-        yield connection
 
 
 @dataclass(frozen=True)
@@ -183,8 +174,3 @@ def read_frame(connection: Connection, query: str, params: dict[str, object]) ->
 
     result = connection.execute(sa.text(query), params)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
-def load_sql(name: str) -> str:
-    """Read a named query from ``sql/queries/``."""
-    return (SQL_DIR / "queries" / f"{name}.sql").read_text()

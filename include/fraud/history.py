@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -90,13 +90,3 @@ def build_interval_features(
         frame = frame.assign(run_id=run_id)
         copy_frame(connection, frame, "staging.transaction_features")
     return len(frame)
-
-
-def day_start(moment: datetime) -> datetime:
-    """Midnight (same timezone) of the day holding ``moment``."""
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def days_before(moment: datetime, days: int) -> datetime:
-    """``moment`` moved back by whole days."""
-    return moment - timedelta(days=days)
