@@ -1,11 +1,14 @@
 """
 ### fraud_score
 
-Nightly, once `fraud_ingest` has finished the same day: loads the registry's champion
-(`models:/<FRAUD_MODEL_NAME>@champion`) and scores every validated transaction of the day into
-`scoring.transaction_scores`, with the model version on each row. Rows scoring above
-`FRAUD_ALERT_THRESHOLD`, or among the day's top `FRAUD_ALERT_TOP_K`, are alerts and carry their
-three strongest reason codes. The day's scores are replaced in one transaction.
+Nightly, once `fraud_ingest` has finished the same day: resolves the registry's champion
+(`models:/<FRAUD_MODEL_NAME>@champion`) once, then scores every validated transaction of the day
+into `scoring.transaction_scores` with that version on each row. The day is split by a hash of
+the customer into `FRAUD_SCORE_PARTITIONS` shares, scored by parallel mapped tasks that any
+worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows and is
+replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are alerts; once every
+share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K`. Alerts carry their three
+strongest reason codes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fraud.assets import TRANSACTION_SCORES, asset
 from fraud.config import load_settings
 
 SETTINGS = load_settings()
+PARTITIONS = list(range(SETTINGS.score_partitions))
 
 
 @dag(
@@ -45,14 +49,43 @@ def fraud_score():
         timeout=int(timedelta(hours=6).total_seconds()),
     )
 
+    @task
+    def resolve_champion() -> dict:
+        """The champion's version, fixed for every partition of this run."""
+        from fraud.pipeline import resolve_champion as resolve
+
+        return resolve()
+
+    @task(map_index_template="{{ task.op_kwargs['partition'] }}")
+    def score_partition(
+        partition: int,
+        champion: dict,
+        data_interval_start=None,
+        data_interval_end=None,
+        run_id=None,
+    ) -> dict:
+        """Score one share of the day's customers; XCom carries its counts."""
+        from fraud.pipeline import score_partition as score
+
+        return score(
+            data_interval_start,
+            data_interval_end,
+            run_id,
+            partition,
+            len(PARTITIONS),
+            champion["model_version"],
+        )
+
     @task(outlets=[asset(TRANSACTION_SCORES)])
-    def score_batch(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-        """Score the day with the champion; XCom carries counts and the model URI."""
-        from fraud.pipeline import score_batch as score
+    def mark_top_k(champion: dict, data_interval_start=None, data_interval_end=None) -> dict:
+        """Add the day's top-k alerts once every share is scored."""
+        from fraud.pipeline import mark_top_k as mark
 
-        return score(data_interval_start, data_interval_end, run_id)
+        return mark(data_interval_start, data_interval_end, champion["model_version"])
 
-    wait_for_ingest >> score_batch()
+    champion = resolve_champion()
+    scored = score_partition.partial(champion=champion).expand(partition=PARTITIONS)
+    wait_for_ingest >> champion >> scored >> mark_top_k(champion)
 
 
 fraud_score()

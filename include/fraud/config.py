@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +54,13 @@ class Settings:
     """Every tunable of the pipeline; built by :func:`load_settings`."""
 
     database_url: str | None = None
+    # The monitoring page's login; it must be fraud_analyst or a member of it. Default: database_url.
+    analyst_database_url: str | None = None
     airflow_database_url: str | None = None
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    # The MLflow UI as a browser reaches it, when the tracking URI is not that (a database URL,
+    # or a host name only the containers resolve). Default: the tracking URI if it is http(s).
+    mlflow_ui_url: str | None = None
     model_name: str = "fraud-lightgbm"
     alert_email: str | None = None
     # An incoming-webhook URL: it carries its own token, so it only arrives from the environment.
@@ -73,7 +79,10 @@ class Settings:
     alert_threshold: float = 0.5
     alert_top_k: int = 100
     reason_code_count: int = 3
+    # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
+    # Shares of a day's customers that fraud_score scores as parallel mapped tasks.
+    score_partitions: int = 2
     # Validation.
     amount_ceiling: float = 100_000.0
     max_quarantine_share: float = 0.05
@@ -100,6 +109,19 @@ class Settings:
     def schedule_start_datetime(self) -> datetime:
         """Midnight UTC of ``schedule_start``: the first data interval of the nightly DAGs."""
         return datetime.combine(self.schedule_start, time(), tzinfo=UTC)
+
+    @property
+    def mlflow_browser_url(self) -> str | None:
+        """Where a browser opens the MLflow UI; None when no web address is known."""
+        if self.mlflow_ui_url:
+            return self.mlflow_ui_url.rstrip("/")
+        parts = urlsplit(self.mlflow_tracking_uri)
+        if parts.scheme in {"http", "https"} and parts.hostname:
+            # Credentials in the tracking URI are for the pipeline, never for a page.
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            netloc = host + (f":{parts.port}" if parts.port else "")
+            return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
+        return None
 
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a one-line hint."""
@@ -132,8 +154,10 @@ def _parse(name: str, raw: str, kind: type) -> object:
 
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
+    "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
+    "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),
     "FRAUD_MODEL_NAME": ("model_name", str),
     "FRAUD_ALERT_EMAIL": ("alert_email", str),
     "FRAUD_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
@@ -148,6 +172,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
+    "FRAUD_SCORE_PARTITIONS": ("score_partitions", int),
     "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
     "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
@@ -182,6 +207,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
     if settings.drift_consecutive_nights < 1:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
+    if settings.score_partitions < 1 or settings.score_chunk_rows < 1:
+        raise ConfigError("FRAUD_SCORE_PARTITIONS and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     maturities = settings.performance_maturity_days
     if not maturities or min(maturities) < 1:
         raise ConfigError("FRAUD_PERFORMANCE_MATURITY_DAYS must list whole days of at least 1")

@@ -84,7 +84,7 @@ def build_features(interval_start: datetime, interval_end: datetime, run_id: str
 
 
 def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
-    """Score the interval with the registry's champion."""
+    """Score the whole interval with the registry's champion in one process and one transaction."""
     interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
     from fraud.registry import load_champion
     from fraud.score import score_interval
@@ -99,8 +99,65 @@ def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -
         run_id=run_id,
         alert_threshold=settings.alert_threshold,
         alert_top_k=settings.alert_top_k,
+        chunk_rows=settings.score_chunk_rows,
     )
     return {**asdict(outcome), "model_uri": f"models:/{model.name}/{model.version}"}
+
+
+def resolve_champion() -> dict:
+    """The champion's version now, so that every partition of a run scores with the same one."""
+    from fraud.registry import require_champion_version
+
+    settings = load_settings()
+    version = require_champion_version(settings)
+    return {"model_version": version, "model_uri": f"models:/{settings.model_name}/{version}"}
+
+
+def score_partition(
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    partition: int,
+    partitions: int,
+    model_version: int,
+) -> dict:
+    """Score one share of the interval's customers with one model version, in one transaction."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.registry import load_version
+    from fraud.score import Partition
+    from fraud.score import score_partition as score
+
+    settings = load_settings()
+    outcome = score(
+        warehouse(settings),
+        load_version(settings, model_version),
+        interval_start=interval_start,
+        interval_end=interval_end,
+        run_id=run_id,
+        alert_threshold=settings.alert_threshold,
+        partition=Partition(partition, partitions),
+        chunk_rows=settings.score_chunk_rows,
+    )
+    return {**asdict(outcome), "partition": partition, "partitions": partitions}
+
+
+def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: int) -> dict:
+    """Mark the interval's top-k scores as alerts, with reason codes, once every share is in."""
+    interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.registry import load_version
+    from fraud.score import mark_top_k as mark
+
+    settings = load_settings()
+    with warehouse(settings).begin() as connection:
+        alerts = mark(
+            connection,
+            load_version(settings, model_version),
+            interval_start=interval_start,
+            interval_end=interval_end,
+            alert_threshold=settings.alert_threshold,
+            alert_top_k=settings.alert_top_k,
+        )
+    return {"alert_count": alerts, "model_version": model_version}
 
 
 def compute_drift(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:

@@ -89,8 +89,8 @@ def load_version(settings: Settings, version: int) -> RegisteredModel:
     return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
 
 
-def load_champion(settings: Settings) -> RegisteredModel:
-    """Load ``models:/<name>@champion``; fail with one line when there is none or no server."""
+def require_champion_version(settings: Settings) -> int:
+    """The champion's version; fail with one line when there is none or no server."""
     version = champion_version(settings)
     if version is None:
         raise RegistryError(
@@ -98,7 +98,12 @@ def load_champion(settings: Settings) -> RegisteredModel:
             f" {mask_passwords(settings.mlflow_tracking_uri)}: "
             "run the fraud_retrain DAG to bootstrap one"
         )
-    return load_version(settings, version)
+    return version
+
+
+def load_champion(settings: Settings) -> RegisteredModel:
+    """Load ``models:/<name>@champion``; fail with one line when there is none or no server."""
+    return load_version(settings, require_champion_version(settings))
 
 
 def download_run_file(settings: Settings, run_id: str, artifact_path: str) -> Path:

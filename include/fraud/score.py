@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from fraud import features
 from fraud.db import copy_frame, read_frame
 from fraud.registry import RegisteredModel
 
+REASON_SLOTS = 3
 SCORE_COLUMNS = (
     "transaction_id",
     "tx_datetime",
@@ -32,13 +39,94 @@ SCORE_COLUMNS = (
     "run_id",
 )
 
-_FEATURES_OF_INTERVAL = """
-select f.*, t.tx_amount::text as tx_amount_exact
-from staging.transaction_features as f
-join staging.transactions as t using (transaction_id)
-where f.tx_datetime >= :start and f.tx_datetime < :end
-order by f.transaction_id
+# A customer's partition: stable across runs and servers, so a re-run replaces the same rows.
+_PARTITION_OF_CUSTOMER = "mod(hashint8({column})::bigint + 2147483648, {partitions})"
+
+_FEATURES_OF_PARTITION = """
+copy (
+    select f.*, t.tx_amount::text as tx_amount_exact, f.tx_datetime::text as tx_datetime_exact
+    from staging.transaction_features as f
+    join staging.transactions as t using (transaction_id)
+    where f.tx_datetime >= {start} and f.tx_datetime < {end}
+      and {partition} = {index}
+) to stdout with (format csv, header)
 """
+
+_DELETE_PARTITION = """
+delete from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end and {partition} = :index
+"""
+
+# The day's top k by score, ties broken by transaction id, as the single-batch ranking did.
+_TOP_K_OF_INTERVAL = """
+select transaction_id, is_alert
+from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end
+order by score desc, transaction_id
+limit :top_k
+"""
+
+# Alerts only the top k made, which a re-scored partition may have pushed out of it.
+_CLEAR_STALE_TOP_K = """
+update scoring.transaction_scores
+set is_alert = false,
+    reason_1 = null, reason_1_contribution = null,
+    reason_2 = null, reason_2_contribution = null,
+    reason_3 = null, reason_3_contribution = null
+where tx_datetime >= :start and tx_datetime < :end
+  and is_alert and score < :threshold and transaction_id <> all(:keep)
+"""
+
+_FEATURES_OF_IDS = """
+select * from staging.transaction_features where transaction_id = any(:ids) order by transaction_id
+"""
+
+_MARK_ALERT = """
+update scoring.transaction_scores
+set is_alert = true,
+    reason_1 = :reason_1, reason_1_contribution = :reason_1_contribution,
+    reason_2 = :reason_2, reason_2_contribution = :reason_2_contribution,
+    reason_3 = :reason_3, reason_3_contribution = :reason_3_contribution
+where transaction_id = :transaction_id
+"""
+
+# Two runs of the same rows (a retry beside a manual re-run, overlapping backfills) queue on
+# these locks instead of both deleting the old rows and then colliding on the new rows' keys.
+# A whole-day writer holds the day exclusively; shares hold it shared and their own share
+# exclusively. (Runs of one day with different share counts at once are not serialised.)
+_LOCK = "select pg_advisory_xact_lock(hashtextextended(:key, 0))"
+_LOCK_SHARED = "select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"
+
+# Text columns pass through untouched, so amounts and timestamps are written back exactly.
+_TEXT_COLUMNS = ("tx_amount_exact", "tx_datetime_exact")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One share of a day's customers: ``index`` of ``count``, by a hash of the customer id."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"partition {self.index} of {self.count} does not exist")
+
+    def lock(self, connection: Connection, interval_start: datetime) -> None:
+        """Wait until no other transaction writes these rows of the interval, then hold them."""
+        day = f"scoring:{interval_start.isoformat()}"
+        if self.count == 1:
+            connection.execute(sa.text(_LOCK), {"key": day})
+            return
+        connection.execute(sa.text(_LOCK_SHARED), {"key": day})
+        connection.execute(sa.text(_LOCK), {"key": f"{day}:{self.index}/{self.count}"})
+
+    def predicate(self, column: str = "customer_id") -> str:
+        """SQL that is true for the rows of this partition."""
+        return _PARTITION_OF_CUSTOMER.format(column=column, partitions=self.count)
+
+
+WHOLE_DAY = Partition()
 
 
 @dataclass(frozen=True)
@@ -78,6 +166,25 @@ def predict(model: RegisteredModel, frame: pd.DataFrame) -> np.ndarray:
     return model.booster.predict(frame[model.booster.feature_name()])
 
 
+def explain(
+    model: RegisteredModel, frame: pd.DataFrame, count: int
+) -> list[list[tuple[str, float]]]:
+    """Reason codes of each row: TreeSHAP contributions (``pred_contrib``), strongest first."""
+    names = model.booster.feature_name()
+    contributions = model.booster.predict(frame[names], pred_contrib=True)
+    return top_reasons(contributions, names, count)
+
+
+def reason_columns(reasons: list[tuple[str, float]]) -> dict[str, object]:
+    """One row's reasons as the score table's ``reason_N`` / ``reason_N_contribution`` values."""
+    columns: dict[str, object] = {}
+    for position in range(1, REASON_SLOTS + 1):
+        name, value = reasons[position - 1] if position <= len(reasons) else (None, None)
+        columns[f"reason_{position}"] = name
+        columns[f"reason_{position}_contribution"] = value
+    return columns
+
+
 def score_frame(
     model: RegisteredModel,
     frame: pd.DataFrame,
@@ -85,7 +192,7 @@ def score_frame(
     run_id: str,
     alert_threshold: float,
     alert_top_k: int,
-    reason_count: int = 3,
+    reason_count: int = REASON_SLOTS,
 ) -> pd.DataFrame:
     """Score rows of the features table and attach alerts and reason codes (alerts only)."""
     scores = predict(model, frame)
@@ -103,21 +210,198 @@ def score_frame(
             "is_alert": alerts,
         }
     )
-    for position in range(1, 4):
+    for position in range(1, REASON_SLOTS + 1):
         result[f"reason_{position}"] = None
         result[f"reason_{position}_contribution"] = np.nan
     if alerts.any():
-        contributions = model.booster.predict(
-            frame.loc[alerts, model.booster.feature_name()], pred_contrib=True
-        )
-        reasons = top_reasons(contributions, model.booster.feature_name(), reason_count)
-        alert_rows = np.flatnonzero(alerts)
-        for row, row_reasons in zip(alert_rows, reasons, strict=True):
-            for position, (name, value) in enumerate(row_reasons[:3], start=1):
-                result.iat[row, result.columns.get_loc(f"reason_{position}")] = name
-                result.iat[row, result.columns.get_loc(f"reason_{position}_contribution")] = value
+        reasons = explain(model, frame.loc[alerts], reason_count)
+        for row, row_reasons in zip(np.flatnonzero(alerts), reasons, strict=True):
+            for column, value in reason_columns(row_reasons).items():
+                if value is not None:
+                    result.iat[row, result.columns.get_loc(column)] = value
     result["run_id"] = run_id
     return result[list(SCORE_COLUMNS)]
+
+
+def _feature_types(names: list[str]) -> dict[str, pa.DataType]:
+    """Column types of the streamed features, fixed so that no chunk can change them."""
+    types: dict[str, pa.DataType] = {name: pa.float64() for name in names}
+    types.update({name: pa.int64() for name in ("transaction_id", "customer_id", "terminal_id")})
+    types.update({name: pa.string() for name in ("tx_datetime", "tx_amount_exact", "run_id")})
+    return types
+
+
+def _copy_out_chunks(
+    dbapi_connection: object, statement: str, types: dict[str, pa.DataType], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Stream a ``COPY ... TO STDOUT`` result as frames of about ``chunk_rows`` rows.
+
+    The server writes into a pipe from a helper thread while this generator parses it, so at
+    most one chunk (and the pipe's buffer) is in memory, whatever the size of the result.
+    """
+    read_end, write_end = os.pipe()
+    reader, writer = os.fdopen(read_end, "rb"), os.fdopen(write_end, "wb")
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            with dbapi_connection.cursor() as cursor:  # type: ignore[attr-defined]
+                cursor.copy_expert(statement, writer)
+        except BaseException as error:  # handed over to the reading side below
+            failure.append(error)
+        finally:
+            writer.close()
+
+    thread = threading.Thread(target=pump, name="score-copy-out", daemon=True)
+    thread.start()
+    try:
+        batches = pa_csv.open_csv(
+            reader,
+            read_options=pa_csv.ReadOptions(block_size=4 << 20),
+            convert_options=pa_csv.ConvertOptions(column_types=types),
+        )
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for batch in batches:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= chunk_rows:
+                yield pa.Table.from_batches(pending).to_pandas()
+                pending, pending_rows = [], 0
+        if pending_rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+    except pa.ArrowInvalid:
+        reader.close()
+        thread.join()
+        if failure:
+            raise failure[0] from None
+        raise
+    finally:
+        reader.close()
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def stream_features(
+    engine: Engine,
+    interval_start: datetime,
+    interval_end: datetime,
+    partition: Partition,
+    feature_names: list[str],
+    chunk_rows: int,
+) -> Iterator[pd.DataFrame]:
+    """The partition's validated rows of the interval with their features, chunk by chunk."""
+    with engine.connect() as connection:
+        dbapi_connection = connection.connection.dbapi_connection
+        with dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            start = cursor.mogrify("%s", (interval_start,)).decode()
+            end = cursor.mogrify("%s", (interval_end,)).decode()
+        statement = _FEATURES_OF_PARTITION.format(
+            start=start,
+            end=end,
+            partition=partition.predicate("f.customer_id"),
+            index=partition.index,
+        )
+        yield from _copy_out_chunks(
+            dbapi_connection, statement, _feature_types(feature_names), chunk_rows
+        )
+
+
+def score_partition(
+    engine: Engine,
+    model: RegisteredModel,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    alert_threshold: float,
+    partition: Partition = WHOLE_DAY,
+    chunk_rows: int = 200_000,
+    connection: Connection | None = None,
+) -> ScoreOutcome:
+    """Replace the partition's scores of the interval in one transaction, streaming in chunks.
+
+    Rows at or above the threshold are alerts with reason codes here; the day's top k is a
+    property of the whole day and is marked afterwards by :func:`mark_top_k`.
+    """
+    if connection is None:
+        with engine.begin() as own:
+            return score_partition(
+                engine,
+                model,
+                interval_start=interval_start,
+                interval_end=interval_end,
+                run_id=run_id,
+                alert_threshold=alert_threshold,
+                partition=partition,
+                chunk_rows=chunk_rows,
+                connection=own,
+            )
+    window = {"start": interval_start, "end": interval_end}
+    partition.lock(connection, interval_start)
+    connection.execute(
+        sa.text(_DELETE_PARTITION.format(partition=partition.predicate())),
+        {**window, "index": partition.index},
+    )
+    scored = alerts = 0
+    chunks = stream_features(
+        engine,
+        interval_start,
+        interval_end,
+        partition,
+        list(features.FEATURE_COLUMNS),
+        chunk_rows,
+    )
+    for chunk in chunks:
+        result = score_frame(
+            model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
+        )
+        copy_frame(connection, result, "scoring.transaction_scores")
+        scored += len(result)
+        alerts += int(result["is_alert"].sum())
+    return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
+
+
+def mark_top_k(
+    connection: Connection,
+    model: RegisteredModel,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    alert_threshold: float,
+    alert_top_k: int,
+) -> int:
+    """Make the day's ``alert_top_k`` highest scores alerts, with reason codes; count alerts."""
+    window = {"start": interval_start, "end": interval_end}
+    connection.execute(sa.text(_LOCK), {"key": f"scoring:{interval_start.isoformat()}:top_k"})
+    top = connection.execute(sa.text(_TOP_K_OF_INTERVAL), {**window, "top_k": alert_top_k})
+    ranked = top.fetchall()
+    keep = [row.transaction_id for row in ranked]
+    connection.execute(
+        sa.text(_CLEAR_STALE_TOP_K), {**window, "threshold": alert_threshold, "keep": keep}
+    )
+    new_ids = [row.transaction_id for row in ranked if not row.is_alert]
+    if new_ids:
+        frame = read_frame(connection, _FEATURES_OF_IDS, {"ids": new_ids})
+        reasons = explain(model, frame, REASON_SLOTS)
+        connection.execute(
+            sa.text(_MARK_ALERT),
+            [
+                {"transaction_id": int(transaction_id), **reason_columns(row_reasons)}
+                for transaction_id, row_reasons in zip(
+                    frame["transaction_id"], reasons, strict=True
+                )
+            ],
+        )
+    count = connection.execute(
+        sa.text(
+            "select count(*) from scoring.transaction_scores"
+            " where tx_datetime >= :start and tx_datetime < :end and is_alert"
+        ),
+        window,
+    )
+    return int(count.scalar_one())
 
 
 def score_interval(
@@ -129,30 +413,28 @@ def score_interval(
     run_id: str,
     alert_threshold: float,
     alert_top_k: int,
+    chunk_rows: int = 200_000,
 ) -> ScoreOutcome:
     """Score the interval's validated rows and replace the interval's scores in one transaction."""
-    with engine.connect() as connection:
-        frame = read_frame(
-            connection, _FEATURES_OF_INTERVAL, {"start": interval_start, "end": interval_end}
-        )
-    scored = score_frame(
-        model,
-        frame,
-        run_id=run_id,
-        alert_threshold=alert_threshold,
-        alert_top_k=alert_top_k,
-    )
     with engine.begin() as connection:
-        connection.execute(
-            sa.text(
-                "delete from scoring.transaction_scores"
-                " where tx_datetime >= :start and tx_datetime < :end"
-            ),
-            {"start": interval_start, "end": interval_end},
+        outcome = score_partition(
+            engine,
+            model,
+            interval_start=interval_start,
+            interval_end=interval_end,
+            run_id=run_id,
+            alert_threshold=alert_threshold,
+            chunk_rows=chunk_rows,
+            connection=connection,
         )
-        copy_frame(connection, scored, "scoring.transaction_scores")
+        alerts = mark_top_k(
+            connection,
+            model,
+            interval_start=interval_start,
+            interval_end=interval_end,
+            alert_threshold=alert_threshold,
+            alert_top_k=alert_top_k,
+        )
     return ScoreOutcome(
-        scored_count=len(scored),
-        alert_count=int(scored["is_alert"].sum()),
-        model_version=model.version,
+        scored_count=outcome.scored_count, alert_count=alerts, model_version=model.version
     )
