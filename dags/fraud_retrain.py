@@ -48,7 +48,7 @@ def fraud_retrain():
         params=None, triggering_asset_events=None, logical_date=None, dag_run=None
     ) -> dict:
         """Train and register a challenger with the labels known at the cut-off."""
-        from fraud.pipeline import retrain_cutoff
+        from fraud.pipeline import retrain_cutoff, retrain_trigger
         from fraud.pipeline import train_challenger as train
 
         events = [
@@ -56,8 +56,7 @@ def fraud_retrain():
         ]
         drift_dates = [str(extra["drift_date"]) for extra in events if "drift_date" in extra]
         cutoff = retrain_cutoff(params.get("as_of"), drift_dates, logical_date, dag_run.run_after)
-        trigger = "; ".join(str(extra.get("reason")) for extra in events) or f"{dag_run.run_type}"
-        return train(cutoff, trigger)
+        return train(cutoff, retrain_trigger(events, dag_run.run_type))
 
     @task
     def decide_promotion(challenger: dict, run_id=None) -> dict:

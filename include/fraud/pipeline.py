@@ -226,6 +226,12 @@ def retrain_cutoff(
     return plain_utc(logical_date or run_after)
 
 
+def retrain_trigger(events: list[dict], run_type: object) -> str:
+    """Why a retraining runs: the drift reasons of its Asset events, else its run type's value."""
+    reasons = "; ".join(str(extra.get("reason")) for extra in events)
+    return reasons or str(getattr(run_type, "value", run_type))
+
+
 def train_challenger(label_cutoff: datetime, trigger: str) -> dict:
     """Train and register a challenger with labels reported before ``label_cutoff``."""
     from fraud.retrain import challenger_to_xcom

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from airflow.sdk.api.datamodels._generated import DagRunType
 
-from fraud.pipeline import day_interval, retrain_cutoff
+from fraud.pipeline import day_interval, retrain_cutoff, retrain_trigger
 from fraud.train import windows_before
 
 
@@ -41,3 +42,17 @@ def test_windows_leave_a_gap_and_mature_labels() -> None:
     assert windows.validation_start == datetime(2026, 3, 10, tzinfo=UTC)
     assert windows.train_end == datetime(2026, 3, 3, tzinfo=UTC)
     assert windows.train_start == datetime(2026, 2, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("events", "run_type", "expected"),
+    [
+        ([], DagRunType.SCHEDULED, "scheduled"),
+        ([], "manual", "manual"),
+        ([{"reason": "psi 0.4 on tx_amount"}], DagRunType.SCHEDULED, "psi 0.4 on tx_amount"),
+        ([{"reason": "a"}, {"reason": "b"}], "asset_triggered", "a; b"),
+    ],
+)
+def test_retrain_trigger_names_the_reason_or_the_plain_run_type(events, run_type, expected) -> None:
+    # The task SDK's DagRunType formats as "DagRunType.SCHEDULED"; the record wants the value.
+    assert retrain_trigger(events, run_type) == expected
