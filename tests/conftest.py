@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,6 +147,23 @@ def warehouse_url(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             os.environ[name] = value
     _drop_databases(admin_url, [database])
+
+
+@pytest.fixture(scope="module")
+def new_database() -> Iterator[Callable[[str], str]]:
+    """Create empty databases on the session's server (``new_database("airflow")`` gives a URL);
+    the module's databases are dropped after it, whoever is still connected."""
+    admin_url = str(_STATE["admin_url"])
+    created: list[str] = []
+
+    def create(role: str) -> str:
+        name = f"fraud_test_{role}_{uuid.uuid4().hex[:6]}"[:63]
+        _create_databases(admin_url, [name])
+        created.append(name)
+        return _with_database(admin_url, name)
+
+    yield create
+    _drop_databases(admin_url, created)
 
 
 @pytest.fixture(scope="session")
