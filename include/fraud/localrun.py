@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fraud.stack import StackPaths
 
 from fraud.config import Settings, load_settings
+from fraud.dashboard import URL_PREFIX
 from fraud.db import create_warehouse_engine, mask_passwords, migrate
 
 NIGHTLY_DAGS = ("fraud_ingest", "fraud_score", "fraud_drift")
@@ -204,13 +205,20 @@ def _bootstrap_champion(
     _wait(finished, 900, f"fraud_retrain run {run_id}")
 
 
-def print_summary(paths: StackPaths, settings: Settings, warehouse: sa.Engine) -> None:
-    """URLs, login, champion and the last night's counts."""
-    from fraud import stack
-    from fraud.registry import champion_version
+@dataclass(frozen=True)
+class LastNight:
+    """The latest night that passed the quality gate, and what scoring made of it."""
 
-    user, password = stack.admin_login(paths)
-    version = champion_version(settings)
+    day: date
+    extracted: int
+    validated: int
+    quarantined: int
+    scored: int
+    alerts: int
+
+
+def last_night(warehouse: sa.Engine) -> LastNight | None:
+    """Counts of the latest validated night, None before the first one."""
     with warehouse.connect() as connection:
         last = connection.execute(
             sa.text(
@@ -219,22 +227,65 @@ def print_summary(paths: StackPaths, settings: Settings, warehouse: sa.Engine) -
                 " order by data_interval_start desc, checked_at desc limit 1"
             )
         ).first()
+        if last is None:
+            return None
         scored = connection.execute(
             sa.text(
                 "select count(*), count(*) filter (where is_alert) from scoring.transaction_scores"
                 " where tx_datetime >= :day and tx_datetime < :day + interval '1 day'"
             ),
-            {"day": last[0] if last else date(1970, 1, 1)},
-        ).first()
-    print()
-    print(f"  Airflow UI   {AIRFLOW_URL}   login {user} / {password}")
-    print(f"  MLflow UI    {mask_passwords(settings.mlflow_tracking_uri)}")
-    print(f"  Champion     models:/{settings.model_name}/{version}")
-    if last:
-        print(
-            f"  Last night   {last[0]}: {last[1]} extracted, {last[2]} validated,"
-            f" {last[3]} quarantined, {scored[0]} scored, {scored[1]} alerts"
-        )
-    print(f"  Shell setup  set -a; . {paths.env_file}; set +a   # then: fraud status")
-    print('  Analysts     psql "$FRAUD_DATABASE_URL" -c "select * from analytics.daily_alerts"')
-    print()
+            {"day": last[0]},
+        ).one()
+    return LastNight(
+        last[0], int(last[1]), int(last[2]), int(last[3]), int(scored[0]), int(scored[1])
+    )
+
+
+def summary_text(
+    *,
+    login: tuple[str, str],
+    mlflow_url: str,
+    model_name: str,
+    champion: int | None,
+    night: LastNight | None,
+    env_file: Path,
+) -> str:
+    """What ``fraud up`` prints last: where everything is, the champion, the last night."""
+    user, password = login
+    champion_line = (
+        f"models:/{model_name}/{champion}"
+        if champion is not None
+        else "none yet (run fraud_retrain)"
+    )
+    night_line = (
+        f"{night.day}: {night.extracted} extracted, {night.validated} validated,"
+        f" {night.quarantined} quarantined, {night.scored} scored, {night.alerts} alerts"
+        if night
+        else "none validated yet"
+    )
+    lines = [
+        f"  Airflow UI   {AIRFLOW_URL}   login {user} / {password}",
+        f"  MLflow UI    {mlflow_url}",
+        f"  Monitoring   {AIRFLOW_URL}{URL_PREFIX}/   (in the Airflow UI: Browse > Fraud monitoring)",
+        f"  Champion     {champion_line}",
+        f"  Last night   {night_line}",
+        f"  Shell setup  set -a; . {env_file}; set +a   # then: fraud status",
+        '  Analysts     psql "$FRAUD_DATABASE_URL" -c "select * from analytics.daily_alerts"',
+    ]
+    return "\n".join(["", *lines, ""])
+
+
+def print_summary(paths: StackPaths, settings: Settings, warehouse: sa.Engine) -> None:
+    """URLs, login, champion and the last night's counts."""
+    from fraud import stack
+    from fraud.registry import champion_version
+
+    text = summary_text(
+        login=stack.admin_login(paths),
+        mlflow_url=mask_passwords(settings.mlflow_browser_url or settings.mlflow_tracking_uri),
+        model_name=settings.model_name,
+        champion=champion_version(settings),
+        night=last_night(warehouse),
+        env_file=paths.env_file,
+    )
+    print(text, flush=True)

@@ -1,0 +1,145 @@
+"""The fraud-monitoring page, served by the Airflow api-server at ``/fraud-monitoring/``.
+
+A FastAPI app (``fastapi_apps``) renders ``fraud.dashboard`` and serves the nightly Evidently
+reports and the Great Expectations Data Docs from ``FRAUD_ARTIFACT_DIR``; an entry in
+``external_views`` puts "Fraud monitoring" in the Browse menu of the Airflow UI's navigation.
+
+Airflow mounts a plugin's app without authentication, so every route here asks Airflow's auth
+manager for the user itself (the UI's session cookie or a bearer token) and lets through only
+users who may see the Airflow UI. A browser without a session is sent to the Airflow login page.
+
+The entry has no ``url_route``, so it opens the page in its own tab rather than inside the UI:
+Airflow embeds views in an iframe sandboxed without ``allow-popups``, and MLflow refuses to be
+framed, so the page's links to MLflow, the reports and the Data Docs would not open from there.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fraud.config import ConfigError, load_settings
+from fraud.dashboard import (
+    DATA_DOCS_SITE,
+    DRIFT_REPORTS,
+    URL_PREFIX,
+    ArtifactNotFound,
+    analyst_engine,
+    artifact_file,
+    load_dashboard,
+)
+from fraud.dashboard_html import render_page
+from fraud.db import describe_error
+
+log = logging.getLogger(__name__)
+# Reports and Data Docs are generated HTML with scripts; served from Airflow's origin they could
+# read the UI's session cookie, so the browser runs them in a sandbox with an opaque origin.
+ARTIFACT_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts allow-popups allow-downloads",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def require_ui_user(request: Request) -> None:
+    """Let through only a user the auth manager allows into the Airflow UI (401/403 otherwise)."""
+    # Imported here, not at the top: every Airflow process loads the plugins, only the
+    # api-server needs its security module.
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    user = await get_user(request, None, await bearer_scheme(request))
+    if not get_auth_manager().is_authorized_view(access_view=AccessView.WEBSITE, user=user):
+        raise HTTPException(status_code=403, detail="Forbidden")
+
+
+@lru_cache(maxsize=2)
+def _engine(url: str) -> Engine:
+    """One pool per api-server worker and URL."""
+    return analyst_engine(url)
+
+
+app = FastAPI(
+    title="Fraud monitoring",
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+    dependencies=[Depends(require_ui_user)],
+)
+
+
+@app.exception_handler(StarletteHTTPException)
+async def login_first(request: Request, error: StarletteHTTPException) -> Response:
+    """Send a browser without a session to the Airflow login page, then back here."""
+    if error.status_code == 401 and "text/html" in request.headers.get("accept", ""):
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+    return await http_exception_handler(request, error)
+
+
+@app.get("/", response_class=HTMLResponse)
+def monitoring_page() -> HTMLResponse:
+    """The page: champion, 14 nights of PSI, the latest decisions and alerts."""
+    try:
+        settings = load_settings()
+        url = settings.analyst_database_url or settings.require_database_url()
+    except ConfigError as error:
+        raise HTTPException(status_code=503, detail=str(error)) from error
+    try:
+        dashboard = load_dashboard(_engine(url), settings)
+    except sa.exc.SQLAlchemyError as error:
+        message = describe_error(error, url)
+        log.warning("fraud monitoring page: %s", message)
+        raise HTTPException(status_code=503, detail=message) from error
+    page = render_page(dashboard, settings.mlflow_browser_url, datetime.now(UTC))
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+def _served(root: Path, relative: str) -> FileResponse:
+    """One file under ``root``, or 404 for anything outside it or missing."""
+    try:
+        path = artifact_file(root, relative)
+    except ArtifactNotFound as error:
+        raise HTTPException(status_code=404, detail="Not Found") from error
+    return FileResponse(path, headers=ARTIFACT_HEADERS)
+
+
+@app.get("/reports/{relative:path}")
+def drift_report(relative: str) -> FileResponse:
+    """A nightly Evidently drift report."""
+    return _served(load_settings().artifact_dir / DRIFT_REPORTS, relative)
+
+
+@app.get("/data-docs/{relative:path}")
+def data_docs(relative: str) -> FileResponse:
+    """A file of the Great Expectations Data Docs site."""
+    return _served(load_settings().artifact_dir / DATA_DOCS_SITE, relative)
+
+
+class FraudMonitoringPlugin(AirflowPlugin):
+    """Registers the page's app and its entry in the navigation bar."""
+
+    name = "fraud_monitoring"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Fraud monitoring"}]
+    external_views = [
+        {
+            "name": "Fraud monitoring",
+            # Relative to the UI's base URL, so it also works behind a path prefix.
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "destination": "nav",
+            # In the Browse menu: Airflow 3.3.2 renders a top-level external link as a button
+            # that does not navigate, while menu entries are plain links.
+            "category": "browse",
+        }
+    ]
