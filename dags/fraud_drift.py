@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
-from fraud_notifier import notify_drift, task_defaults
+from fraud_airflow import notify_drift, same_day_sensor, task_defaults
 
 from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS, asset
 from fraud.config import load_settings
@@ -45,16 +44,7 @@ SETTINGS = load_settings()
     doc_md=__doc__,
 )
 def fraud_drift():
-    wait_for_scores = ExternalTaskSensor(
-        task_id="wait_for_scores",
-        external_dag_id="fraud_score",
-        external_task_id=None,
-        allowed_states=["success"],
-        failed_states=["failed"],
-        deferrable=True,
-        poke_interval=5,
-        timeout=int(timedelta(hours=6).total_seconds()),
-    )
+    wait_for_scores = same_day_sensor("wait_for_scores", "fraud_score")
 
     # Nights may overlap, but the steps that feed the K-night debounce run in date order.
     @task(outlets=[asset(FEATURE_DRIFT)], depends_on_past=True)

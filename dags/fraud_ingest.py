@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from fraud_notifier import task_defaults
+from fraud_airflow import task_defaults
 
 from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS, asset
 from fraud.config import load_settings

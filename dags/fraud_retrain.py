@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
-from fraud_notifier import task_defaults
+from fraud_airflow import task_defaults
 
 from fraud.assets import RETRAINING_REQUESTS, asset
 from fraud.config import load_settings

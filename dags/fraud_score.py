@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from fraud_notifier import task_defaults
+from fraud_airflow import same_day_sensor, task_defaults
 
 from fraud.assets import TRANSACTION_SCORES, asset
 from fraud.config import load_settings
@@ -38,16 +37,7 @@ PARTITIONS = list(range(SETTINGS.score_partitions))
     doc_md=__doc__,
 )
 def fraud_score():
-    wait_for_ingest = ExternalTaskSensor(
-        task_id="wait_for_ingest",
-        external_dag_id="fraud_ingest",
-        external_task_id=None,
-        allowed_states=["success"],
-        failed_states=["failed"],
-        deferrable=True,
-        poke_interval=5,
-        timeout=int(timedelta(hours=6).total_seconds()),
-    )
+    wait_for_ingest = same_day_sensor("wait_for_ingest", "fraud_ingest")
 
     @task
     def resolve_champion() -> dict:

@@ -84,7 +84,7 @@ class Transports:
 @pytest.fixture(scope="module")
 def transports() -> Generator[Transports, None, None]:
     """Replace SMTP delivery and the webhook POST; record what they were given."""
-    import fraud_notifier
+    import fraud_airflow
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     sent = Transports(emails=[], slack=[])
@@ -113,7 +113,7 @@ def transports() -> Generator[Transports, None, None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SmtpNotifier, "notify", smtp_notify)
-        patch.setattr(fraud_notifier.urllib.request, "urlopen", urlopen)
+        patch.setattr(fraud_airflow.urllib.request, "urlopen", urlopen)
         yield sent
 
 
@@ -181,7 +181,7 @@ class Night:
 
 def run_night(night: date) -> Night:
     """One night through the same entry points the DAG tasks call, in the DAGs' order."""
-    import fraud_notifier
+    import fraud_airflow
 
     start, end = pipeline.day_interval(night.isoformat())
     run_id = f"monitoring-test-{night.isoformat()}"
@@ -190,7 +190,7 @@ def run_night(night: date) -> Night:
     pipeline.score_batch(start, end, run_id)
     drift = pipeline.compute_drift(start, end, run_id)
     pipeline.write_drift_report(start, end)
-    alert = fraud_notifier.notify_drift(drift, {})
+    alert = fraud_airflow.notify_drift(drift, {})
     performance = pipeline.compute_performance(start, end, run_id)
     request = pipeline.request_retraining(drift, performance)
     return Night(night, drift, performance, request, alert)

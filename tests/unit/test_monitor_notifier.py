@@ -7,7 +7,7 @@ import json
 import logging
 import urllib.error
 
-import fraud_notifier
+import fraud_airflow
 import pytest
 
 from fraud.config import Settings
@@ -20,7 +20,7 @@ WEBHOOK = "https://hooks.slack.invalid/services/unit-test"
     [("warning", ":warning:"), ("critical", ":rotating_light:"), ("info", ":information_source:")],
 )
 def test_slack_payload(severity: str, icon: str) -> None:
-    payload = fraud_notifier.slack_payload("drift", severity, "PSI 0.4 on score")
+    payload = fraud_airflow.slack_payload("drift", severity, "PSI 0.4 on score")
     assert payload == {"text": f"{icon} *[fraud] {severity} drift*: PSI 0.4 on score"}
 
 
@@ -38,17 +38,17 @@ def test_configured_channels_are_used(
 ) -> None:
     emails, posts = [], []
     monkeypatch.setattr(
-        fraud_notifier, "send_email", lambda to, subject, message, context: emails.append(to)
+        fraud_airflow, "send_email", lambda to, subject, message, context: emails.append(to)
     )
     monkeypatch.setattr(
-        fraud_notifier.urllib.request,
+        fraud_airflow.urllib.request,
         "urlopen",
         lambda request, timeout: posts.append(json.loads(request.data)) or _Accepted(),
     )
-    assert fraud_notifier.send_alert(settings, "drift", "warning", "PSI", {}) == channels
+    assert fraud_airflow.send_alert(settings, "drift", "warning", "PSI", {}) == channels
     assert len(emails) == ("email" in channels)
     assert posts == (
-        [fraud_notifier.slack_payload("drift", "warning", "PSI")] if "slack" in channels else []
+        [fraud_airflow.slack_payload("drift", "warning", "PSI")] if "slack" in channels else []
     )
 
 
@@ -68,9 +68,9 @@ def test_a_failing_channel_is_logged_without_the_webhook(
     def refuse(request, timeout):
         raise urllib.error.URLError(f"cannot reach {request.full_url}")
 
-    monkeypatch.setattr(fraud_notifier.urllib.request, "urlopen", refuse)
-    with caplog.at_level(logging.WARNING, logger=fraud_notifier.__name__):
-        sent = fraud_notifier.send_alert(
+    monkeypatch.setattr(fraud_airflow.urllib.request, "urlopen", refuse)
+    with caplog.at_level(logging.WARNING, logger=fraud_airflow.__name__):
+        sent = fraud_airflow.send_alert(
             Settings(slack_webhook_url=WEBHOOK), "drift", "warning", "PSI", {}
         )
     assert sent == []
@@ -83,7 +83,7 @@ def test_slack_refusing_the_message_is_an_error(monkeypatch: pytest.MonkeyPatch)
         status = 403
 
     monkeypatch.setattr(
-        fraud_notifier.urllib.request, "urlopen", lambda request, timeout: Refused()
+        fraud_airflow.urllib.request, "urlopen", lambda request, timeout: Refused()
     )
     with pytest.raises(RuntimeError, match="HTTP 403"):
-        fraud_notifier.post_to_slack(WEBHOOK, {"text": "x"})
+        fraud_airflow.post_to_slack(WEBHOOK, {"text": "x"})

@@ -1,6 +1,8 @@
-"""Airflow notifier for the fraud DAGs: every alert lands in ``monitoring.alerts``; it also goes out
-by email through the SMTP provider when ``FRAUD_ALERT_EMAIL`` is set, and to a Slack incoming
-webhook when ``FRAUD_SLACK_WEBHOOK_URL`` is set."""
+"""What the fraud DAGs share on the Airflow side: task defaults, the same-day sensor and the notifier.
+
+Every alert lands in ``monitoring.alerts``; it also goes out by email through the SMTP provider
+when ``FRAUD_ALERT_EMAIL`` is set, and to a Slack incoming webhook when
+``FRAUD_SLACK_WEBHOOK_URL`` is set."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import urllib.request
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
 from airflow.sdk import BaseNotifier
 
 if TYPE_CHECKING:
@@ -149,3 +152,17 @@ def task_defaults(retries: int = 2) -> dict:
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": FraudAlertNotifier(),
     }
+
+
+def same_day_sensor(task_id: str, external_dag_id: str) -> ExternalTaskSensor:
+    """Wait, in the triggerer, for the same day's run of the DAG before; fail as soon as it fails."""
+    return ExternalTaskSensor(
+        task_id=task_id,
+        external_dag_id=external_dag_id,
+        external_task_id=None,
+        allowed_states=["success"],
+        failed_states=["failed"],
+        deferrable=True,
+        poke_interval=5,
+        timeout=int(timedelta(hours=6).total_seconds()),
+    )
