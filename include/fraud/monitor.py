@@ -119,16 +119,23 @@ class PerformanceOutcome:
 @lru_cache(maxsize=4)
 def _version_artifacts(
     tracking_uri: str, model_name: str, version: int
-) -> tuple[registry.RegisteredModel, drift.DriftReference, pd.DataFrame]:
-    """A version's booster, drift reference and reference sample, loaded once per process:
-    a registered version never changes, and loading it is the slow part of a night."""
+) -> tuple[registry.RegisteredModel, drift.DriftReference]:
+    """A version's booster and drift reference, loaded once per process: a registered version
+    never changes, and loading it is the slow part of a night."""
     settings = Settings(mlflow_tracking_uri=tracking_uri, model_name=model_name)
     model = registry.load_version(settings, version)
     reference = drift.DriftReference.from_json(
         registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
     )
-    sample = pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
-    return model, reference, sample
+    return model, reference
+
+
+@lru_cache(maxsize=4)
+def _reference_sample(tracking_uri: str, model_name: str, version: int) -> pd.DataFrame:
+    """A version's reference sample, which only the Evidently report needs, loaded once."""
+    settings = Settings(mlflow_tracking_uri=tracking_uri, model_name=model_name)
+    model, _ = _version_artifacts(tracking_uri, model_name, version)
+    return pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
 
 
 def record_alert(
@@ -195,9 +202,8 @@ def nightly_drift_report(
     and no decision waits for it.
     """
     version, current = _scored_night(engine, settings, interval_start, interval_end)
-    _, reference, sample = _version_artifacts(
-        settings.mlflow_tracking_uri, settings.model_name, version
-    )
+    _, reference = _version_artifacts(settings.mlflow_tracking_uri, settings.model_name, version)
+    sample = _reference_sample(settings.mlflow_tracking_uri, settings.model_name, version)
     columns = [column.column for column in reference.columns]
     path = drift_report_path(settings, interval_start.date())
     drift.write_evidently_report(sample, current[columns], columns, path)
@@ -214,7 +220,7 @@ def nightly_drift(
 ) -> DriftOutcome:
     """PSI of every feature and the score against the scoring model's reference, stored."""
     version, current = _scored_night(engine, settings, interval_start, interval_end)
-    model, reference, _ = _version_artifacts(
+    model, reference = _version_artifacts(
         settings.mlflow_tracking_uri, settings.model_name, version
     )
     # The version's own reference says which columns it monitors.
