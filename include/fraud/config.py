@@ -61,6 +61,10 @@ class Settings:
     # The MLflow UI as a browser reaches it, when the tracking URI is not that (a database URL,
     # or a host name only the containers resolve). Default: the tracking URI if it is http(s).
     mlflow_ui_url: str | None = None
+    # MLflow's HTTP client: retries (exponential backoff) and per-request timeout, so that a task
+    # fails within seconds, not minutes, when the tracking server is down; Airflow retries it later.
+    mlflow_request_max_retries: int = 2
+    mlflow_request_timeout_seconds: int = 30
     model_name: str = "fraud-lightgbm"
     alert_email: str | None = None
     # An incoming-webhook URL: it carries its own token, so it only arrives from the environment.
@@ -158,6 +162,8 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": ("mlflow_request_max_retries", int),
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": ("mlflow_request_timeout_seconds", int),
     "FRAUD_MODEL_NAME": ("model_name", str),
     "FRAUD_ALERT_EMAIL": ("alert_email", str),
     "FRAUD_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
@@ -209,6 +215,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
     if settings.score_partitions < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_PARTITIONS and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
+    if settings.mlflow_request_max_retries < 0 or settings.mlflow_request_timeout_seconds < 1:
+        raise ConfigError(
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be at least 0 and MLFLOW_HTTP_REQUEST_TIMEOUT"
+            " at least 1"
+        )
     maturities = settings.performance_maturity_days
     if not maturities or min(maturities) < 1:
         raise ConfigError("FRAUD_PERFORMANCE_MATURITY_DAYS must list whole days of at least 1")

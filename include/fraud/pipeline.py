@@ -13,7 +13,7 @@ from functools import lru_cache
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings, load_settings
-from fraud.db import create_warehouse_engine
+from fraud.db import create_warehouse_engine, one_line_errors
 
 
 @lru_cache(maxsize=4)
@@ -91,16 +91,17 @@ def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -
 
     settings = load_settings()
     model = load_champion(settings)
-    outcome = score_interval(
-        warehouse(settings),
-        model,
-        interval_start=interval_start,
-        interval_end=interval_end,
-        run_id=run_id,
-        alert_threshold=settings.alert_threshold,
-        alert_top_k=settings.alert_top_k,
-        chunk_rows=settings.score_chunk_rows,
-    )
+    with one_line_errors(settings.require_database_url()):
+        outcome = score_interval(
+            warehouse(settings),
+            model,
+            interval_start=interval_start,
+            interval_end=interval_end,
+            run_id=run_id,
+            alert_threshold=settings.alert_threshold,
+            alert_top_k=settings.alert_top_k,
+            chunk_rows=settings.score_chunk_rows,
+        )
     return {**asdict(outcome), "model_uri": f"models:/{model.name}/{model.version}"}
 
 
@@ -128,16 +129,18 @@ def score_partition(
     from fraud.score import score_partition as score
 
     settings = load_settings()
-    outcome = score(
-        warehouse(settings),
-        load_version(settings, model_version),
-        interval_start=interval_start,
-        interval_end=interval_end,
-        run_id=run_id,
-        alert_threshold=settings.alert_threshold,
-        partition=Partition(partition, partitions),
-        chunk_rows=settings.score_chunk_rows,
-    )
+    model = load_version(settings, model_version)
+    with one_line_errors(settings.require_database_url()):
+        outcome = score(
+            warehouse(settings),
+            model,
+            interval_start=interval_start,
+            interval_end=interval_end,
+            run_id=run_id,
+            alert_threshold=settings.alert_threshold,
+            partition=Partition(partition, partitions),
+            chunk_rows=settings.score_chunk_rows,
+        )
     return {**asdict(outcome), "partition": partition, "partitions": partitions}
 
 
@@ -148,10 +151,14 @@ def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: 
     from fraud.score import mark_top_k as mark
 
     settings = load_settings()
-    with warehouse(settings).begin() as connection:
+    model = load_version(settings, model_version)
+    with (
+        one_line_errors(settings.require_database_url()),
+        warehouse(settings).begin() as connection,
+    ):
         alerts = mark(
             connection,
-            load_version(settings, model_version),
+            model,
             interval_start=interval_start,
             interval_end=interval_end,
             alert_threshold=settings.alert_threshold,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 EXPERIMENT = "fraud-training"
+# The operating system's reason inside a transport error ("[Errno 111] Connection refused").
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
 
 
 class RegistryError(RuntimeError):
@@ -49,7 +54,15 @@ class GateOutcome:
 def client(settings: Settings) -> MlflowClient:
     """An MLflow client pointed at the configured tracking server and registry."""
     import mlflow
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
 
+    # MLflow's HTTP client reads these for every request; its own defaults (7 retries with
+    # exponential backoff, 120 s) keep a task waiting about four minutes for a server that is down.
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(settings.mlflow_request_max_retries)
+    MLFLOW_HTTP_REQUEST_TIMEOUT.set(settings.mlflow_request_timeout_seconds)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     return mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
@@ -66,26 +79,46 @@ def _alias_version(mlflow_client: MlflowClient, name: str, alias: str) -> int | 
         raise
 
 
+def unreachable_reason(error: BaseException) -> str:
+    """The short reason of a transport failure: the OS's words if present, else the first line."""
+    text = str(error)
+    if match := _OS_REASON.search(text):
+        return match.group(1).strip()
+    return text.splitlines()[0] if text.strip() else type(error).__name__
+
+
+@contextmanager
+def registry_errors(settings: Settings) -> Generator[None, None, None]:
+    """Turn any failure to talk to the registry into one line naming the masked tracking URI."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except RegistryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any transport failure becomes one clear line
+        where = f"MLflow registry at {settings.mlflow_tracking_uri}"
+        if isinstance(error, MlflowException) and error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            message = f"{where}: {unreachable_reason(error)}"
+        else:
+            message = f"{where} is unreachable: {unreachable_reason(error)}"
+        raise RegistryError(mask_passwords(message)) from error
+
+
 def champion_version(settings: Settings) -> int | None:
     """The version the ``champion`` alias points at, or None before the first promotion."""
-    try:
+    with registry_errors(settings):
         return _alias_version(client(settings), settings.model_name, CHAMPION)
-    except Exception as error:  # noqa: BLE001 - any transport failure becomes one clear line
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RegistryError(
-            mask_passwords(
-                f"MLflow registry at {settings.mlflow_tracking_uri} is unreachable: {first_line}"
-            )
-        ) from error
 
 
 def load_version(settings: Settings, version: int) -> RegisteredModel:
     """Load one registered version's LightGBM booster."""
     import mlflow.lightgbm
 
-    mlflow_client = client(settings)
-    model_version = mlflow_client.get_model_version(settings.model_name, str(version))
-    booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version}")
+    with registry_errors(settings):
+        mlflow_client = client(settings)
+        model_version = mlflow_client.get_model_version(settings.model_name, str(version))
+        booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version}")
     return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
 
 

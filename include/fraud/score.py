@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fraud import features
-from fraud.db import copy_frame, read_frame
+from fraud.db import copy_arrow, read_frame
 from fraud.registry import RegisteredModel
 
 REASON_SLOTS = 3
@@ -43,13 +45,11 @@ SCORE_COLUMNS = (
 _PARTITION_OF_CUSTOMER = "mod(hashint8({column})::bigint + 2147483648, {partitions})"
 
 _FEATURES_OF_PARTITION = """
-copy (
-    select f.*, t.tx_amount::text as tx_amount_exact, f.tx_datetime::text as tx_datetime_exact
-    from staging.transaction_features as f
-    join staging.transactions as t using (transaction_id)
-    where f.tx_datetime >= {start} and f.tx_datetime < {end}
-      and {partition} = {index}
-) to stdout with (format csv, header)
+select f.*, t.tx_amount::text as tx_amount_exact, f.tx_datetime::text as tx_datetime_exact
+from staging.transaction_features as f
+join staging.transactions as t using (transaction_id)
+where f.tx_datetime >= {start} and f.tx_datetime < {end}
+  and {partition} = {index}
 """
 
 _DELETE_PARTITION = """
@@ -94,6 +94,9 @@ where transaction_id = :transaction_id
 # these locks instead of both deleting the old rows and then colliding on the new rows' keys.
 # A whole-day writer holds the day exclusively; shares hold it shared and their own share
 # exclusively. (Runs of one day with different share counts at once are not serialised.)
+# Marking the top k rewrites rows of every share, so it too holds the day exclusively, before
+# it touches a row: a lock of its own would deadlock with a whole-day run that holds the day
+# and its new rows while it waits to mark its own top k.
 _LOCK = "select pg_advisory_xact_lock(hashtextextended(:key, 0))"
 _LOCK_SHARED = "select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"
 
@@ -234,10 +237,11 @@ def _feature_types(names: list[str]) -> dict[str, pa.DataType]:
 def _copy_out_chunks(
     dbapi_connection: object, statement: str, types: dict[str, pa.DataType], chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """Stream a ``COPY ... TO STDOUT`` result as frames of about ``chunk_rows`` rows.
+    """Stream a ``COPY ... TO STDOUT`` result as frames of ``chunk_rows`` rows (the last fewer).
 
     The server writes into a pipe from a helper thread while this generator parses it, so at
-    most one chunk (and the pipe's buffer) is in memory, whatever the size of the result.
+    most one chunk and one parsed block (and the pipe's buffer) are in memory, whatever the
+    size of the result.
     """
     read_end, write_end = os.pipe()
     reader, writer = os.fdopen(read_end, "rb"), os.fdopen(write_end, "wb")
@@ -265,9 +269,12 @@ def _copy_out_chunks(
         for batch in batches:
             pending.append(batch)
             pending_rows += batch.num_rows
-            if pending_rows >= chunk_rows:
-                yield pa.Table.from_batches(pending).to_pandas()
-                pending, pending_rows = [], 0
+            while pending_rows >= chunk_rows:
+                # A parsed block may hold many chunks: slice it (zero-copy) into chunks.
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, chunk_rows).to_pandas()
+                rest = table.slice(chunk_rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
         if pending_rows:
             yield pa.Table.from_batches(pending).to_pandas()
     except pa.ArrowInvalid:
@@ -283,6 +290,29 @@ def _copy_out_chunks(
         raise failure[0]
 
 
+def features_query(
+    dbapi_connection: object,
+    interval_start: datetime,
+    interval_end: datetime,
+    partition: Partition,
+) -> str:
+    """The select of the partition's rows and features, bounds inlined (COPY takes no parameters)."""
+    with dbapi_connection.cursor() as cursor:  # type: ignore[attr-defined]
+        start = cursor.mogrify("%s", (interval_start,)).decode()
+        end = cursor.mogrify("%s", (interval_end,)).decode()
+    return _FEATURES_OF_PARTITION.format(
+        start=start,
+        end=end,
+        partition=partition.predicate("f.customer_id"),
+        index=partition.index,
+    )
+
+
+def features_copy(query: str) -> str:
+    """The ``COPY ... TO STDOUT`` that streams a features select as CSV with a header."""
+    return f"copy ({query}) to stdout with (format csv, header)"
+
+
 def stream_features(
     engine: Engine,
     interval_start: datetime,
@@ -294,18 +324,16 @@ def stream_features(
     """The partition's validated rows of the interval with their features, chunk by chunk."""
     with engine.connect() as connection:
         dbapi_connection = connection.connection.dbapi_connection
-        with dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            start = cursor.mogrify("%s", (interval_start,)).decode()
-            end = cursor.mogrify("%s", (interval_end,)).decode()
-        statement = _FEATURES_OF_PARTITION.format(
-            start=start,
-            end=end,
-            partition=partition.predicate("f.customer_id"),
-            index=partition.index,
-        )
+        query = features_query(dbapi_connection, interval_start, interval_end, partition)
         yield from _copy_out_chunks(
-            dbapi_connection, statement, _feature_types(feature_names), chunk_rows
+            dbapi_connection, features_copy(query), _feature_types(feature_names), chunk_rows
         )
+
+
+def _copy_scores(connection: Connection, result: pd.DataFrame) -> int:
+    """COPY one chunk of scores into the score table, in the caller's transaction."""
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    return copy_arrow(connection, table, "scoring.transaction_scores")
 
 
 def score_partition(
@@ -353,13 +381,22 @@ def score_partition(
         list(features.FEATURE_COLUMNS),
         chunk_rows,
     )
-    for chunk in chunks:
-        result = score_frame(
-            model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
-        )
-        copy_frame(connection, result, "scoring.transaction_scores")
-        scored += len(result)
-        alerts += int(result["is_alert"].sum())
+    # Closed on any error too, so the reading connection and its thread end with this call.
+    # The writer loads one chunk while the next is scored: the server's COPY and the model's
+    # predictions run on different cores, and at most two chunks of scores are in memory.
+    with closing(chunks), ThreadPoolExecutor(1, thread_name_prefix="score-copy-in") as writer:
+        written: Future[int] | None = None
+        for chunk in chunks:
+            result = score_frame(
+                model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
+            )
+            if written is not None:
+                written.result()
+            written = writer.submit(_copy_scores, connection, result)
+            scored += len(result)
+            alerts += int(result["is_alert"].sum())
+        if written is not None:
+            written.result()
     return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
 
 
@@ -374,7 +411,7 @@ def mark_top_k(
 ) -> int:
     """Make the day's ``alert_top_k`` highest scores alerts, with reason codes; count alerts."""
     window = {"start": interval_start, "end": interval_end}
-    connection.execute(sa.text(_LOCK), {"key": f"scoring:{interval_start.isoformat()}:top_k"})
+    WHOLE_DAY.lock(connection, interval_start)
     top = connection.execute(sa.text(_TOP_K_OF_INTERVAL), {**window, "top_k": alert_top_k})
     ranked = top.fetchall()
     keep = [row.transaction_id for row in ranked]

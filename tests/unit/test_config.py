@@ -19,6 +19,9 @@ from fraud.config import ConfigError, PsiBands, load_settings
         ({"FRAUD_DATABASE_URL": "postgresql://h/db"}, "database_url", "postgresql://h/db"),
         ({"FRAUD_DATABASE_URL": "  "}, "database_url", None),
         ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "3"}, "drift_consecutive_nights", 3),
+        ({}, "mlflow_request_max_retries", 2),
+        ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, "mlflow_request_max_retries", 0),
+        ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}, "mlflow_request_timeout_seconds", 5),
     ],
 )
 def test_values_are_typed(environ: dict[str, str], attribute: str, expected: object) -> None:
@@ -34,6 +37,8 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
         ({"FRAUD_SCHEDULE_START": "01/02/2026"}, "FRAUD_SCHEDULE_START='01/02/2026'"),
         ({"FRAUD_PSI_WARNING": "0.3", "FRAUD_PSI_ALERT": "0.2"}, "must be below"),
         ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "0"}, "at least 1"),
+        ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "0"}, "MLFLOW_HTTP_REQUEST_TIMEOUT at least 1"),
+        ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "-1"}, "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg2
 import pytest
+import sqlalchemy as sa
 
-from fraud.db import DatabaseError, discover_migrations, mask_url, server_name, sqlalchemy_url
+from fraud.db import (
+    DatabaseError,
+    discover_migrations,
+    mask_url,
+    one_line_errors,
+    server_name,
+    sqlalchemy_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +58,33 @@ def test_bad_migration_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "V1_raw.sql").write_text("select 1;")
     with pytest.raises(DatabaseError, match="V1_raw.sql: not a migration name"):
         discover_migrations(tmp_path)
+
+
+def _lose_the_server() -> None:
+    """A COPY whose server went away: psycopg2's message spans several lines."""
+    raise psycopg2.OperationalError(
+        "server closed the connection unexpectedly\n\tThis probably means the server"
+        " terminated abnormally\n"
+    )
+
+
+def _lose_the_server_then_roll_back() -> None:
+    """The same, then the rollback on the dead connection fails as well, as in a task."""
+    try:
+        _lose_the_server()
+    except psycopg2.Error as error:
+        raise sa.exc.InterfaceError(
+            "rollback", None, psycopg2.InterfaceError("connection already closed")
+        ) from error
+
+
+@pytest.mark.parametrize("failure", [_lose_the_server, _lose_the_server_then_roll_back])
+def test_database_errors_become_one_line_naming_the_first_failure(
+    failure: Callable[[], None],
+) -> None:
+    with pytest.raises(DatabaseError) as raised, one_line_errors("postgresql://u:s3cret@db/fraud"):
+        failure()
+    assert str(raised.value) == (
+        "database error on postgresql+psycopg2://u:***@db/fraud:"
+        " server closed the connection unexpectedly"
+    )

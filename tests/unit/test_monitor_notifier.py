@@ -82,8 +82,6 @@ def test_slack_refusing_the_message_is_an_error(monkeypatch: pytest.MonkeyPatch)
     class Refused(_Accepted):
         status = 403
 
-    monkeypatch.setattr(
-        fraud_airflow.urllib.request, "urlopen", lambda request, timeout: Refused()
-    )
+    monkeypatch.setattr(fraud_airflow.urllib.request, "urlopen", lambda request, timeout: Refused())
     with pytest.raises(RuntimeError, match="HTTP 403"):
         fraud_airflow.post_to_slack(WEBHOOK, {"text": "x"})
