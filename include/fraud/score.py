@@ -188,6 +188,21 @@ def reason_columns(reasons: list[tuple[str, float]]) -> dict[str, object]:
     return columns
 
 
+def _reason_arrays(
+    size: int, rows: np.ndarray, reasons: list[list[tuple[str, float]]]
+) -> dict[str, np.ndarray]:
+    """The ``reason_N`` / ``reason_N_contribution`` columns: reasons at ``rows``, empty elsewhere."""
+    columns: dict[str, np.ndarray] = {}
+    for position in range(1, REASON_SLOTS + 1):
+        columns[f"reason_{position}"] = np.full(size, None, dtype=object)
+        columns[f"reason_{position}_contribution"] = np.full(size, np.nan)
+    for row, row_reasons in zip(rows, reasons, strict=True):
+        for position, (name, value) in enumerate(row_reasons[:REASON_SLOTS], start=1):
+            columns[f"reason_{position}"][row] = name
+            columns[f"reason_{position}_contribution"][row] = value
+    return columns
+
+
 def score_frame(
     model: RegisteredModel,
     frame: pd.DataFrame,
@@ -203,35 +218,38 @@ def score_frame(
     result = pd.DataFrame(
         {
             "transaction_id": frame["transaction_id"].to_numpy(),
-            "tx_datetime": frame["tx_datetime"].to_numpy(),
+            # Text passes through as it came (Arrow-backed when streamed): no Python objects.
+            "tx_datetime": frame["tx_datetime"].array,
             "customer_id": frame["customer_id"].to_numpy(),
             "terminal_id": frame["terminal_id"].to_numpy(),
-            "tx_amount": frame["tx_amount_exact"].to_numpy(),
+            "tx_amount": frame["tx_amount_exact"].array,
             "score": np.clip(scores, 0.0, 1.0),
             "model_name": model.name,
             "model_version": model.version,
             "is_alert": alerts,
         }
     )
-    for position in range(1, REASON_SLOTS + 1):
-        result[f"reason_{position}"] = None
-        result[f"reason_{position}_contribution"] = np.nan
-    if alerts.any():
-        reasons = explain(model, frame.loc[alerts], reason_count)
-        for row, row_reasons in zip(np.flatnonzero(alerts), reasons, strict=True):
-            for column, value in reason_columns(row_reasons).items():
-                if value is not None:
-                    result.iat[row, result.columns.get_loc(column)] = value
+    reasons = explain(model, frame.loc[alerts], reason_count) if alerts.any() else []
+    for column, values in _reason_arrays(len(frame), np.flatnonzero(alerts), reasons).items():
+        result[column] = values
     result["run_id"] = run_id
     return result[list(SCORE_COLUMNS)]
 
 
 def _feature_types(names: list[str]) -> dict[str, pa.DataType]:
-    """Column types of the streamed features, fixed so that no chunk can change them."""
+    """The streamed columns scoring reads, typed so that no chunk can change them.
+
+    Only these are converted: parsing the select's other columns would cost as much again.
+    """
     types: dict[str, pa.DataType] = {name: pa.float64() for name in names}
     types.update({name: pa.int64() for name in ("transaction_id", "customer_id", "terminal_id")})
-    types.update({name: pa.string() for name in ("tx_datetime", "tx_amount_exact", "run_id")})
+    types.update({name: pa.string() for name in ("tx_datetime", "tx_amount_exact")})
     return types
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """A pandas frame of an Arrow table whose text columns stay Arrow strings, not objects."""
+    return table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get)
 
 
 def _copy_out_chunks(
@@ -262,7 +280,7 @@ def _copy_out_chunks(
         batches = pa_csv.open_csv(
             reader,
             read_options=pa_csv.ReadOptions(block_size=4 << 20),
-            convert_options=pa_csv.ConvertOptions(column_types=types),
+            convert_options=pa_csv.ConvertOptions(column_types=types, include_columns=list(types)),
         )
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
@@ -272,11 +290,11 @@ def _copy_out_chunks(
             while pending_rows >= chunk_rows:
                 # A parsed block may hold many chunks: slice it (zero-copy) into chunks.
                 table = pa.Table.from_batches(pending)
-                yield table.slice(0, chunk_rows).to_pandas()
+                yield _frame(table.slice(0, chunk_rows))
                 rest = table.slice(chunk_rows)
                 pending, pending_rows = rest.to_batches(), rest.num_rows
         if pending_rows:
-            yield pa.Table.from_batches(pending).to_pandas()
+            yield _frame(pa.Table.from_batches(pending))
     except pa.ArrowInvalid:
         reader.close()
         thread.join()
