@@ -595,7 +595,7 @@ def _service_processes(paths: StackPaths, name: str) -> list[psutil.Process]:
     return members
 
 
-def _terminate(processes: list[psutil.Process], grace_seconds: float) -> None:
+def terminate_processes(processes: list[psutil.Process], grace_seconds: float) -> None:
     """SIGTERM the processes, then SIGKILL those still alive after the grace period."""
     for process in processes:
         try:
@@ -615,7 +615,9 @@ def stop_services(paths: StackPaths, grace_seconds: float = STOP_GRACE_SECONDS) 
     """Stop every process of every service (its whole process group); return the names stopped."""
     running = [name for name in SERVICES if running_pid(paths, name) is not None]
     for grace in (grace_seconds, 5.0):  # the second pass catches children forked meanwhile
-        _terminate([p for name in SERVICES for p in _service_processes(paths, name)], grace)
+        terminate_processes(
+            [p for name in SERVICES for p in _service_processes(paths, name)], grace
+        )
     for name in SERVICES:
         paths.pid_file(name).unlink(missing_ok=True)
     return running

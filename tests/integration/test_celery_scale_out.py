@@ -36,7 +36,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud.stack import generate_secrets, unhealthy_components
+from fraud.stack import generate_secrets, terminate_processes, unhealthy_components
 
 pytestmark = pytest.mark.integration
 
@@ -108,19 +108,7 @@ class Processes:
     def stop(self) -> list[str]:
         """SIGTERM every member, SIGKILL those alive after the grace period; name any survivor."""
         for grace in (STOP_GRACE_SECONDS, 5.0):  # the second pass catches late forks
-            members = self.members()
-            for process in members:
-                try:
-                    process.terminate()
-                except psutil.Error:
-                    continue
-            _, alive = psutil.wait_procs(members, timeout=grace)
-            for process in alive:
-                try:
-                    process.kill()
-                except psutil.Error:
-                    continue
-            psutil.wait_procs(alive, timeout=5.0)
+            terminate_processes(self.members(), grace)
         for process in self.started.values():
             try:
                 process.wait(timeout=5.0)
@@ -448,10 +436,9 @@ def engine(warehouse_url: str) -> Iterator[Engine]:
 def champion(engine: Engine) -> int:
     """Simulate the bank into raw.*, train a small booster and register it as the champion."""
     import lightgbm as lgb
-    import mlflow
-    import mlflow.lightgbm
+    from champion_support import register_champion
 
-    from fraud import features, registry
+    from fraud import features
     from fraud.config import load_settings
     from fraud.history import History
     from fraud.simulate import SimulationParams, simulate, write_simulation
@@ -475,15 +462,7 @@ def champion(engine: Engine) -> int:
     names = list(features.FEATURE_COLUMNS)
     params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(training[names], training["is_fraud"]), 30)
-    registry.client(settings)
-    mlflow.set_experiment(registry.EXPERIMENT)
-    with mlflow.start_run():
-        info = mlflow.lightgbm.log_model(
-            booster, name="model", registered_model_name=settings.model_name
-        )
-    version = int(info.registered_model_version)
-    registry.set_alias(settings, registry.CHAMPION, version)
-    return version
+    return register_champion(settings, booster)
 
 
 def _scores(engine: Engine) -> pd.DataFrame:

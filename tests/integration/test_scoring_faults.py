@@ -33,9 +33,10 @@ import pandas as pd
 import pgserver
 import pytest
 import sqlalchemy as sa
+from champion_support import register_champion
 from sqlalchemy.engine import Engine
 
-from fraud import features, pipeline, registry
+from fraud import features, pipeline
 from fraud.cli import main
 from fraud.config import Settings, load_settings
 from fraud.db import (
@@ -100,22 +101,6 @@ def _monitor(url: str) -> Engine:
     return sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
 
 
-def _register_champion(settings: Settings, booster: lgb.Booster) -> int:
-    """Log the booster to a run, register it as a new version and make it the champion."""
-    import mlflow
-    import mlflow.lightgbm
-
-    registry.client(settings)
-    mlflow.set_experiment(registry.EXPERIMENT)
-    with mlflow.start_run():
-        info = mlflow.lightgbm.log_model(
-            booster, name="model", registered_model_name=settings.model_name
-        )
-    version = int(info.registered_model_version)
-    registry.set_alias(settings, registry.CHAMPION, version)
-    return version
-
-
 @pytest.fixture(scope="module")
 def bank(warehouse_url: str) -> Iterator[Bank]:
     engine = create_warehouse_engine(warehouse_url)
@@ -138,7 +123,7 @@ def bank(warehouse_url: str) -> Iterator[Bank]:
     names = list(features.FEATURE_COLUMNS)
     params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(training[names], training["is_fraud"]), 30)
-    yield Bank(engine, warehouse_url, _register_champion(load_settings(), booster))
+    yield Bank(engine, warehouse_url, register_champion(load_settings(), booster))
     engine.dispose()
 
 
