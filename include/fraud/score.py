@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -371,51 +371,40 @@ def score_partition(
     Rows at or above the threshold are alerts with reason codes here; the day's top k is a
     property of the whole day and is marked afterwards by :func:`mark_top_k`.
     """
-    if connection is None:
-        with engine.begin() as own:
-            return score_partition(
-                engine,
-                model,
-                interval_start=interval_start,
-                interval_end=interval_end,
-                run_id=run_id,
-                alert_threshold=alert_threshold,
-                partition=partition,
-                chunk_rows=chunk_rows,
-                connection=own,
-            )
-    window = {"start": interval_start, "end": interval_end}
-    partition.lock(connection, interval_start)
-    connection.execute(
-        sa.text(_DELETE_PARTITION.format(partition=partition.predicate())),
-        {**window, "index": partition.index},
-    )
-    scored = alerts = 0
-    chunks = stream_features(
-        engine,
-        interval_start,
-        interval_end,
-        partition,
-        list(features.FEATURE_COLUMNS),
-        chunk_rows,
-    )
-    # Closed on any error too, so the reading connection and its thread end with this call.
-    # The writer loads one chunk while the next is scored: the server's COPY and the model's
-    # predictions run on different cores, and at most two chunks of scores are in memory.
-    with closing(chunks), ThreadPoolExecutor(1, thread_name_prefix="score-copy-in") as writer:
-        written: Future[int] | None = None
-        for chunk in chunks:
-            result = score_frame(
-                model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
-            )
+    # Inside the caller's transaction when it gives one (a whole day), else in one of its own.
+    with nullcontext(connection) if connection is not None else engine.begin() as writing:
+        window = {"start": interval_start, "end": interval_end}
+        partition.lock(writing, interval_start)
+        writing.execute(
+            sa.text(_DELETE_PARTITION.format(partition=partition.predicate())),
+            {**window, "index": partition.index},
+        )
+        scored = alerts = 0
+        chunks = stream_features(
+            engine,
+            interval_start,
+            interval_end,
+            partition,
+            list(features.FEATURE_COLUMNS),
+            chunk_rows,
+        )
+        # Closed on any error too, so the reading connection and its thread end with this call.
+        # The writer loads one chunk while the next is scored: the server's COPY and the model's
+        # predictions run on different cores, and at most two chunks of scores are in memory.
+        with closing(chunks), ThreadPoolExecutor(1, thread_name_prefix="score-copy-in") as writer:
+            written: Future[int] | None = None
+            for chunk in chunks:
+                result = score_frame(
+                    model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
+                )
+                if written is not None:
+                    written.result()
+                written = writer.submit(_copy_scores, writing, result)
+                scored += len(result)
+                alerts += int(result["is_alert"].sum())
             if written is not None:
                 written.result()
-            written = writer.submit(_copy_scores, connection, result)
-            scored += len(result)
-            alerts += int(result["is_alert"].sum())
-        if written is not None:
-            written.result()
-    return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
+        return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
 
 
 def mark_top_k(
