@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 EXPECTATIONS_DIR = REPOSITORY_ROOT / "expectations"
 RESULT_FORMAT = {"result_format": "COMPLETE"}
 _LEVELS = ("row", "batch")
+# Namespace of the expectations' ids: each id is derived from the expectation's name, so every
+# process that registers the suites writes the same ids (GX would give each one new random ids,
+# and a context opened earlier in another process would then see its suites as changed).
+_ID_NAMESPACE = uuid.UUID("7f0c5a52-2d0e-4f0b-9d55-2b7d1c9e8a41")
 _ASSETS = ("transactions", "fraud_labels")
 # Which suites each checkpoint validates; the schema runs alone first because the row checks
 # cannot be evaluated on missing or retyped columns.
@@ -80,6 +85,17 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> dict[str, dict[str
     return suites
 
 
+def with_stable_ids(suite: Mapping[str, Any]) -> dict[str, Any]:
+    """The suite with an id on every expectation that depends only on the expectation's name."""
+    return {
+        **suite,
+        "expectations": [
+            {**item, "id": str(uuid.uuid5(_ID_NAMESPACE, expectation_name(suite["name"], item)))}
+            for item in suite["expectations"]
+        ],
+    }
+
+
 def expectation_name(suite_name: str, expectation: Mapping[str, Any]) -> str:
     """Name an expectation as ``suite.type(columns)``, the form stored in quarantine rows."""
     kwargs = expectation.get("kwargs", {})
@@ -102,7 +118,8 @@ def open_context(context_dir: Path) -> GateContext:
     batches = {name: _whole_frame(source, name) for name in _ASSETS}
     definitions = {}
     for name, suite in load_suites().items():
-        stored = context.suites.add_or_update(gx.ExpectationSuite(**suite))
+        _ensure_suite(context, name)
+        stored = context.suites.add_or_update(gx.ExpectationSuite(**with_stable_ids(suite)))
         definition = gx.ValidationDefinition(
             name=name, data=batches[suite["meta"]["data_asset"]], suite=stored
         )
@@ -118,6 +135,20 @@ def open_context(context_dir: Path) -> GateContext:
         for name, suites in _CHECKPOINTS.items()
     }
     return GateContext(context=context, checkpoints=checkpoints, docs_index=_docs_index(context))
+
+
+def _ensure_suite(context: Any, name: str) -> None:
+    """Create an empty suite when there is none, so the suite is then written by an update.
+
+    GX's create path gives every expectation a new random id; its update path keeps ours.
+    """
+    import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        context.suites.get(name=name)
+    except DataContextError:
+        context.suites.add(gx.ExpectationSuite(name=name))
 
 
 def _docs_index(context: Any) -> Path | None:

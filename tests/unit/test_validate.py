@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -247,6 +249,26 @@ def test_bad_input_catalog(case: Case, context_dir: Path) -> None:
 
 
 def test_clean_batch_reports_no_failure_at_all(context_dir: Path) -> None:
+    result = run_case(CATALOG["clean batch"], context_dir)
+
+    assert (result.failures, result.validated_count) == ((), ROWS)
+
+
+def test_another_process_opening_the_project_leaves_ours_usable(context_dir: Path) -> None:
+    """Workers, the CLI and the api-server open the same GX project, each in its own process."""
+    run_case(CATALOG["clean batch"], context_dir)  # this process's context is open
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from fraud.gx import open_context;"
+            " open_context(Path(sys.argv[1]))",
+            str(context_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
     result = run_case(CATALOG["clean batch"], context_dir)
 
     assert (result.failures, result.validated_count) == ((), ROWS)
