@@ -87,6 +87,9 @@ class Settings:
     score_chunk_rows: int = 200_000
     # Shares of a day's customers that fraud_score scores as parallel mapped tasks.
     score_partitions: int = 2
+    # Predict with the model compiled to native code (fraud.compiled), cached under
+    # artifact_dir/compiled; false: LightGBM's own predict. Reason codes use LightGBM either way.
+    score_compiled: bool = True
     # Validation.
     amount_ceiling: float = 100_000.0
     max_quarantine_share: float = 0.05
@@ -179,6 +182,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
     "FRAUD_SCORE_PARTITIONS": ("score_partitions", int),
+    "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
     "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
     "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),

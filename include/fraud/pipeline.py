@@ -86,11 +86,12 @@ def build_features(interval_start: datetime, interval_end: datetime, run_id: str
 def score_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> dict:
     """Score the whole interval with the registry's champion in one process and one transaction."""
     interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.compiled import for_scoring
     from fraud.registry import load_champion
     from fraud.score import score_interval
 
     settings = load_settings()
-    model = load_champion(settings)
+    model = for_scoring(load_champion(settings), settings)
     with one_line_errors(settings.require_database_url()):
         outcome = score_interval(
             warehouse(settings),
@@ -124,12 +125,13 @@ def score_partition(
 ) -> dict:
     """Score one share of the interval's customers with one model version, in one transaction."""
     interval_start, interval_end = plain_utc(interval_start), plain_utc(interval_end)
+    from fraud.compiled import for_scoring
     from fraud.registry import load_version
     from fraud.score import Partition
     from fraud.score import score_partition as score
 
     settings = load_settings()
-    model = load_version(settings, model_version)
+    model = for_scoring(load_version(settings, model_version), settings)
     with one_line_errors(settings.require_database_url()):
         outcome = score(
             warehouse(settings),

@@ -165,8 +165,11 @@ def top_reasons(
 
 
 def predict(model: RegisteredModel, frame: pd.DataFrame) -> np.ndarray:
-    """Scores of a feature frame, in its row order."""
-    return model.booster.predict(frame[model.booster.feature_name()])
+    """Scores of a feature frame, in its row order (by the compiled model when there is one)."""
+    columns = frame[model.booster.feature_name()]
+    if model.predictor is not None:
+        return model.predictor(columns.to_numpy(dtype=np.float64))
+    return model.booster.predict(columns)
 
 
 def explain(
