@@ -4,7 +4,9 @@
 fills one day with N transactions and their features, and scores that day three ways, each in
 a fresh process so that its peak memory is its own:
 
-- ours: :func:`fraud.score.score_interval` (stream, predict, reason codes for alerts, COPY in);
+- ours: :func:`fraud.score.score_interval` (stream, predict, reason codes for alerts, COPY in),
+  with the model compiled as scoring compiles it (:mod:`fraud.compiled`, unless
+  ``FRAUD_SCORE_COMPILED`` is false), once before the methods and timed apart;
 - the I/O floor: the same select copied out and the same score rows copied in, nothing computed;
 - the to_sql way of most tutorials: ``pandas.read_sql``, ``predict``, ``DataFrame.to_sql``.
 
