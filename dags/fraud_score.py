@@ -5,7 +5,9 @@ Nightly, once `fraud_ingest` has finished the same day: resolves the registry's 
 (`models:/<FRAUD_MODEL_NAME>@champion`) once, then scores every validated transaction of the day
 into `scoring.transaction_scores` with that version on each row. The day is split by a hash of
 the customer into `FRAUD_SCORE_PARTITIONS` shares, scored by parallel mapped tasks that any
-worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows and is
+worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows, is
+predicted by the model compiled to native code (cached per version under
+`FRAUD_ARTIFACT_DIR/compiled`; `FRAUD_SCORE_COMPILED=false` uses LightGBM's predict) and is
 replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are alerts; once every
 share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K`. Alerts carry their three
 strongest reason codes.
