@@ -8,6 +8,7 @@ another order). Reason codes (TreeSHAP) still come from LightGBM itself.
 Compiling takes seconds (about 9 s for 300 trees of 31 leaves), so the machine code is cached in a
 folder, under a key of the model's text, the compiler's versions and the CPU it was built for: a
 worker on another kind of CPU compiles its own. Files appear there by rename, whole or not at all.
+The folder holds machine code that scoring runs: like ``dags/``, only the pipeline may write it.
 """
 
 from __future__ import annotations
