@@ -12,35 +12,26 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from simulated_model import COLUMNS, train_on_simulation
 
-from fraud import features, train
 from fraud.compiled import cache_key, compile_booster, for_scoring
 from fraud.config import load_settings
-from fraud.history import History
 from fraud.registry import RegisteredModel
 from fraud.score import score_frame
-from fraud.simulate import SimulationParams, simulate
 
-COLUMNS = list(features.FEATURE_COLUMNS)
 # The same leaf values summed in another order differ in the last bits, no more.
 TOLERANCE = 1e-12
 
 
 @cache
 def _model_and_rows() -> tuple[lgb.Booster, pd.DataFrame]:
-    """A model trained on simulated features (31-leaf trees) and a later day's rows to score."""
-    simulation = simulate(SimulationParams(seed=6, n_customers=300, n_terminals=600, n_days=25))
-    history = History(simulation.transactions, simulation.labels)
-    training = train.labelled_features(
-        history, datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 19, tzinfo=UTC), 3
+    """A model trained on simulated features (31-leaf trees) and a later window's rows to score."""
+    return train_on_simulation(
+        seed=6,
+        params={"objective": "binary", "verbosity": -1, "seed": 1, "num_leaves": 31},
+        rounds=60,
+        scoring_window=(datetime(2026, 1, 20, tzinfo=UTC), datetime(2026, 1, 23, tzinfo=UTC)),
     )
-    params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_leaves": 31}
-    booster = lgb.train(params, lgb.Dataset(training[COLUMNS], training["is_fraud"]), 60)
-    rows = train.labelled_features(
-        history, datetime(2026, 1, 20, tzinfo=UTC), datetime(2026, 1, 23, tzinfo=UTC), 3
-    )
-    rows["tx_amount_exact"] = rows["tx_amount"].map("{:.2f}".format)
-    return booster, rows
 
 
 def test_compiled_scores_equal_lightgbm_scores(tmp_path: Path) -> None:

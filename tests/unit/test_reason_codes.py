@@ -9,30 +9,21 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from simulated_model import COLUMNS, train_on_simulation
 
-from fraud import features, train
-from fraud.history import History
 from fraud.registry import RegisteredModel
 from fraud.score import score_frame
-from fraud.simulate import SimulationParams, simulate
-
-COLUMNS = list(features.FEATURE_COLUMNS)
 
 
 @cache
 def _scored() -> tuple[lgb.Booster, pd.DataFrame, pd.DataFrame]:
     """A small model trained here, the rows it scored, and score_frame's output for them."""
-    simulation = simulate(SimulationParams(seed=4, n_customers=300, n_terminals=600, n_days=25))
-    history = History(simulation.transactions, simulation.labels)
-    training = train.labelled_features(
-        history, datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 19, tzinfo=UTC), 3
+    booster, frame = train_on_simulation(
+        seed=4,
+        params={"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1},
+        rounds=40,
+        scoring_window=(datetime(2026, 1, 22, tzinfo=UTC), datetime(2026, 1, 23, tzinfo=UTC)),
     )
-    params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
-    booster = lgb.train(params, lgb.Dataset(training[COLUMNS], training["is_fraud"]), 40)
-    frame = train.labelled_features(
-        history, datetime(2026, 1, 22, tzinfo=UTC), datetime(2026, 1, 23, tzinfo=UTC), 3
-    )
-    frame["tx_amount_exact"] = frame["tx_amount"].map("{:.2f}".format)
     model = RegisteredModel("reason-test", 1, "run", booster)
     scored = score_frame(model, frame, run_id="test", alert_threshold=0.5, alert_top_k=10)
     return booster, frame, scored
