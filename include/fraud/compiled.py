@@ -25,12 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fraud.config import Settings
-from fraud.registry import RegisteredModel
+from fraud.registry import Predictor, RegisteredModel
 
 if TYPE_CHECKING:
     import lightgbm as lgb
-
-Predictor = Callable[[np.ndarray], np.ndarray]
 
 
 def cache_key(model_text: str) -> str:

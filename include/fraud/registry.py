@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import numpy as np
     from mlflow import MlflowClient
 
+# Scores of a float64 feature matrix (the booster's columns, in order).
+Predictor = Callable[["np.ndarray"], "np.ndarray"]
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 EXPERIMENT = "fraud-training"
@@ -46,7 +48,7 @@ class RegisteredModel:
     version: int
     run_id: str
     booster: lgb.Booster
-    predictor: Callable[[np.ndarray], np.ndarray] | None = None
+    predictor: Predictor | None = None
 
 
 @dataclass(frozen=True)
