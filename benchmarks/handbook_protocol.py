@@ -4,7 +4,7 @@ For each seed: create a scratch warehouse, run the real command line in it
 (``fraud db migrate``, ``fraud simulate`` with the Handbook's parameters, ``fraud evaluate`` on
 its windows), drop the scratch database, and print the published table beside ours.
 
-    PYTHONPATH=include python benchmarks/handbook_protocol.py --seeds 1 2 3 \
+    python -m benchmarks.handbook_protocol --seeds 1 2 3 \
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -17,9 +17,7 @@ import subprocess
 import sys
 import uuid
 
-import sqlalchemy as sa
-
-from fraud.db import sqlalchemy_url
+from fraud.db import scratch_database, with_database
 
 SIMULATE = [
     "simulate", "--customers", "5000", "--terminals", "10000", "--start-date", "2018-04-01",
@@ -57,19 +55,10 @@ def _fraud(arguments: list[str], database_url: str) -> str:
 def run_seed(admin_url: str, seed: int) -> dict[str, dict[str, float]]:
     """Simulate the Handbook's data with one seed in a scratch warehouse and evaluate."""
     database = f"fraud_handbook_{seed}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'create database "{database}"')
-    url = sa.make_url(sqlalchemy_url(admin_url)).set(database=database)
-    database_url = url.render_as_string(hide_password=False)
-    try:
+    with scratch_database(with_database(admin_url, database)) as database_url:
         _fraud(["db", "migrate"], database_url)
         _fraud([*SIMULATE, "--seed", str(seed)], database_url)
         return json.loads(_fraud(EVALUATE, database_url))
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'drop database if exists "{database}" with (force)')
-        admin.dispose()
 
 
 def table(results: dict[int, dict[str, dict[str, float]]]) -> str:

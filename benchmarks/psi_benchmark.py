@@ -1,12 +1,12 @@
 """Benchmark the nightly PSI: one million current rows against a fixed reference, 20 features.
 
-Builds a reference (quantile bins) from 200,000 rows, then times :func:`fraud.drift.psi` on a
+Builds a reference (quantile bins) from 200,000 rows, then times :func:`fraud.monitoring.psi.psi` on a
 current frame of ``--rows`` rows and ``--features`` columns: half continuous (normal and
 log-normal, some missing), half count-like integers with many ties, as the real features are.
 Prints the best and median wall-clock seconds over ``--repeats`` runs, with the machine and its
 load average, since the figure depends on both.
 
-    PYTHONPATH=include python benchmarks/psi_benchmark.py --rows 1000000 --features 20
+    python -m benchmarks.psi_benchmark --rows 1000000 --features 20
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from fraud import drift
+from fraud.model.reference import build_reference
+from fraud.monitoring.psi import psi
 
 
 def frame(rows: int, features: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -56,14 +57,14 @@ def main() -> None:
 
     reference_frame = frame(arguments.reference_rows, arguments.features, seed=1)
     started = time.perf_counter()
-    reference = drift.build_reference(reference_frame, list(reference_frame.columns))
+    reference = build_reference(reference_frame, list(reference_frame.columns))
     reference_seconds = time.perf_counter() - started
     current = frame(arguments.rows, arguments.features, seed=2, shift=0.05)
 
     timings = []
     for _ in range(arguments.repeats):
         started = time.perf_counter()
-        results = drift.psi(reference, current)
+        results = psi(reference, current)
         timings.append(time.perf_counter() - started)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or '?'}")

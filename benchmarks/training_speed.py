@@ -1,6 +1,6 @@
 """Time one training run as retraining does it, without MLflow: features, search, refit, baselines.
 
-Usage: PYTHONPATH=include python benchmarks/training_speed.py --train-days 7 [--customers N]
+Usage: python -m benchmarks.training_speed --train-days 7 [--customers N]
 
 Simulates the history in memory, then times ``train.labelled_features`` for the train and
 validation windows, ``train.fit_models`` with the configured time budget and the evaluation
@@ -14,10 +14,11 @@ import json
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from fraud import train
 from fraud.config import load_settings
-from fraud.history import History
-from fraud.simulate import SimulationParams, simulate
+from fraud.features.history import History
+from fraud.model import train
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
 
 
 def main() -> None:

@@ -3,10 +3,10 @@
 Creates a scratch warehouse next to the configured one (or on ``--admin-url``), fills
 ``raw.transactions`` server-side with N rows for the benchmarked day plus the history days the
 volume band needs (a share of the day's amounts negative, so quarantine is exercised), runs
-``fraud.validate.validate_interval`` once and prints rows, seconds, rows/s and the split between
+``fraud.quality.validate.validate_interval`` once and prints rows, seconds, rows/s and the split between
 reading, the Great Expectations checks, Data Docs and writing. The scratch database is dropped.
 
-    PYTHONPATH=include python benchmarks/validate_benchmark.py --rows 1000000
+    python -m benchmarks.validate_benchmark --rows 1000000
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from fraud.config import load_settings
-from fraud.db import create_warehouse_engine, mask_url, migrate, sqlalchemy_url
-from fraud.validate import GateConfig, ValidationOutcome, validate_interval
+from fraud.db import create_warehouse_engine, scratch_database, with_database
+from fraud.masking import mask_url
+from fraud.migrations import migrate
+from fraud.quality.checks import GateConfig
+from fraud.quality.validate import ValidationOutcome, validate_interval
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -45,11 +48,6 @@ select transaction_id, transaction_id % 3 = 0, :day_start + interval '1 hour'
 from raw.transactions
 where tx_datetime < :day_start and transaction_id % 500 = 0
 """
-
-
-def scratch_url(admin_url: str, database: str) -> str:
-    """The admin URL pointed at another database."""
-    return sa.make_url(sqlalchemy_url(admin_url)).set(database=database).render_as_string(False)
 
 
 def fill(engine: sa.Engine, rows: int, history_days: int, bad_share: float) -> None:
@@ -74,34 +72,30 @@ def fill(engine: sa.Engine, rows: int, history_days: int, bad_share: float) -> N
 def run(admin_url: str, rows: int, history_days: int, bad_share: float) -> None:
     """Create the scratch warehouse, fill it, validate the day once, print the figures, drop it."""
     database = f"fraud_benchmark_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'create database "{database}"')
-    engine = create_warehouse_engine(scratch_url(admin_url, database))
-    try:
-        migrate(engine)
-        started = time.perf_counter()
-        fill(engine, rows, history_days, bad_share)
-        print(f"server: {mask_url(admin_url)}, scratch database {database}")
-        print(f"filled {rows * (history_days + 1):,} rows in {time.perf_counter() - started:.1f} s")
-        gate = GateConfig(min_volume_history_days=min(history_days, 7))
-        with tempfile.TemporaryDirectory() as artifacts:
-            for label in ("first run of the day", "re-run of the same day"):
-                started = time.perf_counter()
-                outcome = validate_interval(
-                    engine,
-                    interval_start=DAY,
-                    interval_end=DAY + timedelta(days=1),
-                    run_id="benchmark",
-                    gate=gate,
-                    artifact_dir=Path(artifacts),
-                )
-                report(label, outcome, time.perf_counter() - started)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'drop database if exists "{database}" with (force)')
-        admin.dispose()
+    with scratch_database(with_database(admin_url, database)) as url:
+        engine = create_warehouse_engine(url)
+        try:
+            migrate(engine)
+            started = time.perf_counter()
+            fill(engine, rows, history_days, bad_share)
+            print(f"server: {mask_url(admin_url)}, scratch database {database}")
+            filled = time.perf_counter() - started
+            print(f"filled {rows * (history_days + 1):,} rows in {filled:.1f} s")
+            gate = GateConfig(min_volume_history_days=min(history_days, 7))
+            with tempfile.TemporaryDirectory() as artifacts:
+                for label in ("first run of the day", "re-run of the same day"):
+                    started = time.perf_counter()
+                    outcome = validate_interval(
+                        engine,
+                        interval_start=DAY,
+                        interval_end=DAY + timedelta(days=1),
+                        run_id="benchmark",
+                        gate=gate,
+                        artifact_dir=Path(artifacts),
+                    )
+                    report(label, outcome, time.perf_counter() - started)
+        finally:
+            engine.dispose()
 
 
 def report(label: str, outcome: ValidationOutcome, seconds: float) -> None:

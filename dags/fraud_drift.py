@@ -24,16 +24,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
-from fraud_airflow import notify_drift, same_day_sensor, task_defaults
 
-from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS, asset
+from fraud import dag_ids
+from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS
 from fraud.config import load_settings
+from fraud_airflow.assets import asset
+from fraud_airflow.defaults import same_day_sensor, task_defaults
+from fraud_airflow.notifier import notify_drift
 
 SETTINGS = load_settings()
 
 
 @dag(
-    dag_id="fraud_drift",
+    dag_id=dag_ids.DRIFT,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
@@ -44,13 +47,13 @@ SETTINGS = load_settings()
     doc_md=__doc__,
 )
 def fraud_drift():
-    wait_for_scores = same_day_sensor("wait_for_scores", "fraud_score")
+    wait_for_scores = same_day_sensor("wait_for_scores", dag_ids.SCORE)
 
     # Nights may overlap, but the steps that feed the K-night debounce run in date order.
     @task(outlets=[asset(FEATURE_DRIFT)], depends_on_past=True)
     def compute_drift(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         """PSI per monitored column against the scoring model version's reference."""
-        from fraud.pipeline import compute_drift as compute
+        from fraud.tasks import compute_drift as compute
 
         outcome = compute(data_interval_start, data_interval_end, run_id)
         notify_drift(outcome, get_current_context())
@@ -59,8 +62,8 @@ def fraud_drift():
     @task
     def write_drift_report(data_interval_start=None, data_interval_end=None) -> dict:
         """The Evidently data-drift HTML report of the night (no decision waits for it)."""
-        from fraud.monitor import report_location
-        from fraud.pipeline import write_drift_report as write
+        from fraud.monitoring.alerts import report_location
+        from fraud.tasks import write_drift_report as write
 
         report = write(data_interval_start, data_interval_end)
         print(f"Evidently drift report: {report_location(report['report_path'])}")
@@ -69,7 +72,7 @@ def fraud_drift():
     @task
     def compute_performance(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         """Metrics of the days whose labels have matured, as known at the interval's end."""
-        from fraud.pipeline import compute_performance as compute
+        from fraud.tasks import compute_performance as compute
 
         return compute(data_interval_start, data_interval_end, run_id)
 
@@ -78,7 +81,7 @@ def fraud_drift():
         """Update the retraining Asset for persistent drift or a performance drop, once."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from fraud.pipeline import request_retraining as request
+        from fraud.tasks import request_retraining as request
 
         opened = request(drift, performance)
         if opened is None:
@@ -88,7 +91,7 @@ def fraud_drift():
 
     drift, performance = compute_drift(), compute_performance()
     wait_for_scores >> [drift, performance, write_drift_report()]
-    request_retraining(drift, performance)
+    request_retraining(drift, performance)  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
 
 
 fraud_drift()

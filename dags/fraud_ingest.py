@@ -17,16 +17,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from fraud_airflow import task_defaults
 
-from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS, asset
+from fraud import dag_ids
+from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS
 from fraud.config import load_settings
+from fraud_airflow.assets import asset
+from fraud_airflow.defaults import task_defaults
 
 SETTINGS = load_settings()
 
 
 @dag(
-    dag_id="fraud_ingest",
+    dag_id=dag_ids.INGEST,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
@@ -43,8 +45,8 @@ def fraud_ingest():
         """Quality gate for the day; a failed batch is final, so it is not retried."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from fraud.pipeline import validate_batch as validate
-        from fraud.validate import BatchValidationError
+        from fraud.quality.validate import BatchValidationError
+        from fraud.tasks import validate_batch as validate
 
         try:
             outcome = validate(data_interval_start, data_interval_end, run_id)
@@ -55,15 +57,13 @@ def fraud_ingest():
         return outcome
 
     @task(outlets=[asset(TRANSACTION_FEATURES)])
-    def build_features(
-        validation: dict, data_interval_start=None, data_interval_end=None, run_id=None
-    ) -> dict:
+    def build_features(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         """Point-in-time features of the validated rows."""
-        from fraud.pipeline import build_features as build
+        from fraud.tasks import build_features as build
 
         return build(data_interval_start, data_interval_end, run_id)
 
-    build_features(validate_batch())
+    validate_batch() >> build_features()
 
 
 fraud_ingest()

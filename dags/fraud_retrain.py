@@ -18,16 +18,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
-from fraud_airflow import task_defaults
 
-from fraud.assets import RETRAINING_REQUESTS, asset
+from fraud import dag_ids
+from fraud.assets import RETRAINING_REQUESTS
 from fraud.config import load_settings
+from fraud_airflow.assets import asset
+from fraud_airflow.defaults import task_defaults
 
 SETTINGS = load_settings()
 
 
 @dag(
-    dag_id="fraud_retrain",
+    dag_id=dag_ids.RETRAIN,
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(SETTINGS.retrain_cron, timezone="UTC"),
         assets=asset(RETRAINING_REQUESTS),
@@ -48,8 +50,8 @@ def fraud_retrain():
         params=None, triggering_asset_events=None, logical_date=None, dag_run=None
     ) -> dict:
         """Train and register a challenger with the labels known at the cut-off."""
-        from fraud.pipeline import retrain_cutoff, retrain_trigger
-        from fraud.pipeline import train_challenger as train
+        from fraud.tasks import retrain_cutoff, retrain_trigger
+        from fraud.tasks import train_challenger as train
 
         events = [
             event.extra for events in (triggering_asset_events or {}).values() for event in events
@@ -61,11 +63,11 @@ def fraud_retrain():
     @task
     def decide_promotion(challenger: dict, run_id=None) -> dict:
         """Promote only a challenger that passes the gate against the champion."""
-        from fraud.pipeline import decide_promotion as decide
+        from fraud.tasks import decide_promotion as decide
 
         return decide(challenger, run_id)
 
-    decide_promotion(train_challenger())
+    decide_promotion(train_challenger())  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
 
 
 fraud_retrain()

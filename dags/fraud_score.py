@@ -18,17 +18,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from fraud_airflow import same_day_sensor, task_defaults
 
-from fraud.assets import TRANSACTION_SCORES, asset
+from fraud import dag_ids
+from fraud.assets import TRANSACTION_SCORES
 from fraud.config import load_settings
+from fraud_airflow.assets import asset
+from fraud_airflow.defaults import same_day_sensor, task_defaults
 
 SETTINGS = load_settings()
 PARTITIONS = list(range(SETTINGS.score_partitions))
 
 
 @dag(
-    dag_id="fraud_score",
+    dag_id=dag_ids.SCORE,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=SETTINGS.schedule_start_datetime,
     catchup=True,
@@ -39,12 +41,12 @@ PARTITIONS = list(range(SETTINGS.score_partitions))
     doc_md=__doc__,
 )
 def fraud_score():
-    wait_for_ingest = same_day_sensor("wait_for_ingest", "fraud_ingest")
+    wait_for_ingest = same_day_sensor("wait_for_ingest", dag_ids.INGEST)
 
     @task
     def resolve_champion() -> dict:
         """The champion's version, fixed for every partition of this run."""
-        from fraud.pipeline import resolve_champion as resolve
+        from fraud.tasks import resolve_champion as resolve
 
         return resolve()
 
@@ -57,7 +59,7 @@ def fraud_score():
         run_id=None,
     ) -> dict:
         """Score one share of the day's customers; XCom carries its counts."""
-        from fraud.pipeline import score_partition as score
+        from fraud.tasks import score_partition as score
 
         return score(
             data_interval_start,
@@ -71,13 +73,13 @@ def fraud_score():
     @task(outlets=[asset(TRANSACTION_SCORES)])
     def mark_top_k(champion: dict, data_interval_start=None, data_interval_end=None) -> dict:
         """Add the day's top-k alerts once every share is scored."""
-        from fraud.pipeline import mark_top_k as mark
+        from fraud.tasks import mark_top_k as mark
 
         return mark(data_interval_start, data_interval_end, champion["model_version"])
 
     champion = resolve_champion()
     scored = score_partition.partial(champion=champion).expand(partition=PARTITIONS)
-    wait_for_ingest >> champion >> scored >> mark_top_k(champion)
+    wait_for_ingest >> champion >> scored >> mark_top_k(champion)  # type: ignore[arg-type]  # XComArg
 
 
 fraud_score()

@@ -1,6 +1,6 @@
 """The fraud-monitoring page, served by the Airflow api-server at ``/fraud-monitoring/``.
 
-A FastAPI app (``fastapi_apps``) renders ``fraud.dashboard`` and serves the nightly Evidently
+A FastAPI app (``fastapi_apps``) renders ``fraud.dashboard.data`` and serves the nightly Evidently
 reports and the Great Expectations Data Docs from ``FRAUD_ARTIFACT_DIR``; an entry in
 ``external_views`` puts "Fraud monitoring" in the Browse menu of the Airflow UI's navigation.
 
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraud.config import ConfigError, load_settings
-from fraud.dashboard import (
+from fraud.dashboard.data import (
     DATA_DOCS_SITE,
     DRIFT_REPORTS,
     URL_PREFIX,
@@ -38,7 +38,7 @@ from fraud.dashboard import (
     artifact_file,
     load_dashboard,
 )
-from fraud.dashboard_html import render_page
+from fraud.dashboard.html import render_page
 from fraud.db import describe_error
 
 log = logging.getLogger(__name__)

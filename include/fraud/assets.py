@@ -1,15 +1,11 @@
 """Every Airflow Asset of the pipeline, named once.
 
-The URIs are plain strings so this module imports without Airflow; :func:`asset` builds the
-Airflow object lazily for DAG files. A ``postgres://`` URI names host, database, schema and table.
+Each is a ``(name, uri)`` pair of plain strings, so this module imports without Airflow;
+:func:`fraud_airflow.assets.asset` makes the Airflow object for the DAG files. A ``postgres://``
+URI names host, database, schema and table.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from airflow.sdk import Asset
 
 _WAREHOUSE = "postgres://warehouse:5432/fraud"
 
@@ -21,11 +17,3 @@ RETRAINING_REQUESTS = (
     "fraud_retraining_requests",
     f"{_WAREHOUSE}/monitoring/retraining_requests",
 )
-
-
-def asset(spec: tuple[str, str]) -> Asset:
-    """The Airflow Asset for one of the specs above."""
-    from airflow.sdk import Asset
-
-    name, uri = spec
-    return Asset(name=name, uri=uri)

@@ -82,7 +82,6 @@ class Settings:
     # Scoring: alert when the score crosses the threshold or is among the day's top k.
     alert_threshold: float = 0.5
     alert_top_k: int = 100
-    reason_code_count: int = 3
     # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
     # Shares of a day's customers that fraud_score scores as parallel mapped tasks.
@@ -159,6 +158,13 @@ def _parse(name: str, raw: str, kind: type) -> object:
         raise ConfigError(f"{name}={raw!r} is not a valid {expected}") from error
 
 
+def _parse_float(name: str, raw: str) -> float:
+    """One environment value as a float, naming the variable when it is not one."""
+    value = _parse(name, raw, float)
+    assert isinstance(value, float)
+    return value
+
+
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
     "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
@@ -209,8 +215,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     alert = environ.get("FRAUD_PSI_ALERT")
     if warning or alert:
         values["psi_bands"] = PsiBands(
-            warning=float(_parse("FRAUD_PSI_WARNING", warning, float)) if warning else 0.1,
-            alert=float(_parse("FRAUD_PSI_ALERT", alert, float)) if alert else 0.25,
+            warning=_parse_float("FRAUD_PSI_WARNING", warning) if warning else 0.1,
+            alert=_parse_float("FRAUD_PSI_ALERT", alert) if alert else 0.25,
         )
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.psi_bands.warning >= settings.psi_bands.alert:

@@ -1,46 +1,29 @@
-"""Connections to the warehouse, the migration runner, bulk COPY helpers and error messages."""
+"""Connections to PostgreSQL: engines, one-line errors, and creating or dropping databases."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
 from collections.abc import Generator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 
-from fraud.config import REPOSITORY_ROOT
+from fraud.masking import mask_passwords, mask_url
 
-if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
+# The database every PostgreSQL server has, where databases are created and dropped from.
+MAINTENANCE_DATABASE = "postgres"
+# PostgreSQL silently cuts identifiers longer than this many bytes.
+LONGEST_NAME = 63
 
-SQL_DIR = REPOSITORY_ROOT / "sql"
-_MIGRATION_LOCK_KEY = 7_305_190_411
-_VERSIONED = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
-_REPEATABLE = re.compile(r"^R__([a-z0-9_]+)\.sql$")
+_CAN_CREATE = """
+select rolname, rolcreatedb or rolsuper from pg_roles where rolname = current_user
+"""
+_DATABASE_EXISTS = "select 1 from pg_database where datname = :name"
 
 
 class DatabaseError(RuntimeError):
     """A database operation failed; the message is one line and names the server."""
-
-
-def mask_url(url: str) -> str:
-    """Return the URL with its password replaced by ``***``, safe for logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is masked by pattern instead
-        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
-def mask_passwords(text: str) -> str:
-    """Replace the password of every URL inside a text, such as a driver's error message."""
-    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s/@]+@", r"\1***@", text)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -58,6 +41,16 @@ def server_name(url: str) -> str:
     host = parsed.host or parsed.query.get("host") or "localhost"
     port = f":{parsed.port}" if parsed.port else ""
     return f"{host}{port}/{parsed.database or ''}"
+
+
+def database_name(url: str) -> str:
+    """The database a URL names."""
+    return str(make_url(sqlalchemy_url(url)).database or "")
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database, scheme and query string kept."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 def create_warehouse_engine(url: str, *, pool_size: int = 2) -> Engine:
@@ -99,123 +92,68 @@ def one_line_errors(url: str) -> Generator[None, None, None]:
         raise DatabaseError(describe_error(first, url)) from error
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One SQL file of ``sql/``: versioned ones run once, repeatable ones whenever they change."""
-
-    version: str
-    name: str
-    path: Path
-
-    @property
-    def checksum(self) -> str:
-        """SHA-256 of the file, so an edited migration is noticed."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
-
-    @property
-    def repeatable(self) -> bool:
-        """Repeatable files (views) run again whenever their checksum changes."""
-        return self.version.startswith("R")
+# --- databases on a server --------------------------------------------------------------------
 
 
-def discover_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
-    """List the migrations in order: versioned by number, then repeatable by name."""
-    versioned: list[Migration] = []
-    repeatable: list[Migration] = []
-    for path in sorted(sql_dir.glob("*.sql")):
-        if match := _VERSIONED.match(path.name):
-            versioned.append(Migration(f"V{match.group(1)}", match.group(2), path))
-        elif match := _REPEATABLE.match(path.name):
-            repeatable.append(Migration(f"R:{match.group(1)}", match.group(1), path))
-        else:
-            raise DatabaseError(
-                f"{path.name}: not a migration name (V001__name.sql or R__name.sql)"
-            )
-    return versioned + repeatable
+def server_engine(url: str) -> Engine:
+    """An autocommit engine on the server's maintenance database, to create and drop databases."""
+    return sa.create_engine(
+        sqlalchemy_url(with_database(url, MAINTENANCE_DATABASE)),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
 
 
-def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply pending migrations in one transaction under an advisory lock; return what ran."""
-    applied_now: list[str] = []
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-        )
-        connection.execute(
-            sa.text(
-                "create table if not exists public.schema_migrations ("
-                " version text primary key, name text not null, checksum text not null,"
-                " applied_at timestamptz not null default now())"
-            )
-        )
-        done = dict(
-            connection.execute(
-                sa.text("select version, checksum from public.schema_migrations")
-            ).all()
-        )
-        for migration in discover_migrations(sql_dir):
-            checksum = migration.checksum
-            if migration.version in done:
-                if done[migration.version] == checksum:
-                    continue
-                if not migration.repeatable:
-                    raise DatabaseError(
-                        f"{migration.path.name} changed after it was applied; add a new migration instead"
-                    )
-            connection.exec_driver_sql(migration.path.read_text())
-            connection.execute(
-                sa.text(
-                    "insert into public.schema_migrations (version, name, checksum)"
-                    " values (:version, :name, :checksum)"
-                    " on conflict (version) do update set checksum = excluded.checksum,"
-                    " applied_at = now()"
-                ),
-                {"version": migration.version, "name": migration.name, "checksum": checksum},
-            )
-            applied_now.append(migration.path.name)
-    return applied_now
+def database_exists(url: str) -> bool:
+    """Whether the server holds the database the URL names."""
+    engine = server_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(sa.text(_DATABASE_EXISTS), {"name": database_name(url)})
+            return found.first() is not None
+    finally:
+        engine.dispose()
 
 
-def copy_frame(connection: Connection, frame: pd.DataFrame, table: str) -> int:
-    """Bulk-load a frame into ``table`` with COPY inside the caller's transaction."""
-    if frame.empty:
-        return 0
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
-    buffer.seek(0)
-    columns = ", ".join(f'"{column}"' for column in frame.columns)
-    raw = connection.connection.dbapi_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.copy_expert(
-            f"copy {table} ({columns}) from stdin with (format csv, null '\\N')", buffer
-        )
-    return len(frame)
+def create_database(url: str, *, exist_ok: bool = False) -> None:
+    """Create the database a URL names; one line when the role may not or it exists already."""
+    name = database_name(url)
+    if len(name.encode()) > LONGEST_NAME:
+        raise DatabaseError(f"database name {name!r} is longer than {LONGEST_NAME} bytes")
+    engine = server_engine(url)
+    try:
+        with engine.connect() as connection:
+            if connection.execute(sa.text(_DATABASE_EXISTS), {"name": name}).first():
+                if exist_ok:
+                    return
+                raise DatabaseError(f"database {name!r} already exists on {server_name(url)}")
+            role, allowed = connection.execute(sa.text(_CAN_CREATE)).one()
+            if not allowed:
+                raise DatabaseError(f"role {role!r} cannot create databases on {server_name(url)}")
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            connection.exec_driver_sql(f"create database {quoted}")
+    except sa.exc.SQLAlchemyError as error:
+        raise DatabaseError(describe_error(error, url)) from error
+    finally:
+        engine.dispose()
 
 
-def copy_arrow(connection: Connection, table: pa.Table, target: str) -> int:
-    """Bulk-load an Arrow table into ``target`` with COPY inside the caller's transaction.
-
-    Arrow's CSV writer is an order of magnitude faster than pandas' ``to_csv``; it quotes every
-    string and leaves nulls unquoted and empty, which is how PostgreSQL's CSV tells them apart.
-    Floats are written in their shortest exact form, so they load back bit for bit.
-    """
-    import pyarrow.csv as pa_csv
-
-    if table.num_rows == 0:
-        return 0
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    buffer.seek(0)
-    columns = ", ".join(f'"{column}"' for column in table.column_names)
-    raw = connection.connection.dbapi_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.copy_expert(f"copy {target} ({columns}) from stdin with (format csv)", buffer)
-    return table.num_rows
+def drop_database(url: str) -> None:
+    """Drop the database a URL names, if it exists, ending every session still on it."""
+    engine = server_engine(url)
+    try:
+        with engine.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(database_name(url))
+            connection.exec_driver_sql(f"drop database if exists {quoted} with (force)")
+    finally:
+        engine.dispose()
 
 
-def read_frame(connection: Connection, query: str, params: dict[str, object]) -> pd.DataFrame:
-    """Run a query and return its rows as a frame."""
-    import pandas as pd
-
-    result = connection.execute(sa.text(query), params)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+@contextmanager
+def scratch_database(url: str) -> Generator[str, None, None]:
+    """Create the database ``url`` names, yield its URL, and drop it however the block ends."""
+    create_database(url)
+    try:
+        yield url
+    finally:
+        drop_database(url)

@@ -5,29 +5,28 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fraud import dag_ids
 from fraud.config import Settings
 from fraud.db import create_warehouse_engine, describe_error
 
-DAG_IDS = ("fraud_ingest", "fraud_score", "fraud_drift", "fraud_retrain")
+_ROW_COUNTS = """
+select
+    (select count(*) from raw.transactions) as "raw.transactions",
+    (select count(*) from raw.fraud_labels) as "raw.fraud_labels",
+    (select count(*) from staging.transactions) as "staging.transactions",
+    (select count(*) from quality.quarantine) as "quality.quarantine",
+    (select count(*) from scoring.transaction_scores) as "scoring.transaction_scores",
+    (select count(*) from monitoring.feature_drift) as "monitoring.feature_drift",
+    (select count(*) from monitoring.model_decisions) as "monitoring.model_decisions",
+    (select count(*) from monitoring.alerts) as "monitoring.alerts"
+"""
 
 
 def warehouse_counts(engine: Engine) -> dict[str, int]:
     """Row counts of the main tables, for ``fraud status``."""
-    tables = (
-        "raw.transactions",
-        "raw.fraud_labels",
-        "staging.transactions",
-        "quality.quarantine",
-        "scoring.transaction_scores",
-        "monitoring.feature_drift",
-        "monitoring.model_decisions",
-        "monitoring.alerts",
-    )
     with engine.connect() as connection:
-        return {
-            table: int(connection.execute(sa.text(f"select count(*) from {table}")).scalar() or 0)
-            for table in tables
-        }
+        counts = connection.execute(sa.text(_ROW_COUNTS)).one()._mapping
+    return {table: int(count) for table, count in counts.items()}
 
 
 _LAST_RUNS = """
@@ -42,7 +41,9 @@ def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
     engine = create_warehouse_engine(airflow_database_url, pool_size=1)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text(_LAST_RUNS), {"dag_ids": list(DAG_IDS)}).mappings()
+            rows = connection.execute(
+                sa.text(_LAST_RUNS), {"dag_ids": list(dag_ids.ALL)}
+            ).mappings()
             return {
                 row["dag_id"]: {
                     "run_id": row["run_id"],
@@ -57,7 +58,7 @@ def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
 
 def collect_status(settings: Settings) -> dict[str, object]:
     """Everything ``fraud status`` prints; each part degrades to an error line on its own."""
-    from fraud.registry import RegistryError, champion_version
+    from fraud.model.registry import RegistryError, champion_version
 
     status: dict[str, object] = {}
     try:

@@ -1,0 +1,55 @@
+"""Measuring a step in a process of its own: its wall time and its own peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot run or a step misbehaved; the message is one line."""
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB.
+
+    Linux's ``ru_maxrss`` survives ``exec``: a child would report at least the peak of the
+    parent it was forked from. ``VmHWM`` belongs to the process's own address space.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_environment() -> dict[str, str]:
+    """This environment, with the checkout's ``include/`` and root on the child's path."""
+    paths = [str(REPOSITORY_ROOT / "include"), str(REPOSITORY_ROOT)]
+    given = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys([*paths, *given]))}
+
+
+def run_child(module: str, spec: dict[str, Any], what: str) -> dict[str, Any]:
+    """Run ``python -m module`` with ``spec`` as JSON on stdin; return the JSON it prints last."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_environment(),
+    )
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkError(f"{what} failed: {last}")
+    return dict(json.loads(lines[-1]))

@@ -1,0 +1,204 @@
+"""What each ``fraud`` subcommand does; :mod:`fraud.cli` parses the arguments and calls these.
+
+A command that runs a stage calls the same task function (:mod:`fraud.tasks`) as the DAG does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from fraud.config import REPOSITORY_ROOT, ConfigError, load_settings
+
+
+def print_payload(payload: object, as_json: bool) -> None:
+    """Print a result as indented JSON, or as ``key: value`` lines."""
+    if as_json:
+        print(json.dumps(payload, indent=2, default=str))
+    elif isinstance(payload, dict):
+        for key, value in payload.items():
+            print(f"{key}: {value}")
+    else:
+        print(payload)
+
+
+def progress(message: str) -> None:
+    """A line about long work, on stderr so that ``--json`` output stays parseable."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def db_migrate(args: argparse.Namespace) -> int:
+    """Apply pending ``sql/`` migrations."""
+    from fraud.migrations import migrate
+    from fraud.tasks import warehouse
+
+    applied = migrate(warehouse())
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Simulate transactions and delayed labels into ``raw.*``."""
+    from fraud.simulation.generate import simulate as run_simulation
+    from fraud.simulation.params import SimulationParams
+    from fraud.simulation.warehouse import next_transaction_id, write_simulation
+    from fraud.tasks import warehouse
+
+    with warehouse().begin() as connection:
+        params = SimulationParams(
+            seed=args.seed,
+            n_customers=args.customers,
+            n_terminals=args.terminals,
+            start_date=args.start_date,
+            n_days=args.days,
+            radius=args.radius,
+            label_delay_days=args.label_delay_days,
+            label_delay_shape=None if args.fixed_delay else args.label_delay_shape,
+            drift_start=args.drift_start,
+            drift_strength=args.drift_strength,
+            first_transaction_id=next_transaction_id(connection),
+        )
+        transactions, labels = write_simulation(connection, run_simulation(params))
+    print(
+        f"wrote {transactions} transactions and {labels} labels"
+        f" from {params.start_date} for {params.n_days} days"
+    )
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Champion version, last run per DAG, row counts."""
+    from fraud.status import collect_status
+
+    print_payload(collect_status(load_settings()), args.json)
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Run the quality gate for one date, exactly as the DAG task does."""
+    from fraud.dates import day_interval
+    from fraud.quality.validate import BatchValidationError
+    from fraud.tasks import validate_batch
+    from fraud.xcom import to_xcom
+
+    start, end = day_interval(args.date)
+    try:
+        summary = validate_batch(start, end, f"cli__{args.date}")
+    except BatchValidationError as error:
+        _print_validation(to_xcom(error.outcome), args.json)
+        print(f"batch failed: {error}", file=sys.stderr)
+        return 1
+    _print_validation(summary, args.json)
+    return 0
+
+
+def _print_validation(summary: dict[str, Any], as_json: bool) -> None:
+    """Print a validation outcome: status, counts, one line per failed expectation, Data Docs."""
+    if as_json:
+        print_payload(summary, as_json=True)
+        return
+    print(f"status: {summary['status']}")
+    print(f"run_id: {summary['run_id']}")
+    print(f"interval: [{summary['interval_start']}, {summary['interval_end']})")
+    for count in ("extracted", "validated", "quarantined"):
+        print(f"{count}: {summary[f'{count}_count']}")
+    for failure in summary["failures"]:
+        print(f"failed ({failure['level']}): {failure['message']}")
+    print(f"data_docs: {summary['data_docs_path']}")
+
+
+def score(args: argparse.Namespace) -> int:
+    """Score one date with the champion: every share, then the top k, in one transaction."""
+    from fraud.dates import day_interval
+    from fraud.tasks import score_day
+
+    start, end = day_interval(args.date)
+    # Every invocation is a new run: its id tells its rows from those of the run it replaces.
+    run_id = f"cli__{args.date}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    summary = score_day(start, end, run_id)
+    model_uri = f"models:/{load_settings().model_name}/{summary['model_version']}"
+    print_payload({"run_id": run_id, **summary, "model_uri": model_uri}, args.json)
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Train on one window and test on a later one, as the Handbook's protocol does."""
+    from fraud.model.protocol import Protocol, evaluate_protocol
+    from fraud.tasks import warehouse
+
+    settings = load_settings()
+    protocol = Protocol.from_dates(
+        args.train_start, args.train_end, args.delay_days, args.test_start, args.test_end
+    )
+    results = evaluate_protocol(warehouse(settings), settings, protocol)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    metrics = list(next(iter(results.values())))
+    print(f"{'':<20}" + "".join(f"{metric:>24}" for metric in metrics))
+    for name, values in results.items():
+        print(f"{name:<20}" + "".join(f"{values[metric]:>24.4f}" for metric in metrics))
+    return 0
+
+
+def model_rollback(args: argparse.Namespace) -> int:
+    """Move ``champion`` back to the version it replaced."""
+    from fraud.model.promotion import rollback
+    from fraud.tasks import warehouse
+
+    settings = load_settings()
+    previous, current = rollback(warehouse(settings), settings, args.reason)
+    print(f"champion moved from version {previous} back to version {current}")
+    return 0
+
+
+def benchmarks() -> ModuleType:
+    """The checkout's ``benchmarks`` package, which the worker image does not ship."""
+    if not (REPOSITORY_ROOT / "benchmarks" / "__init__.py").is_file():
+        raise ConfigError(
+            f"fraud benchmark runs from a checkout: no benchmarks/ beside include/ in {REPOSITORY_ROOT}"
+        )
+    if str(REPOSITORY_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPOSITORY_ROOT))
+    import benchmarks
+
+    return benchmarks
+
+
+def benchmark_scoring(args: argparse.Namespace) -> int:
+    """Measure the scoring step beside the I/O floor and the to_sql way, in a scratch database."""
+    benchmarks()
+    from benchmarks.scoring import format_report, run_scoring_benchmark
+
+    report = run_scoring_benchmark(
+        load_settings(),
+        rows=args.rows,
+        skip_tutorial=args.skip_tutorial,
+        keep=args.keep,
+        customers=args.customers,
+        seed=args.seed,
+        model=args.model,
+        progress=progress,
+    )
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Bring up the local stack and run the nightly pipeline over the seeded history."""
+    from fraud.local.demo import bring_up
+
+    return bring_up(days=args.days, nights=args.nights)
+
+
+def down(args: argparse.Namespace) -> int:
+    """Stop everything ``fraud up`` started."""
+    from fraud.local.stack import stop_stack
+
+    stop_stack()
+    print("stopped")
+    return 0

@@ -1,0 +1,1 @@
+"""The fraud-monitoring page: its data, read as fraud_analyst, and its HTML; no Airflow here."""

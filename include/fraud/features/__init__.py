@@ -1,0 +1,1 @@
+"""Point-in-time transaction features: one code path builds them for training and for scoring."""

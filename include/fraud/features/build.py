@@ -1,0 +1,264 @@
+"""Point-in-time transaction features: one function builds them for training and for scoring.
+
+Every feature of a transaction at time ``t`` uses only what the bank knew when the nightly
+batch scored it: the customer's transactions up to ``t``, the terminal's transactions before
+``t - label_delay_days`` and the fraud labels reported before the end of ``t``'s UTC day.
+Rows after ``t`` and labels reported later may be present in the inputs; they are ignored,
+so a multi-day training call and day-by-day scoring calls give the same features.
+
+The windows are computed without a per-row loop over rows sorted by (entity, time)
+(:mod:`fraud.features.timeline`): window edges are found with ``np.searchsorted`` and sums with
+cumulative sums, in whole cents so that they are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fraud.features.columns import FEATURE_COLUMNS, KEY_COLUMNS, LONGEST_WINDOW_DAYS, WINDOWS_DAYS
+from fraud.features.timeline import Clock, Timeline, make_clock, make_timeline
+
+_DAY_NS = 86_400 * 1_000_000_000
+_RECENT_DAYS = 7
+_NIGHT_LAST_HOUR = 6
+
+
+def label_cutoff(tx_datetime: pd.Series) -> pd.Series:
+    """The moment of scoring of each transaction: the end of its UTC day."""
+    return pd.to_datetime(tx_datetime, utc=True).dt.floor("D") + pd.Timedelta(days=1)
+
+
+def _epoch_ns(values: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of timestamps, read as UTC."""
+    return pd.to_datetime(values, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+
+
+def _amounts(values: pd.Series) -> np.ndarray:
+    """Amounts as float64, whether they arrive as floats or Decimals."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    """Prefix sums with a leading zero, so ``total[hi] - total[lo]`` sums rows lo..hi-1."""
+    return np.concatenate(([0], np.cumsum(values)))
+
+
+def _summable_amounts(amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Amounts and their squares in whole cents when they are, so window sums are exact.
+
+    Sums of floats depend on what else the frame holds; integer sums do not, which keeps
+    a multi-day training call and the nightly scoring calls equal to the last bit.
+    """
+    cents = np.rint(amount * 100.0)
+    squares = cents * cents
+    if np.all(np.abs(amount * 100.0 - cents) < 1e-6) and np.sum(squares) < 2**62:
+        whole = cents.astype(np.int64)
+        return whole, whole * whole, 100.0
+    return amount, amount * amount, 1.0
+
+
+def _zscore(amount: np.ndarray, mean: np.ndarray, mean_square: np.ndarray) -> np.ndarray:
+    """How many standard deviations ``amount`` lies from the window's mean; 0 without spread."""
+    std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
+    # Below a cent of spread the window is one repeated amount: no scale to measure against.
+    spread = std > 0.01
+    return np.divide(amount - mean, std, out=np.zeros_like(std), where=spread)
+
+
+def _customer_features(
+    frame: pd.DataFrame, timeline: Timeline, clock: Clock, targets: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Counts, mean amounts and gap to the previous transaction over the customer's past."""
+    amount = frame["tx_amount"].to_numpy()
+    summable, squares, scale = _summable_amounts(amount)
+    total = _cumulative(summable[timeline.order])
+    total_square = _cumulative(squares[timeline.order])
+    t = frame["tx_datetime_ns"].to_numpy()[targets]
+    target_rank = clock.rank[targets]
+    first_same = timeline.position(target_rank, side="left")
+    hi = timeline.position(target_rank, side="right")
+    lows = {
+        # (t - w, t]: from the first row after t - w days.
+        days: timeline.position(clock.rank_of(t - days * _DAY_NS, side="right"), side="left")
+        for days in WINDOWS_DAYS
+    }
+    features: dict[str, np.ndarray] = {}
+    for days, lo in lows.items():
+        count = (hi - lo).astype(np.float64)
+        features[f"customer_tx_count_{days}d"] = count
+        features[f"customer_mean_amount_{days}d"] = (total[hi] - total[lo]) / scale / count
+    lo, longest = lows[LONGEST_WINDOW_DAYS], f"{LONGEST_WINDOW_DAYS}d"
+    mean = features[f"customer_mean_amount_{longest}"]
+    mean_square = (total_square[hi] - total_square[lo]) / (scale * scale) / (hi - lo)
+    features[f"amount_to_customer_mean_{longest}"] = amount[targets] / mean
+    features[f"customer_amount_zscore_{longest}"] = _zscore(amount[targets], mean, mean_square)
+    # A stolen card's recent payments inflate the recent mean; the older weeks hold the habit.
+    recent = lows[_RECENT_DAYS]
+    older = (recent - lo).astype(np.float64)
+    older_mean = np.divide(
+        (total[recent] - total[lo]) / scale, older, out=mean.copy(), where=older > 0
+    )
+    features["amount_to_customer_older_mean"] = amount[targets] / older_mean
+    previous_row = timeline.order[np.maximum(first_same - 1, 0)]
+    has_previous = (first_same > 0) & (timeline.codes[previous_row] == timeline.target_codes)
+    cap = float(LONGEST_WINDOW_DAYS * 86_400)
+    gap = np.where(has_previous, (t - frame["tx_datetime_ns"].to_numpy()[previous_row]) / 1e9, cap)
+    # Another transaction at the same instant is a gap of zero; history older than the
+    # longest window is not guaranteed to be loaded, so the gap never exceeds it.
+    gap = np.where(hi - first_same > 1, 0.0, gap)
+    features["customer_seconds_since_previous"] = np.minimum(gap, cap)
+    return features
+
+
+def _known_frauds(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Input rows labelled fraudulent, with the moment each label was reported (ns)."""
+    if labels.empty:
+        return pd.DataFrame({"row": np.empty(0, np.int64), "reported_ns": np.empty(0, np.int64)})
+    fraud = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
+    rows = pd.Series(np.arange(len(frame)), index=frame["transaction_id"].to_numpy())
+    fraud = fraud[fraud["transaction_id"].isin(rows.index)]
+    return pd.DataFrame(
+        {
+            "row": rows.loc[fraud["transaction_id"].to_numpy()].to_numpy(),
+            "reported_ns": _epoch_ns(fraud["reported_at"]),
+        }
+    )
+
+
+def _fraud_ages(
+    t: np.ndarray, lo: np.ndarray, hi: np.ndarray, known_position: np.ndarray, sorted_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days from the oldest and from the newest known fraud in [lo, hi) to ``t``; NaN if none."""
+    if len(known_position) == 0:
+        return np.full(len(t), np.nan), np.full(len(t), np.nan)
+    first = np.searchsorted(known_position, lo)
+    last = np.searchsorted(known_position, hi) - 1
+    found = last >= first
+    oldest_ns = sorted_ns[known_position[np.where(found, first, 0)]]
+    newest_ns = sorted_ns[known_position[np.where(found, last, 0)]]
+    return (
+        np.where(found, (t - oldest_ns) / _DAY_NS, np.nan),
+        np.where(found, (t - newest_ns) / _DAY_NS, np.nan),
+    )
+
+
+def _terminal_features(
+    frame: pd.DataFrame,
+    timeline: Timeline,
+    clock: Clock,
+    targets: np.ndarray,
+    frauds: pd.DataFrame,
+    label_delay_days: int,
+) -> dict[str, np.ndarray]:
+    """Known frauds, their share and their age among the terminal's rows in delayed windows."""
+    t = frame["tx_datetime_ns"].to_numpy()[targets]
+    window_end = t - label_delay_days * _DAY_NS
+    hi = timeline.position(clock.rank_of(window_end, side="left"), side="left")
+    lows = {
+        # [t - d - w, t - d): from the first row at or after t - d - w days.
+        days: timeline.position(clock.rank_of(window_end - days * _DAY_NS, "left"), "left")
+        for days in WINDOWS_DAYS
+    }
+    sorted_ns = frame["tx_datetime_ns"].to_numpy()[timeline.order]
+    sorted_index = np.empty(len(frame), dtype=np.int64)
+    sorted_index[timeline.order] = np.arange(len(frame))
+    fraud_position = sorted_index[frauds["row"].to_numpy()]
+    fraud_order = np.argsort(fraud_position)
+    fraud_position = fraud_position[fraud_order]
+    reported = frauds["reported_ns"].to_numpy()[fraud_order]
+    known = {days: np.zeros(len(targets), dtype=np.float64) for days in WINDOWS_DAYS}
+    oldest, newest = np.full(len(targets), np.nan), np.full(len(targets), np.nan)
+    target_day = t // _DAY_NS
+    for day in pd.unique(target_day):
+        on_day = target_day == day
+        # Frauds reported before this day's batch ran (its label_cutoff), in terminal order.
+        known_position = fraud_position[reported < (day + 1) * _DAY_NS]
+        upper = np.searchsorted(known_position, hi[on_day])
+        for days, lo in lows.items():
+            known[days][on_day] = upper - np.searchsorted(known_position, lo[on_day])
+        oldest[on_day], newest[on_day] = _fraud_ages(
+            t[on_day], lows[LONGEST_WINDOW_DAYS][on_day], hi[on_day], known_position, sorted_ns
+        )
+    features: dict[str, np.ndarray] = {}
+    for days, lo in lows.items():
+        size = (hi - lo).astype(np.float64)
+        features[f"terminal_tx_count_{days}d"] = size
+        features[f"terminal_fraud_count_{days}d"] = known[days]
+        features[f"terminal_fraud_risk_{days}d"] = np.divide(
+            known[days], size, out=np.zeros_like(size), where=size > 0
+        )
+    # A compromise lasts weeks: how long ago it began and whether it is still going on.
+    # Without a known fraud the ages take the far edge of the window.
+    edge = float(label_delay_days + LONGEST_WINDOW_DAYS)
+    features["terminal_fraud_oldest_days"] = np.nan_to_num(oldest, nan=edge)
+    features["terminal_fraud_newest_days"] = np.nan_to_num(newest, nan=edge)
+    return features
+
+
+def _calendar_features(tx_datetime: pd.Series) -> dict[str, np.ndarray]:
+    """Weekend and night flags in UTC."""
+    return {
+        "is_weekend": (tx_datetime.dt.dayofweek >= 5).to_numpy(dtype=np.float64),
+        "is_night": (tx_datetime.dt.hour <= _NIGHT_LAST_HOUR).to_numpy(dtype=np.float64),
+    }
+
+
+def _normalise(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Typed copy of the transactions with a UTC timestamp and its epoch nanoseconds."""
+    if transactions["transaction_id"].duplicated().any():
+        raise ValueError("transactions contain duplicate transaction_id values")
+    frame = pd.DataFrame(
+        {
+            "transaction_id": transactions["transaction_id"].to_numpy(dtype=np.int64),
+            "tx_datetime": pd.to_datetime(transactions["tx_datetime"], utc=True)
+            .dt.as_unit("ns")
+            .reset_index(drop=True),
+            "customer_id": transactions["customer_id"].to_numpy(dtype=np.int64),
+            "terminal_id": transactions["terminal_id"].to_numpy(dtype=np.int64),
+            "tx_amount": _amounts(transactions["tx_amount"]),
+        }
+    )
+    frame["tx_datetime_ns"] = _epoch_ns(frame["tx_datetime"])
+    return frame
+
+
+def _target_rows(frame: pd.DataFrame, target_ids: Sequence[int] | np.ndarray | None) -> np.ndarray:
+    """Positions of the target transactions in the frame, in transaction_id order."""
+    if target_ids is None:
+        rows = np.arange(len(frame))
+    else:
+        ids = pd.unique(np.asarray(target_ids, dtype=np.int64))
+        rows = np.flatnonzero(frame["transaction_id"].isin(ids).to_numpy())
+        if len(rows) != len(ids):
+            missing = len(ids) - len(rows)
+            raise ValueError(f"{missing} target transaction ids are not in the transactions")
+    return rows[np.argsort(frame["transaction_id"].to_numpy()[rows], kind="stable")]
+
+
+def build_features(
+    transactions: pd.DataFrame,
+    labels: pd.DataFrame,
+    target_ids: Sequence[int] | np.ndarray | None,
+    label_delay_days: int,
+) -> pd.DataFrame:
+    """Features of the target transactions (all when target_ids is None), the rest as history."""
+    frame = _normalise(transactions)
+    targets = _target_rows(frame, target_ids)
+    target_slot = np.full(len(frame), -1, dtype=np.int64)
+    target_slot[targets] = np.arange(len(targets))
+    clock = make_clock(frame["tx_datetime_ns"].to_numpy(), target_slot)
+    customers = make_timeline(frame["customer_id"].to_numpy(), clock, targets, target_slot)
+    terminals = make_timeline(frame["terminal_id"].to_numpy(), clock, targets, target_slot)
+    frauds = _known_frauds(frame, labels)
+    target_frame = frame.iloc[targets]
+    features = {"tx_amount": target_frame["tx_amount"].to_numpy()}
+    features |= _customer_features(frame, customers, clock, targets)
+    features |= _terminal_features(frame, terminals, clock, targets, frauds, label_delay_days)
+    features |= _calendar_features(target_frame["tx_datetime"])
+    result = target_frame[list(KEY_COLUMNS)].reset_index(drop=True)
+    for column in FEATURE_COLUMNS:
+        result[column] = np.asarray(features[column], dtype=np.float64)
+    return result

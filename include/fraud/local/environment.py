@@ -1,0 +1,186 @@
+"""The local stack's environment: URLs, generated secrets, the ``env`` file and the admin login."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from fraud.config import REPOSITORY_ROOT
+from fraud.db import sqlalchemy_url, with_database
+from fraud.local.paths import (
+    ADMIN_USER,
+    AIRFLOW_URL,
+    MLFLOW_URL,
+    SERVICES,
+    ServerUrls,
+    StackError,
+    StackPaths,
+)
+
+GENERATED_SECRETS = (
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__FERNET_KEY",
+)
+
+
+# Defaults a user may override by exporting the variable before `make up`.
+TUNABLE_DEFAULTS = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+}
+
+
+PASSED_THROUGH_PREFIXES = ("FRAUD_", "AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
+
+
+_PASSWORD_ALPHABET = "abcdefghkmnpqrstuvwxyzABCDEFGHKMNPQRSTUVWXYZ23456789"
+
+
+def derive_urls(warehouse: str, environ: Mapping[str, str], *, embedded: bool) -> ServerUrls:
+    """Take the Airflow and MLflow URLs from the environment, else from the warehouse server."""
+    return ServerUrls(
+        warehouse=warehouse,
+        airflow=environ.get("AIRFLOW_DATABASE_URL") or with_database(warehouse, "airflow"),
+        mlflow=environ.get("MLFLOW_BACKEND_STORE_URI") or with_database(warehouse, "mlflow"),
+        embedded=embedded,
+    )
+
+
+def external_tracking_uri(environ: Mapping[str, str]) -> str | None:
+    """The MLflow tracking server the caller named, when it is not the stack's own."""
+    given = environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return given if given and given.rstrip("/") != MLFLOW_URL else None
+
+
+def services_for(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The services the stack runs itself: no MLflow server when an external one is used."""
+    if external_tracking_uri(env):
+        return tuple(name for name in SERVICES if name != "mlflow")
+    return SERVICES
+
+
+def generate_secrets(previous: Mapping[str, str]) -> dict[str, str]:
+    """Keep the secrets of an earlier env file, generate the missing ones."""
+    fresh = {
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        # A Fernet key is 32 random bytes in url-safe base64, padding included.
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    return {name: previous.get(name) or fresh[name] for name in GENERATED_SECRETS}
+
+
+def build_env(
+    paths: StackPaths,
+    urls: ServerUrls,
+    generated: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """Return every variable the stack's processes need; its wiring wins over the caller's."""
+    include = str(REPOSITORY_ROOT / "include")
+    given_path = [part for part in environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    wiring = {
+        "FRAUD_DATABASE_URL": urls.warehouse,
+        "MLFLOW_TRACKING_URI": external_tracking_uri(environ) or MLFLOW_URL,
+        "AIRFLOW_HOME": str(paths.airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(urls.airflow),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(paths.dags_folder),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(paths.plugins_folder),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{AIRFLOW_URL}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.passwords_file),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": "8080",
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([include, *given_path])),
+        **{name: generated[name] for name in GENERATED_SECRETS},
+    }
+    defaults = {**TUNABLE_DEFAULTS, "FRAUD_ARTIFACT_DIR": str(paths.artifacts)}
+    given = {
+        name: value
+        for name, value in sorted(environ.items())
+        if name.startswith(PASSED_THROUGH_PREFIXES) and name not in wiring
+    }
+    return {**wiring, **defaults, **given}
+
+
+def render_env_file(env: Mapping[str, str]) -> str:
+    """Render ``export NAME='value'`` lines that any POSIX shell can source."""
+    header = "# Written by `fraud up`. It holds secrets: keep it private (mode 0600).\n"
+    return header + "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """Read back the variables of a file written by :func:`render_env_file`."""
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            env[name] = value
+    return env
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, replacing it atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def read_env_file(paths: StackPaths) -> dict[str, str]:
+    """Return the variables of the stack's env file, empty when there is none."""
+    if not paths.env_file.exists():
+        return {}
+    return parse_env_file(paths.env_file.read_text())
+
+
+def write_env_file(
+    paths: StackPaths, urls: ServerUrls, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Write ``<home>/env`` (mode 0600) and the admin password file; return the variables."""
+    env = build_env(paths, urls, generate_secrets(read_env_file(paths)), environ)
+    _write_private(paths.env_file, render_env_file(env))
+    _ensure_admin_password(paths)
+    return env
+
+
+def _ensure_admin_password(paths: StackPaths) -> None:
+    """Give the admin user a generated password once, in the file Airflow reads."""
+    passwords = _read_passwords(paths)
+    if ADMIN_USER not in passwords:
+        passwords[ADMIN_USER] = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(16))
+        _write_private(paths.passwords_file, json.dumps(passwords) + "\n")
+
+
+def _read_passwords(paths: StackPaths) -> dict[str, str]:
+    """Read the SimpleAuthManager password file, empty when missing."""
+    if not paths.passwords_file.exists():
+        return {}
+    return json.loads(paths.passwords_file.read_text() or "{}")
+
+
+def admin_login(paths: StackPaths) -> tuple[str, str]:
+    """Return the Airflow UI login (user, password) of the local stack."""
+    password = _read_passwords(paths).get(ADMIN_USER)
+    if password is None:
+        raise StackError(f"no admin password in {paths.passwords_file}: run `make up` first")
+    return ADMIN_USER, password
+
+
+def child_environment(env: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the caller's environment overlaid with the stack's, the venv's bin first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join([bin_dir, environ.get("PATH", os.defpath)])
+    return {**environ, **env, "PATH": path}

@@ -1,0 +1,66 @@
+"""``fraud up`` / ``fraud down`` for the stack itself: start everything (idempotent), stop it all."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from fraud.db import server_name
+from fraud.local.environment import child_environment, read_env_file, services_for, write_env_file
+from fraud.local.paths import SERVICES, StackPaths
+from fraud.local.postgres import postgres_pid, start_postgres, stop_postgres
+from fraud.local.services import (
+    migrate_airflow,
+    running_pid,
+    start_services,
+    stop_services,
+    wait_healthy,
+)
+
+
+def up(
+    home: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dags_folder: Path | None = None,
+    plugins_folder: Path | None = None,
+    timeout_seconds: float = 180.0,
+) -> dict[str, str]:
+    """Start the whole local stack (idempotent) and return the variables of its env file."""
+    environ = dict(os.environ if environ is None else environ)
+    folders = {"dags_folder": dags_folder, "plugins_folder": plugins_folder}
+    paths = StackPaths.at(home, **{key: value for key, value in folders.items() if value})
+    paths.create_directories()
+    urls = start_postgres(paths, environ)
+    env = write_env_file(paths, urls, environ)
+    if any(running_pid(paths, name) is None for name in services_for(env)):
+        migrate_airflow(paths, child_environment(env, environ), urls.airflow)
+    start_services(paths, env, urls, environ)
+    wait_healthy(paths, timeout_seconds)
+    return env
+
+
+def stop_stack(home: Path | None = None) -> None:
+    """Stop every service the stack started, then the embedded PostgreSQL; safe when idle."""
+    paths = StackPaths.at(home)
+    stop_services(paths)
+    stop_postgres(paths)
+
+
+def service_status(home: Path | None = None) -> dict[str, str]:
+    """Return ``running (pid N)``, ``stopped`` or ``external (server)`` for each part."""
+    paths = StackPaths.at(home)
+    status = {name: f"running (pid {pid})" if pid else "stopped" for name, pid in _pids(paths)}
+    warehouse = read_env_file(paths).get("FRAUD_DATABASE_URL")
+    recorded = paths.embedded_url_file.read_text() if paths.embedded_url_file.exists() else None
+    if warehouse and warehouse != recorded:
+        status["postgres"] = f"external ({server_name(warehouse)})"
+    return status
+
+
+def _pids(paths: StackPaths) -> list[tuple[str, int | None]]:
+    """Return the pid of the embedded PostgreSQL and of each service, ``None`` when stopped."""
+    return [("postgres", postgres_pid(paths.pgdata))] + [
+        (name, running_pid(paths, name)) for name in SERVICES
+    ]

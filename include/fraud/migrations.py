@@ -1,0 +1,98 @@
+"""The warehouse's schema as ordered SQL files in ``sql/``, applied once each under a lock."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.config import REPOSITORY_ROOT
+from fraud.db import DatabaseError
+
+SQL_DIR = REPOSITORY_ROOT / "sql"
+_MIGRATION_LOCK_KEY = 7_305_190_411
+_VERSIONED = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
+_REPEATABLE = re.compile(r"^R__([a-z0-9_]+)\.sql$")
+
+_LEDGER = """
+create table if not exists public.schema_migrations (
+    version text primary key,
+    name text not null,
+    checksum text not null,
+    applied_at timestamptz not null default now()
+)
+"""
+_LOCK = "select pg_advisory_xact_lock(:key)"
+_APPLIED = "select version, checksum from public.schema_migrations"
+_RECORD = """
+insert into public.schema_migrations (version, name, checksum)
+values (:version, :name, :checksum)
+on conflict (version) do update set checksum = excluded.checksum, applied_at = now()
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One SQL file of ``sql/``: versioned ones run once, repeatable ones whenever they change."""
+
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file, so an edited migration is noticed."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def repeatable(self) -> bool:
+        """Repeatable files (views) run again whenever their checksum changes."""
+        return self.version.startswith("R")
+
+
+def discover_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    """List the migrations in order: versioned by number, then repeatable by name."""
+    versioned: list[Migration] = []
+    repeatable: list[Migration] = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        if match := _VERSIONED.match(path.name):
+            versioned.append(Migration(f"V{match.group(1)}", match.group(2), path))
+        elif match := _REPEATABLE.match(path.name):
+            repeatable.append(Migration(f"R:{match.group(1)}", match.group(1), path))
+        else:
+            raise DatabaseError(
+                f"{path.name}: not a migration name (V001__name.sql or R__name.sql)"
+            )
+    return versioned + repeatable
+
+
+def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations in one transaction under an advisory lock; return what ran."""
+    applied_now: list[str] = []
+    with engine.begin() as connection:
+        connection.execute(sa.text(_LOCK), {"key": _MIGRATION_LOCK_KEY})
+        connection.execute(sa.text(_LEDGER))
+        done = {
+            str(version): str(checksum)
+            for version, checksum in connection.execute(sa.text(_APPLIED))
+        }
+        for migration in discover_migrations(sql_dir):
+            checksum = migration.checksum
+            if migration.version in done:
+                if done[migration.version] == checksum:
+                    continue
+                if not migration.repeatable:
+                    raise DatabaseError(
+                        f"{migration.path.name} changed after it was applied; add a new migration instead"
+                    )
+            connection.exec_driver_sql(migration.path.read_text())
+            connection.execute(
+                sa.text(_RECORD),
+                {"version": migration.version, "name": migration.name, "checksum": checksum},
+            )
+            applied_now.append(migration.path.name)
+    return applied_now

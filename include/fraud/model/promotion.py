@@ -1,0 +1,222 @@
+"""The promotion gate: a challenger becomes champion only if it beats it on the same window.
+
+The gate is declared as data (``Settings.promotion_gate``); each decision is stored with the
+gate it used in ``monitoring.model_decisions`` and as tags on the MLflow model version and run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.config import MetricGate, Settings
+from fraud.model import registry
+from fraud.model.artifacts import VALIDATION_FRAME
+from fraud.model.challenger import Challenger
+from fraud.model.metrics import compute_metrics
+from fraud.model.train import booster_scores
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+_RECORD_DECISION = """
+insert into monitoring.model_decisions (
+    model_name, challenger_version, champion_version, decision, reason,
+    challenger_metrics, champion_metrics, gate,
+    evaluation_start, evaluation_end, label_cutoff, mlflow_run_id, trigger
+)
+values (
+    :name, :challenger, :champion, :decision, :reason,
+    cast(:challenger_metrics as jsonb), cast(:champion_metrics as jsonb), cast(:gate as jsonb),
+    :evaluation_start, :evaluation_end, :label_cutoff, :run_id, :trigger
+)
+"""
+
+# The version a promoted champion replaced: where a rollback goes back to.
+_REPLACED_VERSION = """
+select champion_version
+from monitoring.model_decisions
+where model_name = :name and challenger_version = :current
+    and decision = 'promoted' and champion_version is not null
+order by decided_at desc
+limit 1
+"""
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the promotion gate decided and why, in words and numbers."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+def apply_gate(
+    gate: tuple[MetricGate, ...],
+    challenger: dict[str, float],
+    champion: dict[str, float],
+) -> GateOutcome:
+    """Compare challenger and champion metrics rule by rule; every rule must hold."""
+    reasons: list[str] = []
+    passed = True
+    for rule in gate:
+        new, old = challenger.get(rule.metric, math.nan), champion.get(rule.metric, math.nan)
+        if math.isnan(new):
+            passed = False
+            reasons.append(f"{rule.metric}: challenger value is missing")
+            continue
+        if math.isnan(old):
+            reasons.append(f"{rule.metric}: champion value missing, rule skipped")
+            continue
+        if rule.min_improvement is not None and not new > old + rule.min_improvement:
+            passed = False
+            reasons.append(
+                f"{rule.metric} {new:.4f} does not beat champion {old:.4f}"
+                f" by more than {rule.min_improvement}"
+            )
+        elif rule.max_regression is not None and new < old - rule.max_regression:
+            passed = False
+            reasons.append(
+                f"{rule.metric} {new:.4f} falls more than {rule.max_regression}"
+                f" below champion {old:.4f}"
+            )
+        else:
+            reasons.append(f"{rule.metric} {new:.4f} vs champion {old:.4f}: ok")
+    return GateOutcome(passed=passed, reasons=tuple(reasons))
+
+
+def record_decision(
+    engine: Engine,
+    settings: Settings,
+    *,
+    challenger_version: int,
+    champion_version: int | None,
+    decision: str,
+    reason: str,
+    challenger_metrics: dict[str, float],
+    champion_metrics: dict[str, float],
+    evaluation_window: tuple[datetime, datetime] | None,
+    label_cutoff: datetime | None,
+    mlflow_run_id: str | None,
+    trigger: str,
+) -> None:
+    """Store one decision in ``monitoring.model_decisions`` and as tags on the model version."""
+    gate = [asdict(rule) for rule in settings.promotion_gate]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(_RECORD_DECISION),
+            {
+                "name": settings.model_name,
+                "challenger": challenger_version,
+                "champion": champion_version,
+                "decision": decision,
+                "reason": reason,
+                "challenger_metrics": _json(challenger_metrics),
+                "champion_metrics": _json(champion_metrics),
+                "gate": json.dumps(gate),
+                "evaluation_start": evaluation_window[0] if evaluation_window else None,
+                "evaluation_end": evaluation_window[1] if evaluation_window else None,
+                "label_cutoff": label_cutoff,
+                "run_id": mlflow_run_id,
+                "trigger": trigger,
+            },
+        )
+    mlflow_client = registry.client(settings)
+    for key, value in {"decision": decision, "decision_reason": reason[:5000]}.items():
+        mlflow_client.set_model_version_tag(
+            settings.model_name, str(challenger_version), key, value
+        )
+    if mlflow_run_id:
+        mlflow_client.set_tag(mlflow_run_id, "decision", decision)
+        mlflow_client.set_tag(mlflow_run_id, "decision_reason", reason[:5000])
+
+
+def _json(metrics: dict[str, float]) -> str:
+    return json.dumps(
+        {key: (None if math.isnan(value) else value) for key, value in metrics.items()}
+    )
+
+
+def rollback(engine: Engine, settings: Settings, reason: str) -> tuple[int, int]:
+    """Move ``champion`` back to the version it replaced; record why. Returns (from, to)."""
+    current = registry.champion_version(settings)
+    if current is None:
+        raise registry.RegistryError(f"model {settings.model_name!r} has no champion to roll back")
+    with engine.connect() as connection:
+        previous = connection.execute(
+            sa.text(_REPLACED_VERSION), {"name": settings.model_name, "current": current}
+        ).scalar()
+    if previous is None:
+        raise registry.RegistryError(
+            f"champion version {current} of {settings.model_name!r} replaced no earlier version"
+        )
+    registry.set_alias(settings, registry.CHAMPION, int(previous))
+    record_decision(
+        engine,
+        settings,
+        challenger_version=int(previous),
+        champion_version=current,
+        decision="rolled_back",
+        reason=reason,
+        challenger_metrics={},
+        champion_metrics={},
+        evaluation_window=None,
+        label_cutoff=None,
+        mlflow_run_id=None,
+        trigger="manual rollback",
+    )
+    return current, int(previous)
+
+
+def model_inputs(booster: lgb.Booster, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a booster was trained on, in its order: an older champion keeps working
+    after new feature columns are added."""
+    return frame[booster.feature_name()]
+
+
+def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger) -> str:
+    """Promote the challenger only if it beats the champion on the same window; record it."""
+    validation = pd.read_parquet(
+        registry.download_run_file(settings, challenger.run_id, VALIDATION_FRAME)
+    )
+    challenger_metrics = compute_metrics(validation)
+    current = registry.champion_version(settings)
+    champion_metrics: dict[str, float] = {}
+    if current is None:
+        decision = "bootstrapped"
+        reason = "no champion existed; the first trained version becomes champion"
+    else:
+        champion = registry.load_version(settings, current)
+        champion_metrics = compute_metrics(
+            validation.assign(
+                score=booster_scores(champion.booster, model_inputs(champion.booster, validation))
+            )
+        )
+        outcome = apply_gate(settings.promotion_gate, challenger_metrics, champion_metrics)
+        decision = "promoted" if outcome.passed else "rejected"
+        reason = "; ".join(outcome.reasons)
+    if decision != "rejected":
+        registry.set_alias(settings, registry.CHAMPION, challenger.version)
+        registry.clear_alias(settings, registry.CHALLENGER)
+    record_decision(
+        engine,
+        settings,
+        challenger_version=challenger.version,
+        champion_version=current,
+        decision=decision,
+        reason=reason,
+        challenger_metrics=challenger_metrics,
+        champion_metrics=champion_metrics,
+        evaluation_window=(challenger.validation_start, challenger.validation_end),
+        label_cutoff=challenger.label_cutoff,
+        mlflow_run_id=challenger.run_id,
+        trigger=challenger.trigger,
+    )
+    return decision

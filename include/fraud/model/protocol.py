@@ -1,0 +1,145 @@
+"""The offline evaluation protocol of the Fraud Detection Handbook, run on ``raw.*``.
+
+One week of training, a gap as long as the label delay, one week of test. Choices, so the
+numbers mean the same thing as the Handbook's:
+
+* **Features** of every row come from :func:`fraud.features.build.build_features`, the function
+  training and scoring use, with every label: it ignores those reported after the row's
+  scoring time, so no feature sees the future.
+* **Training targets** are the labels reported before the end of the gap
+  (``train_end + delay_days``): what the bank knew on the first test day.
+* **Test targets** are every label, however late: the truth the model is judged against.
+* **Known cards are dropped from the test**, as the Handbook does: on each test day, the
+  transactions of cards with a fraud since ``train_start`` reported before that day began
+  are removed, since an investigator already blocked them.
+* The model, the logistic-regression baseline and the amount rule are trained by
+  :func:`fraud.model.train.fit_models`, the code retraining runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from fraud.config import Settings
+from fraud.dates import midnight
+from fraud.features.columns import history_start
+from fraud.features.history import History, read_history
+from fraud.model import train
+
+REPORTED_METRICS = ("auc_roc", "average_precision", "card_precision_at_100", "recall_top_decile")
+# Labels reported up to this moment count as the truth of the test window.
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Train window, label delay and test window; windows are [start, end) in UTC."""
+
+    train_start: datetime
+    train_end: datetime
+    delay_days: int
+    test_start: datetime
+    test_end: datetime
+
+    @classmethod
+    def from_dates(
+        cls, train_start: date, train_end: date, delay_days: int, test_start: date, test_end: date
+    ) -> Protocol:
+        """Build from inclusive calendar dates, as the command line takes them."""
+        protocol = cls(
+            midnight(train_start),
+            midnight(train_end) + timedelta(days=1),
+            delay_days,
+            midnight(test_start),
+            midnight(test_end) + timedelta(days=1),
+        )
+        if not protocol.train_start < protocol.train_end <= protocol.training_label_cutoff:
+            raise ValueError("the train window is empty or the delay is negative")
+        if not protocol.training_label_cutoff <= protocol.test_start < protocol.test_end:
+            raise ValueError("the test window must start after the train window plus the delay")
+        return protocol
+
+    @property
+    def training_label_cutoff(self) -> datetime:
+        """Training targets are the labels reported before this moment."""
+        return self.train_end + timedelta(days=self.delay_days)
+
+
+def known_card_mask(
+    test: pd.DataFrame, transactions: pd.DataFrame, labels: pd.DataFrame, since: datetime
+) -> np.ndarray:
+    """True for test rows whose card had a fraud since ``since`` reported before their day began."""
+    frauds = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
+    frauds = frauds.merge(
+        transactions[["transaction_id", "customer_id", "tx_datetime"]], on="transaction_id"
+    )
+    frauds = frauds[frauds["tx_datetime"] >= since]
+    # The earliest moment each card became known as compromised.
+    known_at = frauds.groupby("customer_id")["reported_at"].min()
+    day_start = pd.to_datetime(test["tx_datetime"], utc=True).dt.floor("D")
+    card_known_at = test["customer_id"].map(known_at)
+    return (card_known_at.notna() & (card_known_at < day_start)).to_numpy()
+
+
+def protocol_datasets(
+    transactions: pd.DataFrame, labels: pd.DataFrame, protocol: Protocol, label_delay_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labelled feature frames of the train window (labels known by the cut-off) and the test."""
+    known_for_training = labels[labels["reported_at"] < protocol.training_label_cutoff]
+    training = train.labelled_features(
+        History(transactions, known_for_training),
+        protocol.train_start,
+        protocol.train_end,
+        label_delay_days,
+    )
+    test = train.labelled_features(
+        History(transactions, labels), protocol.test_start, protocol.test_end, label_delay_days
+    )
+    test = test[~known_card_mask(test, transactions, labels, protocol.train_start)]
+    return training, test.reset_index(drop=True)
+
+
+def evaluate_frames(
+    transactions: pd.DataFrame,
+    labels: pd.DataFrame,
+    protocol: Protocol,
+    *,
+    label_delay_days: int,
+    seed: int,
+    time_budget_seconds: float,
+) -> dict[str, dict[str, float]]:
+    """Train on the train window, score the test window; metrics of the model and baselines."""
+    training, test = protocol_datasets(transactions, labels, protocol, label_delay_days)
+    models = train.fit_models(training, seed=seed, time_budget_seconds=time_budget_seconds)
+    return train.evaluate_models(models, test)
+
+
+def read_raw(engine: Engine, protocol: Protocol, label_delay_days: int) -> History:
+    """Transactions from the first row's feature history to the test end, with every label."""
+    start = history_start(protocol.train_start, label_delay_days)
+    with engine.connect() as connection:
+        return read_history(connection, start, protocol.test_end, _END_OF_TIME)
+
+
+def evaluate_protocol(
+    engine: Engine, settings: Settings, protocol: Protocol
+) -> dict[str, dict[str, float]]:
+    """Run the protocol on the warehouse's ``raw.*``; the four headline metrics per model."""
+    history = read_raw(engine, protocol, settings.label_delay_days)
+    results = evaluate_frames(
+        history.transactions,
+        history.labels,
+        protocol,
+        label_delay_days=settings.label_delay_days,
+        seed=settings.random_seed,
+        time_budget_seconds=settings.training_time_budget_seconds,
+    )
+    return {
+        name: {metric: metrics[metric] for metric in REPORTED_METRICS}
+        for name, metrics in results.items()
+    }

@@ -1,0 +1,168 @@
+"""The MLflow model registry: the champion and challenger aliases, loading a version, errors.
+
+A version is only ever used through this module: the booster and the run that produced it,
+under one-line errors that name the (masked) tracking URI when the registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fraud.config import Settings
+from fraud.masking import mask_passwords
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import numpy as np
+    from mlflow import MlflowClient
+
+# Scores of a float64 feature matrix (the booster's columns, in order).
+Predictor = Callable[["np.ndarray"], "np.ndarray"]
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+EXPERIMENT = "fraud-training"
+# The operating system's reason inside a transport error ("[Errno 111] Connection refused").
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+
+
+class RegistryError(RuntimeError):
+    """The registry could not be reached or holds no usable model; one-line message."""
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A registered version by number and URI: what a scoring run pins for all its shares."""
+
+    model_version: int
+    model_uri: str
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model version loaded from the registry, with the run that produced it.
+
+    ``predictor``, when set, computes the booster's scores from its feature matrix faster than
+    the booster does (the compiled model of :mod:`fraud.compiled`).
+    """
+
+    name: str
+    version: int
+    run_id: str
+    booster: lgb.Booster
+    predictor: Predictor | None = None
+
+
+def client(settings: Settings) -> MlflowClient:
+    """An MLflow client pointed at the configured tracking server and registry."""
+    import mlflow
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    # MLflow's HTTP client reads these for every request; its own defaults (7 retries with
+    # exponential backoff, 120 s) keep a task waiting about four minutes for a server that is down.
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(settings.mlflow_request_max_retries)
+    MLFLOW_HTTP_REQUEST_TIMEOUT.set(settings.mlflow_request_timeout_seconds)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+
+def _alias_version(mlflow_client: MlflowClient, name: str, alias: str) -> int | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(mlflow_client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as error:
+        if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
+
+
+def unreachable_reason(error: BaseException) -> str:
+    """The short reason of a transport failure: the OS's words if present, else the first line."""
+    text = str(error)
+    if match := _OS_REASON.search(text):
+        return match.group(1).strip()
+    return text.splitlines()[0] if text.strip() else type(error).__name__
+
+
+@contextmanager
+def registry_errors(settings: Settings) -> Generator[None, None, None]:
+    """Turn any failure to talk to the registry into one line naming the masked tracking URI."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except RegistryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any transport failure becomes one clear line
+        where = f"MLflow registry at {settings.mlflow_tracking_uri}"
+        if isinstance(error, MlflowException) and error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            message = f"{where}: {unreachable_reason(error)}"
+        else:
+            message = f"{where} is unreachable: {unreachable_reason(error)}"
+        raise RegistryError(mask_passwords(message)) from error
+
+
+def champion_version(settings: Settings) -> int | None:
+    """The version the ``champion`` alias points at, or None before the first promotion."""
+    with registry_errors(settings):
+        return _alias_version(client(settings), settings.model_name, CHAMPION)
+
+
+def load_version(settings: Settings, version: int) -> RegisteredModel:
+    """Load one registered version's LightGBM booster."""
+    import mlflow.lightgbm
+
+    with registry_errors(settings):
+        mlflow_client = client(settings)
+        model_version = mlflow_client.get_model_version(settings.model_name, str(version))
+        booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version}")
+    return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
+
+
+def require_champion_version(settings: Settings) -> int:
+    """The champion's version; fail with one line when there is none or no server."""
+    version = champion_version(settings)
+    if version is None:
+        raise RegistryError(
+            f"no champion for model {settings.model_name!r} in"
+            f" {mask_passwords(settings.mlflow_tracking_uri)}: "
+            "run the fraud_retrain DAG to bootstrap one"
+        )
+    return version
+
+
+def load_champion(settings: Settings) -> RegisteredModel:
+    """Load ``models:/<name>@champion``; fail with one line when there is none or no server."""
+    return load_version(settings, require_champion_version(settings))
+
+
+def download_run_file(settings: Settings, run_id: str, artifact_path: str) -> Path:
+    """Fetch one artifact of a run to a local temporary path."""
+    import mlflow.artifacts
+
+    client(settings)
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
+
+
+def set_alias(settings: Settings, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``."""
+    client(settings).set_registered_model_alias(settings.model_name, alias, str(version))
+
+
+def clear_alias(settings: Settings, alias: str) -> None:
+    """Remove ``alias`` if it is set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client(settings).delete_registered_model_alias(settings.model_name, alias)
+    except MlflowException:
+        pass

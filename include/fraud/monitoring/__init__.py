@@ -1,0 +1,1 @@
+"""Watching the live model: drift of its inputs and score, its performance as labels arrive, alerts."""

@@ -1,0 +1,181 @@
+"""Nightly drift: PSI of every monitored column of the night's scored rows against the reference
+of the model version that scored them, stored per column; Evidently's report beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.bulk import copy_frame, read_frame
+from fraud.config import Settings
+from fraud.model import registry
+from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
+from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference
+from fraud.monitoring.psi import DriftError, psi
+from fraud.monitoring.report import write_evidently_report
+
+TOP_IMPORTANCE_FEATURES = 5
+
+_SCORED_FEATURES = """
+select f.*, s.score, s.model_version
+from scoring.transaction_scores as s
+join staging.transaction_features as f using (transaction_id)
+where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+"""
+
+_DELETE_NIGHT = """
+delete from monitoring.feature_drift where drift_date = :day and model_name = :name
+"""
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    """What one night of drift monitoring found; small enough for XCom."""
+
+    drift_date: str
+    model_version: int
+    rows_compared: int
+    max_psi: float
+    alert_columns: tuple[str, ...]
+    monitored_columns: tuple[str, ...]
+    report_path: str
+
+    @property
+    def alerting_columns(self) -> tuple[str, ...]:
+        """The monitored columns (score first, then by importance) in the alert band."""
+        return tuple(column for column in self.monitored_columns if column in self.alert_columns)
+
+
+@lru_cache(maxsize=4)
+def _version_artifacts(
+    tracking_uri: str, model_name: str, version: int
+) -> tuple[registry.RegisteredModel, DriftReference]:
+    """A version's booster and drift reference, loaded once per process: a registered version
+    never changes, and loading it is the slow part of a night."""
+    settings = Settings(mlflow_tracking_uri=tracking_uri, model_name=model_name)
+    model = registry.load_version(settings, version)
+    reference = DriftReference.from_json(
+        registry.download_run_file(settings, model.run_id, DRIFT_REFERENCE).read_text()
+    )
+    return model, reference
+
+
+@lru_cache(maxsize=4)
+def _reference_sample(tracking_uri: str, model_name: str, version: int) -> pd.DataFrame:
+    """A version's reference sample, which only the Evidently report needs, loaded once."""
+    settings = Settings(mlflow_tracking_uri=tracking_uri, model_name=model_name)
+    model, _ = _version_artifacts(tracking_uri, model_name, version)
+    return pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
+
+
+def _scored_night(
+    engine: Engine, settings: Settings, interval_start: datetime, interval_end: datetime
+) -> tuple[int, pd.DataFrame]:
+    """The night's scored rows with their features, for the version that scored most of them."""
+    with engine.connect() as connection:
+        current = read_frame(
+            connection,
+            _SCORED_FEATURES,
+            {"start": interval_start, "end": interval_end, "model_name": settings.model_name},
+        )
+    if current.empty:
+        raise DriftError(
+            f"no scored rows for {interval_start:%Y-%m-%d} and model {settings.model_name!r}:"
+            " run fraud_score for this date first"
+        )
+    version = int(current["model_version"].mode().iloc[0])
+    return version, current[current["model_version"] == version]
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Where a night's Evidently report was written."""
+
+    drift_date: date
+    report_path: Path
+
+
+def drift_report_path(settings: Settings, drift_date: date) -> Path:
+    """Where the night's Evidently report is written."""
+    return settings.artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
+
+
+def nightly_drift_report(
+    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+) -> DriftReport:
+    """The Evidently data-drift report of the night against the version's reference sample.
+
+    It is kept apart from :func:`nightly_drift` because rendering it is the slow part of a night
+    and no decision waits for it.
+    """
+    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    _, reference = _version_artifacts(settings.mlflow_tracking_uri, settings.model_name, version)
+    sample = _reference_sample(settings.mlflow_tracking_uri, settings.model_name, version)
+    columns = [column.column for column in reference.columns]
+    path = drift_report_path(settings, interval_start.date())
+    write_evidently_report(sample, current[columns], columns, path)
+    return DriftReport(drift_date=interval_start.date(), report_path=path)
+
+
+def nightly_drift(
+    engine: Engine,
+    settings: Settings,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+) -> DriftOutcome:
+    """PSI of every feature and the score against the scoring model's reference, stored."""
+    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    model, reference = _version_artifacts(
+        settings.mlflow_tracking_uri, settings.model_name, version
+    )
+    # The version's own reference says which columns it monitors.
+    columns = [column.column for column in reference.columns]
+    results = psi(reference, current[columns])
+    importance = (
+        pd.Series(
+            model.booster.feature_importance(importance_type="gain"),
+            index=model.booster.feature_name(),
+        )
+        .drop(list(NOT_MONITORED), errors="ignore")
+        .nlargest(TOP_IMPORTANCE_FEATURES)
+    )
+    monitored = (MONITORED_SCORE, *importance.index)
+
+    drift_date = interval_start.date()
+    report_path = drift_report_path(settings, drift_date)
+
+    rows = pd.DataFrame(
+        {
+            "drift_date": drift_date,
+            "model_name": settings.model_name,
+            "model_version": version,
+            "feature": list(results),
+            "psi": [result.psi for result in results.values()],
+            "band": [settings.psi_bands.band(result.psi) for result in results.values()],
+            "rows_compared": [result.rows_compared for result in results.values()],
+            "reference_rows": reference.n_rows,
+            "report_path": str(report_path),
+            "run_id": run_id,
+        }
+    )
+    with engine.begin() as connection:
+        connection.execute(sa.text(_DELETE_NIGHT), {"day": drift_date, "name": settings.model_name})
+        copy_frame(connection, rows, "monitoring.feature_drift")
+    alert_columns = tuple(rows.loc[rows["band"] == "alert", "feature"])
+    return DriftOutcome(
+        drift_date=drift_date.isoformat(),
+        model_version=version,
+        rows_compared=len(current),
+        max_psi=float(rows["psi"].max()),
+        alert_columns=alert_columns,
+        monitored_columns=monitored,
+        report_path=str(report_path),
+    )

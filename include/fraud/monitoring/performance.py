@@ -1,0 +1,163 @@
+"""Performance of the live model once labels mature: each day measured again at 7, 14 and 30 days."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.bulk import copy_frame, read_frame
+from fraud.config import Settings
+from fraud.dates import midnight
+from fraud.model.metrics import compute_metrics
+
+# A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
+_SCORES_WITH_LABELS = """
+select s.transaction_id, s.tx_datetime, s.customer_id, s.model_version, s.score, s.is_alert,
+       coalesce(l.is_fraud, false) as is_fraud
+from scoring.transaction_scores as s
+left join raw.fraud_labels as l
+    on l.transaction_id = s.transaction_id and l.reported_at < :cutoff
+where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+"""
+
+
+PERFORMANCE_METRICS = ("average_precision", "card_precision_at_100", "recall_top_decile")
+
+_DELETE_MEASURED = """
+delete from monitoring.model_performance
+where date = :day and model_name = :name and maturity_days = :maturity
+"""
+
+
+@dataclass(frozen=True)
+class FloorBreach:
+    """A day on which a version's average precision, with mature labels, fell below the floor."""
+
+    date: str
+    model_version: int
+    maturity_days: int
+    average_precision: float
+    floor: float
+
+    def describe(self) -> str:
+        """One line for the retraining reason and the alert."""
+        return (
+            f"performance: average precision {self.average_precision:.3f} below the floor"
+            f" {self.floor:g} for version {self.model_version} on {self.date}"
+            f" ({self.maturity_days} days of labels)"
+        )
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    """What one night of performance monitoring measured; small enough for XCom."""
+
+    night: str
+    measured_dates: tuple[str, ...]
+    rows_written: int
+    floor_breaches: tuple[FloorBreach, ...]
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def performance_rows(
+    frame: pd.DataFrame, day: date, model_name: str, maturity_days: int
+) -> pd.DataFrame:
+    """Metrics of one day's scored and labelled transactions, one row per model version."""
+    rows = []
+    for version, scored in frame.groupby("model_version", sort=True):
+        metrics = compute_metrics(scored)
+        alerts = scored.loc[scored["is_alert"].astype(bool), "is_fraud"]
+        rows.append(
+            {
+                "date": day,
+                "model_name": model_name,
+                "model_version": int(version),
+                "maturity_days": maturity_days,
+                "transactions": len(scored),
+                "frauds_known": int(scored["is_fraud"].sum()),
+                **{name: _none_if_nan(metrics[name]) for name in PERFORMANCE_METRICS},
+                "alert_precision": float(alerts.mean()) if len(alerts) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _labelled_scores(
+    engine: Engine, settings: Settings, day: date, cutoff: datetime
+) -> pd.DataFrame:
+    """The day's scores with the labels reported before ``cutoff``."""
+    start = midnight(day)
+    with engine.connect() as connection:
+        frame = read_frame(
+            connection,
+            _SCORES_WITH_LABELS,
+            {
+                "start": start,
+                "end": start + timedelta(days=1),
+                "cutoff": cutoff,
+                "model_name": settings.model_name,
+            },
+        )
+    frame["is_fraud"] = frame["is_fraud"].astype(np.int8)
+    return frame
+
+
+def floor_breaches(rows: pd.DataFrame, settings: Settings) -> tuple[FloorBreach, ...]:
+    """Rows at the largest maturity whose average precision fell below the configured floor."""
+    floor = settings.performance_floor_average_precision
+    if rows.empty:
+        return ()
+    mature = rows[
+        (rows["maturity_days"] == max(settings.performance_maturity_days))
+        & (rows["average_precision"].astype(float) < floor)
+    ]
+    return tuple(
+        FloorBreach(
+            date=row.date.isoformat(),
+            model_version=int(row.model_version),
+            maturity_days=int(row.maturity_days),
+            average_precision=float(row.average_precision),
+            floor=floor,
+        )
+        for row in mature.itertuples(index=False)
+    )
+
+
+def nightly_performance(
+    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+) -> PerformanceOutcome:
+    """Measure each day exactly one configured maturity old, with the labels reported before
+    the interval's end; replace those days' rows."""
+    night = interval_start.date()
+    measured: list[pd.DataFrame] = []
+    for maturity in sorted(set(settings.performance_maturity_days)):
+        day = night - timedelta(days=maturity)
+        rows = performance_rows(
+            _labelled_scores(engine, settings, day, interval_end),
+            day,
+            settings.model_name,
+            maturity,
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(_DELETE_MEASURED),
+                {"day": day, "name": settings.model_name, "maturity": maturity},
+            )
+            copy_frame(connection, rows, "monitoring.model_performance")
+        measured.append(rows)
+    written = pd.concat(measured, ignore_index=True)
+    return PerformanceOutcome(
+        night=night.isoformat(),
+        measured_dates=tuple(sorted({day.isoformat() for day in written.get("date", [])})),
+        rows_written=len(written),
+        floor_breaches=floor_breaches(written, settings),
+    )

@@ -1,0 +1,155 @@
+"""Read one data interval of raw transactions and labels, plus the history the gate compares to."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from fraud.bulk import dbapi, read_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Connection
+
+TRANSACTION_COLUMNS = ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount")
+LABEL_COLUMNS = ("transaction_id", "is_fraud", "reported_at")
+# The label frame carries the labelled transaction's time (null when the transaction is unknown).
+LABEL_CHECK_COLUMNS = (*LABEL_COLUMNS, "transaction_tx_datetime")
+
+# The interval's raw rows are copied once into a temporary table: the checks read it, and the
+# validated rows are inserted into staging from it, so both see the same rows in one snapshot.
+INTERVAL_SNAPSHOT = "pg_temp.interval_transactions"
+
+_SNAPSHOT_STATEMENTS = (
+    f"drop table if exists {INTERVAL_SNAPSHOT}",
+    """
+create temporary table interval_transactions on commit drop as
+select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount
+from raw.transactions
+where tx_datetime >= :interval_start and tx_datetime < :interval_end
+""",
+)
+
+# Times travel as exact integer microseconds since the epoch, amounts as their decimal text;
+# rows are sorted by id in pandas, which is cheaper than sorting them on the server.
+_COPY_SNAPSHOT = f"""
+copy (
+    select
+        transaction_id,
+        (extract(epoch from tx_datetime) * 1000000)::bigint as tx_datetime,
+        customer_id,
+        terminal_id,
+        tx_amount
+    from {INTERVAL_SNAPSHOT}
+) to stdout with (format csv)
+"""
+
+_LABELS_QUERY = """
+select
+    labels.transaction_id,
+    labels.is_fraud,
+    labels.reported_at,
+    transactions.tx_datetime as transaction_tx_datetime
+from raw.fraud_labels as labels
+left join raw.transactions as transactions
+    on transactions.transaction_id = labels.transaction_id
+where labels.reported_at >= :interval_start and labels.reported_at < :interval_end
+order by labels.transaction_id
+"""
+
+_VALIDATED_ELSEWHERE_QUERY = f"""
+select staged.transaction_id
+from staging.transactions as staged
+inner join {INTERVAL_SNAPSHOT} as snapshot
+    on snapshot.transaction_id = staged.transaction_id
+where not (staged.tx_datetime >= :interval_start and staged.tx_datetime < :interval_end)
+"""
+
+# One index-only range count per day: cheaper than grouping millions of rows by day.
+_DAILY_COUNTS_QUERY = """
+select
+    days_before,
+    (
+        select count(*)
+        from raw.transactions
+        where tx_datetime >= :interval_start - (days_before + 1) * interval '1 day'
+            and tx_datetime < :interval_start - days_before * interval '1 day'
+    ) as row_count
+from generate_series(0, :days - 1) as days_before
+"""
+
+
+def _as_utc(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Convert timestamp columns to nanosecond UTC, the dtype the schema suite expects."""
+    import pandas as pd
+
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    return frame
+
+
+def read_interval(
+    connection: Connection, interval_start: datetime, interval_end: datetime
+) -> pd.DataFrame:
+    """Snapshot the raw transactions of ``[start, end)`` (see ``INTERVAL_SNAPSHOT``) and return them.
+
+    Amounts stay exact as their decimal text; the snapshot is dropped when the transaction ends.
+    """
+    import pandas as pd
+
+    interval = {"interval_start": interval_start, "interval_end": interval_end}
+    for statement in _SNAPSHOT_STATEMENTS:
+        connection.execute(sa.text(statement), interval)
+    buffer = io.BytesIO()
+    with dbapi(connection).cursor() as cursor:
+        cursor.copy_expert(_COPY_SNAPSHOT, buffer)
+    buffer.seek(0)
+    integers = {column: "int64" for column in TRANSACTION_COLUMNS if column != "tx_amount"}
+    frame = pd.read_csv(
+        buffer,
+        names=list(TRANSACTION_COLUMNS),
+        dtype={**integers, "tx_amount": "object"},
+        na_filter=False,
+    )
+    frame["tx_datetime"] = pd.to_datetime(frame["tx_datetime"], unit="us", utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
+    return frame.sort_values("transaction_id", ignore_index=True)
+
+
+def read_labels(
+    connection: Connection, interval_start: datetime, interval_end: datetime
+) -> pd.DataFrame:
+    """Return the fraud labels reported in the interval, with their transaction's time if known."""
+    frame = read_frame(
+        connection, _LABELS_QUERY, {"interval_start": interval_start, "interval_end": interval_end}
+    )
+    frame = frame.reindex(columns=list(LABEL_CHECK_COLUMNS))
+    frame["transaction_id"] = frame["transaction_id"].astype("int64")
+    frame["is_fraud"] = frame["is_fraud"].astype("bool")
+    return _as_utc(frame, ("reported_at", "transaction_tx_datetime")).reset_index(drop=True)
+
+
+def validated_elsewhere_ids(
+    connection: Connection, interval_start: datetime, interval_end: datetime
+) -> frozenset[int]:
+    """Return ids of this interval's raw rows that staging already holds under another interval."""
+    result = connection.execute(
+        sa.text(_VALIDATED_ELSEWHERE_QUERY),
+        {"interval_start": interval_start, "interval_end": interval_end},
+    )
+    return frozenset(int(row[0]) for row in result)
+
+
+def daily_volume_history(connection: Connection, interval_start: datetime, days: int) -> list[int]:
+    """Return raw row counts of the ``days`` 24-hour days before the interval, oldest first."""
+    if days <= 0:
+        return []
+    result = connection.execute(
+        sa.text(_DAILY_COUNTS_QUERY), {"interval_start": interval_start, "days": days}
+    )
+    counts = {int(days_before): int(count) for days_before, count in result}
+    return [int(counts.get(days_before, 0)) for days_before in range(days - 1, -1, -1)]

@@ -1,0 +1,274 @@
+"""Batch scoring of one day: each share streams its features in chunks, is predicted and replaced
+in one transaction; once every share is in, the day's top k become alerts too.
+
+The nightly DAG runs :func:`score_share` as mapped tasks, then :func:`mark_top_k`;
+:func:`score_day` runs the very same two steps in one transaction (``fraud score``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fraud.bulk import copy_arrow, copy_out_chunks, inline, read_frame
+from fraud.features.columns import FEATURE_COLUMNS
+from fraud.model.registry import RegisteredModel
+from fraud.scoring.predict import REASON_SLOTS, explain, reason_columns, score_frame
+from fraud.shares import WHOLE, Share, all_shares
+
+# The share's validated rows of the day with their features; amounts and times as the exact
+# text the tables hold, so they are written back unchanged. COPY takes no bind parameters:
+# the %(name)s values are inlined by the driver.
+FEATURES_OF_SHARE = """
+select f.*, t.tx_amount::text as tx_amount_exact, f.tx_datetime::text as tx_datetime_exact
+from staging.transaction_features as f
+join staging.transactions as t using (transaction_id)
+where f.tx_datetime >= %(start)s and f.tx_datetime < %(end)s
+  and staging.share_of(f.customer_id, %(share_count)s) = %(share_index)s
+"""
+
+_DELETE_SHARE = """
+delete from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end
+  and staging.share_of(customer_id, :share_count) = :share_index
+"""
+
+# The day's top k by score, ties broken by transaction id, as the single-batch ranking did.
+_TOP_K_OF_INTERVAL = """
+select transaction_id, is_alert
+from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end
+order by score desc, transaction_id
+limit :top_k
+"""
+
+# Alerts only the top k made, which a re-scored share may have pushed out of it.
+_CLEAR_STALE_TOP_K = """
+update scoring.transaction_scores
+set is_alert = false,
+    reason_1 = null, reason_1_contribution = null,
+    reason_2 = null, reason_2_contribution = null,
+    reason_3 = null, reason_3_contribution = null
+where tx_datetime >= :start and tx_datetime < :end
+  and is_alert and score < :threshold and transaction_id <> all(:keep)
+"""
+
+_FEATURES_OF_IDS = """
+select * from staging.transaction_features where transaction_id = any(:ids) order by transaction_id
+"""
+
+_MARK_ALERT = """
+update scoring.transaction_scores
+set is_alert = true,
+    reason_1 = :reason_1, reason_1_contribution = :reason_1_contribution,
+    reason_2 = :reason_2, reason_2_contribution = :reason_2_contribution,
+    reason_3 = :reason_3, reason_3_contribution = :reason_3_contribution
+where transaction_id = :transaction_id
+"""
+
+_COUNT_ALERTS = """
+select count(*) from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end and is_alert
+"""
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    """Counts for the run ledger and XCom."""
+
+    scored_count: int
+    alert_count: int
+    model_version: int
+
+
+@dataclass(frozen=True)
+class TopKOutcome:
+    """The day's alerts once its top k are marked."""
+
+    alert_count: int
+    model_version: int
+
+
+def lock_scope(interval_start: datetime) -> str:
+    """The advisory-lock scope of a day's scores.
+
+    Marking the top k rewrites rows of every share, so it holds the whole day before it touches
+    a row: a lock of its own would deadlock with a whole-day run that holds the day and its new
+    rows while it waits to mark its own top k. (Runs of one day with different share counts at
+    once are not serialised.)
+    """
+    return f"scoring:{interval_start.isoformat()}"
+
+
+def _feature_types(names: list[str]) -> dict[str, pa.DataType]:
+    """The streamed columns scoring reads, typed so that no chunk can change them.
+
+    Only these are converted: parsing the select's other columns would cost as much again.
+    """
+    types: dict[str, pa.DataType] = {name: pa.float64() for name in names}
+    types.update({name: pa.int64() for name in ("transaction_id", "customer_id", "terminal_id")})
+    types.update({name: pa.string() for name in ("tx_datetime", "tx_amount_exact")})
+    return types
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """A pandas frame of an Arrow table whose text columns stay Arrow strings, not objects."""
+    return table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get)
+
+
+def features_query(
+    connection: Connection, interval_start: datetime, interval_end: datetime, share: Share
+) -> str:
+    """The select of the share's rows and features, its parameters inlined for COPY."""
+    bounds = {"start": interval_start, "end": interval_end}
+    return inline(connection, FEATURES_OF_SHARE, {**bounds, **share.params})
+
+
+def stream_features(
+    engine: Engine,
+    interval_start: datetime,
+    interval_end: datetime,
+    share: Share,
+    chunk_rows: int,
+) -> Generator[pd.DataFrame, None, None]:
+    """The share's validated rows of the interval with their features, chunk by chunk."""
+    with engine.connect() as connection:
+        query = features_query(connection, interval_start, interval_end, share)
+        types = _feature_types(list(FEATURE_COLUMNS))
+        for table in copy_out_chunks(connection, query, types, chunk_rows):
+            yield _frame(table)
+
+
+def _copy_scores(connection: Connection, result: pd.DataFrame) -> int:
+    """COPY one chunk of scores into the score table, in the caller's transaction."""
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    return copy_arrow(connection, table, "scoring.transaction_scores")
+
+
+def score_share(
+    engine: Engine,
+    model: RegisteredModel,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    alert_threshold: float,
+    share: Share = WHOLE,
+    chunk_rows: int = 200_000,
+    connection: Connection | None = None,
+) -> ScoreOutcome:
+    """Replace the share's scores of the interval in one transaction, streaming in chunks.
+
+    Rows at or above the threshold are alerts with reason codes here; the day's top k is a
+    property of the whole day and is marked afterwards by :func:`mark_top_k`.
+    """
+    # Inside the caller's transaction when it gives one (a whole day), else in one of its own.
+    with nullcontext(connection) if connection is not None else engine.begin() as writing:
+        window = {"start": interval_start, "end": interval_end}
+        share.lock(writing, lock_scope(interval_start))
+        writing.execute(sa.text(_DELETE_SHARE), {**window, **share.params})
+        scored = alerts = 0
+        chunks = stream_features(engine, interval_start, interval_end, share, chunk_rows)
+        # Closed on any error too, so the reading connection and its thread end with this call.
+        # The writer loads one chunk while the next is scored: the server's COPY and the model's
+        # predictions run on different cores, and at most two chunks of scores are in memory.
+        with closing(chunks), ThreadPoolExecutor(1, thread_name_prefix="score-copy-in") as writer:
+            written: Future[int] | None = None
+            for chunk in chunks:
+                result = score_frame(
+                    model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
+                )
+                if written is not None:
+                    written.result()
+                written = writer.submit(_copy_scores, writing, result)
+                scored += len(result)
+                alerts += int(result["is_alert"].sum())
+            if written is not None:
+                written.result()
+        return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
+
+
+def mark_top_k(
+    connection: Connection,
+    model: RegisteredModel,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    alert_threshold: float,
+    alert_top_k: int,
+) -> int:
+    """Make the day's ``alert_top_k`` highest scores alerts, with reason codes; count alerts."""
+    window = {"start": interval_start, "end": interval_end}
+    WHOLE.lock(connection, lock_scope(interval_start))
+    top = connection.execute(sa.text(_TOP_K_OF_INTERVAL), {**window, "top_k": alert_top_k})
+    ranked = top.fetchall()
+    keep = [row.transaction_id for row in ranked]
+    connection.execute(
+        sa.text(_CLEAR_STALE_TOP_K), {**window, "threshold": alert_threshold, "keep": keep}
+    )
+    new_ids = [row.transaction_id for row in ranked if not row.is_alert]
+    if new_ids:
+        frame = read_frame(connection, _FEATURES_OF_IDS, {"ids": new_ids})
+        reasons = explain(model, frame, REASON_SLOTS)
+        connection.execute(
+            sa.text(_MARK_ALERT),
+            [
+                {"transaction_id": int(transaction_id), **reason_columns(row_reasons)}
+                for transaction_id, row_reasons in zip(
+                    frame["transaction_id"], reasons, strict=True
+                )
+            ],
+        )
+    return int(connection.execute(sa.text(_COUNT_ALERTS), window).scalar_one())
+
+
+def score_day(
+    engine: Engine,
+    model: RegisteredModel,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    alert_threshold: float,
+    alert_top_k: int,
+    shares: int = 1,
+    chunk_rows: int = 200_000,
+) -> ScoreOutcome:
+    """Every share, then the top k, as the nightly DAG runs them, in one transaction.
+
+    A killed or failed run leaves the day as it was; a finished one has replaced all of it.
+    """
+    with engine.begin() as connection:
+        # The whole day first: the shares' own locks then never wait on another run's.
+        WHOLE.lock(connection, lock_scope(interval_start))
+        scored = 0
+        for share in all_shares(shares):
+            outcome = score_share(
+                engine,
+                model,
+                interval_start=interval_start,
+                interval_end=interval_end,
+                run_id=run_id,
+                alert_threshold=alert_threshold,
+                share=share,
+                chunk_rows=chunk_rows,
+                connection=connection,
+            )
+            scored += outcome.scored_count
+        alerts = mark_top_k(
+            connection,
+            model,
+            interval_start=interval_start,
+            interval_end=interval_end,
+            alert_threshold=alert_threshold,
+            alert_top_k=alert_top_k,
+        )
+    return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)

@@ -1,0 +1,1 @@
+"""Simulated banks: card payments, fraud scenarios and delayed labels for demos, tests and benchmarks."""

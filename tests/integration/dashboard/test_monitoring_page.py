@@ -1,0 +1,508 @@
+"""The fraud-monitoring page: its data read as ``fraud_analyst``, then the real page in a browser.
+
+The warehouse gets a champion history, fourteen nights of drift across the three bands, a real
+Evidently report, real Data Docs (one day through the quality gate) and alerts recorded the way
+the notifier records them. The browser test starts the real Airflow api-server with the plugin
+on a free port, logs in through the Airflow login page in headless Chromium (Debian's
+``/usr/bin/chromium``, no browser download) and reads the page; the screenshot goes to
+``test-output/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from fraud.config import PsiBands, load_settings
+from fraud.dashboard.data import analyst_engine, load_dashboard
+from fraud.dates import day_interval
+from fraud.db import create_warehouse_engine
+from fraud.local.demo import last_night
+from fraud.monitoring.alerts import record_alert
+from fraud.monitoring.report import write_evidently_report
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import next_transaction_id, write_simulation
+from fraud.tasks import validate_batch
+
+pytestmark = pytest.mark.integration
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOT = REPOSITORY_ROOT / "test-output" / "monitoring-page.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MLFLOW_UI = "http://127.0.0.1:5000"
+RUN_ID = "3f1c0ffee0d2470f9c3b6e1f2a4b5c6d"
+# The colour of each band (the CSS of fraud.dashboard.html), as the browser computes it.
+BAND_COLOURS = {
+    "stable": "rgb(198, 246, 213)",
+    "warning": "rgb(254, 235, 200)",
+    "alert": "rgb(254, 215, 215)",
+}
+# Rising PSI per column over the fourteen nights: each column crosses bands at its own pace.
+DRIFT_SLOPES = {
+    "score": 0.024,
+    "terminal_fraud_risk_7d": 0.02,
+    "tx_amount": 0.008,
+    "customer_tx_count_1d": 0.002,
+}
+NIGHTS = 14
+SERVER_START_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the warehouse was given."""
+
+    url: str
+    model_name: str
+    last_night: date
+    artifact_dir: Path
+
+
+def _simulate(engine: sa.Engine, first_day: date, days: int) -> None:
+    """A small simulated history, as the payments system would have written it."""
+    with engine.begin() as connection:
+        params = SimulationParams(
+            seed=5,
+            n_customers=150,
+            n_terminals=300,
+            start_date=first_day,
+            n_days=days,
+            first_transaction_id=next_transaction_id(connection),
+        )
+        write_simulation(connection, simulate(params))
+
+
+def _decisions(engine: sa.Engine, model_name: str, today: datetime) -> None:
+    """Version 1 bootstrapped, version 2 promoted over it 10 days ago, version 3 rejected."""
+    rows = [
+        (1, None, "bootstrapped", {"average_precision": 0.61}, {}, None, 30),
+        (
+            2,
+            1,
+            "promoted",
+            {"average_precision": 0.72, "auc_roc": 0.91, "card_precision_at_100": 0.28},
+            {"average_precision": 0.61, "auc_roc": 0.88, "card_precision_at_100": 0.25},
+            RUN_ID,
+            10,
+        ),
+        (3, 2, "rejected", {"average_precision": 0.69}, {"average_precision": 0.73}, None, 2),
+    ]
+    with engine.begin() as connection:
+        for challenger, champion, decision, mine, theirs, run_id, days_ago in rows:
+            decided_at = today - timedelta(days=days_ago)
+            connection.execute(
+                sa.text(
+                    "insert into monitoring.model_decisions (model_name, challenger_version,"
+                    " champion_version, decision, reason, challenger_metrics, champion_metrics,"
+                    " evaluation_start, evaluation_end, mlflow_run_id, trigger, decided_at)"
+                    " values (:name, :challenger, :champion, :decision, :reason,"
+                    " cast(:mine as jsonb), cast(:theirs as jsonb), :start, :end, :run_id,"
+                    " 'scheduled', :decided_at)"
+                ),
+                {
+                    "name": model_name,
+                    "challenger": challenger,
+                    "champion": champion,
+                    "decision": decision,
+                    "reason": f"{decision} by the promotion gate",
+                    "mine": json.dumps(mine),
+                    "theirs": json.dumps(theirs),
+                    "start": decided_at - timedelta(days=8),
+                    "end": decided_at - timedelta(days=1),
+                    "run_id": run_id,
+                    "decided_at": decided_at,
+                },
+            )
+
+
+def expected_psi(column: str, night: int) -> float:
+    """The seeded PSI of a column on the n-th night (0 = oldest)."""
+    return round(0.01 + DRIFT_SLOPES[column] * night, 4)
+
+
+def _drift(engine: sa.Engine, model_name: str, last_night: date, artifact_dir: Path) -> None:
+    """Fourteen nights of PSI, written as fraud_drift writes them (band from PsiBands)."""
+    bands = PsiBands()
+    rows = [
+        {
+            "drift_date": last_night - timedelta(days=NIGHTS - 1 - night),
+            # Version 2 took over 10 days ago, the fifth of the fourteen nights.
+            "model_version": 1 if night < 4 else 2,
+            "feature": column,
+            "psi": expected_psi(column, night),
+            "band": bands.band(expected_psi(column, night)),
+            "report_path": str(
+                artifact_dir / "drift" / f"{last_night - timedelta(days=NIGHTS - 1 - night)}.html"
+            ),
+        }
+        for night in range(NIGHTS)
+        for column in DRIFT_SLOPES
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into monitoring.feature_drift (drift_date, model_name, model_version,"
+                " feature, psi, band, rows_compared, reference_rows, report_path, run_id)"
+                " values (:drift_date, :model_name, :model_version, :feature, :psi, :band,"
+                " 400, 5000, :report_path, 'monitoring_page_test')"
+            ),
+            [{**row, "model_name": model_name} for row in rows],
+        )
+
+
+def _evidently_report(path: Path) -> None:
+    """A real Evidently report for the last night, from a shifted sample."""
+    generator = np.random.default_rng(3)
+    reference = pd.DataFrame({"tx_amount": generator.gamma(2.0, 30.0, 500)})
+    current = pd.DataFrame({"tx_amount": generator.gamma(2.0, 45.0, 500)})
+    write_evidently_report(reference, current, ["tx_amount"], path)
+
+
+def _alerts(engine: sa.Engine) -> None:
+    """A drift warning and a task failure, recorded as the notifier records them."""
+    record_alert(
+        engine,
+        kind="drift",
+        severity="warning",
+        message="score, terminal_fraud_risk_7d in the PSI alert band",
+        dag_id="fraud_drift",
+        task_id="request_retraining",
+        run_id="scheduled__monitoring_page_test",
+        details={"alert_columns": ["score", "terminal_fraud_risk_7d"]},
+    )
+    record_alert(
+        engine,
+        kind="task_failure",
+        severity="critical",
+        message="fraud_ingest.validate_batch failed: volume outside the band",
+        dag_id="fraud_ingest",
+        task_id="validate_batch",
+        run_id="scheduled__monitoring_page_test",
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded(warehouse_url: str) -> Iterator[Seeded]:
+    """The module's warehouse with decisions, drift, a report, Data Docs and alerts."""
+    settings = load_settings()
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    last_night = today.date() - timedelta(days=1)
+    engine = create_warehouse_engine(warehouse_url)
+    _simulate(engine, last_night - timedelta(days=9), 10)
+    start, end = day_interval(last_night.isoformat())
+    validate_batch(start, end, "monitoring_page_test")
+    _decisions(engine, settings.model_name, today)
+    _drift(engine, settings.model_name, last_night, settings.artifact_dir)
+    _evidently_report(settings.artifact_dir / "drift" / f"{last_night}.html")
+    _alerts(engine)
+    engine.dispose()
+    yield Seeded(
+        url=warehouse_url,
+        model_name=settings.model_name,
+        last_night=last_night,
+        artifact_dir=settings.artifact_dir,
+    )
+
+
+# --- the page's data, read as fraud_analyst ----------------------------------------------------
+
+
+def test_dashboard_reads_the_champion_drift_decisions_and_alerts(seeded: Seeded) -> None:
+    engine = analyst_engine(seeded.url)
+    dashboard = load_dashboard(engine, load_settings())
+    engine.dispose()
+    assert dashboard.champion is not None
+    assert (dashboard.champion.version, dashboard.champion.became) == (2, "promoted")
+    assert dashboard.champion.measured_by.challenger_average_precision == pytest.approx(0.72)
+    assert [night.drift_date for night in dashboard.drift.nights] == [
+        seeded.last_night - timedelta(days=NIGHTS - 1 - night) for night in range(NIGHTS)
+    ]
+    assert dashboard.drift.rows[0].feature == "score"
+    for row in dashboard.drift.rows:
+        assert [cell.psi for cell in row.cells] == pytest.approx(
+            [expected_psi(row.feature, night) for night in range(NIGHTS)]
+        )
+    assert dashboard.drift.nights[-1].report_name == f"{seeded.last_night}.html"
+    assert [item.decision for item in dashboard.decisions] == [
+        "rejected",
+        "promoted",
+        "bootstrapped",
+    ]
+    assert [alert.kind for alert in dashboard.alerts] == ["task_failure", "drift"]
+    assert dashboard.data_docs
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select count(*) from monitoring.alerts",
+        "select count(*) from monitoring.feature_drift",
+        "select count(*) from raw.transactions",
+    ],
+)
+def test_the_page_cannot_read_behind_the_views(seeded: Seeded, statement: str) -> None:
+    engine = analyst_engine(seeded.url)
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        with engine.connect() as connection:
+            connection.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_the_page_cannot_write(seeded: Seeded) -> None:
+    engine = analyst_engine(seeded.url)
+    with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+        with engine.begin() as connection:
+            connection.execute(sa.text("create temporary table scratch (a int)"))
+    engine.dispose()
+
+
+def test_make_up_summary_counts_the_last_validated_night(seeded: Seeded) -> None:
+    engine = create_warehouse_engine(seeded.url)
+    night = last_night(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("set local role fraud_analyst")
+        day = connection.execute(
+            sa.text("select * from analytics.quality_daily where tx_date = :day"),
+            {"day": seeded.last_night},
+        ).one()
+    engine.dispose()
+    assert (night.day, night.extracted, night.validated, night.quarantined) == (
+        seeded.last_night,
+        day.extracted_count,
+        day.validated_count,
+        day.quarantined_count,
+    )
+    assert (night.scored, night.alerts) == (0, 0)  # the night was validated, not scored
+
+
+# --- the real page in a browser -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running api-server and its admin login."""
+
+    base_url: str
+    password: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def api_server(
+    airflow_db: None, seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[Server, None, None]:
+    """The real Airflow api-server with the repository's plugins, simple auth, a free port."""
+    home = tmp_path_factory.mktemp("api-server")
+    password = secrets.token_urlsafe(12)
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": password}))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        "FRAUD_DATABASE_URL": seeded.url,
+        "FRAUD_ARTIFACT_DIR": str(seeded.artifact_dir),
+        "FRAUD_MLFLOW_UI_URL": MLFLOW_UI,
+    }
+    log = home / "api-server.log"
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [airflow, "api-server", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=home,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not _answers(f"{base_url}/api/v2/version"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log.read_text().splitlines()[-30:])
+                pytest.fail(f"the api-server did not start; its log ends:\n{tail}")
+            time.sleep(1.0)
+        yield Server(base_url=base_url, password=password)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            # Shutdown waits for the browser's idle keep-alive connections; a few seconds will do.
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """GET without following redirects; return the status and the Location header."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", "")
+
+
+def _token(server: Server) -> str:
+    """An API token for the admin, from Airflow's own token endpoint."""
+    request = urllib.request.Request(
+        f"{server.base_url}/auth/token",
+        data=json.dumps({"username": "admin", "password": server.password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def test_the_page_is_not_served_without_a_login(api_server: Server) -> None:
+    page = f"{api_server.base_url}/fraud-monitoring/"
+    assert _status(page, {"Accept": "application/json"})[0] == 401
+    status, location = _status(page, {"Accept": "text/html"})
+    assert status == 307
+    assert location.startswith("/auth/login?next=")
+    report = f"{api_server.base_url}/fraud-monitoring/data-docs/index.html"
+    assert _status(report, {"Accept": "application/json"})[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("reports/{night}.html", 200),
+        ("data-docs/index.html", 200),
+        # Files that exist, outside the folder each route serves: %2F keeps the client from
+        # resolving the dots, the server decodes them.
+        ("data-docs/..%2F..%2F..%2F..%2Fdrift%2F{night}.html", 404),
+        ("reports/..%2Fgx%2Fgreat_expectations.yml", 404),
+        ("reports/%2Fetc%2Fpasswd", 404),
+        ("reports/no-such-night.html", 404),
+        ("reports/", 404),
+    ],
+)
+def test_artifacts_are_served_only_from_their_folders(
+    api_server: Server, seeded: Seeded, path: str, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {_token(api_server)}"}
+    url = f"{api_server.base_url}/fraud-monitoring/{path.format(night=seeded.last_night)}"
+    assert _status(url, headers)[0] == status
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
+)
+def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(f"{api_server.base_url}/")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", api_server.password)
+            page.click("button[type=submit]")
+            page.get_by_role("button", name="Browse").click()
+            with page.context.expect_page() as opened:
+                page.get_by_role("menuitem", name="Fraud monitoring").click()
+            page = opened.value
+            page.wait_for_load_state()
+            assert page.url == f"{api_server.base_url}/fraud-monitoring/"
+
+            champion = page.locator("#champion [data-version]")
+            assert champion.get_attribute("data-version") == "2"
+            assert f"{seeded.model_name} version 2" in champion.inner_text()
+            assert page.locator("#champion a", has_text=RUN_ID).get_attribute("href") == (
+                f"{MLFLOW_UI}/#/runs/{RUN_ID}"
+            )
+
+            rows = page.locator("#drift-table tbody tr")
+            assert rows.first.get_attribute("data-feature") == "score"
+            assert rows.count() == len(DRIFT_SLOPES)
+            bands = PsiBands()
+            seen = set()
+            for row in rows.all():
+                feature = row.get_attribute("data-feature")
+                cells = row.locator("td").all()
+                assert len(cells) == NIGHTS
+                for night, cell in enumerate(cells):
+                    band = bands.band(expected_psi(feature, night))
+                    assert cell.get_attribute("data-band") == band
+                    colour = cell.evaluate("node => getComputedStyle(node).backgroundColor")
+                    assert colour == BAND_COLOURS[band], (feature, night)
+                    seen.add(band)
+            assert seen == set(BAND_COLOURS)
+
+            assert "volume outside the band" in page.locator("#alerts").inner_text()
+            assert page.locator("#decisions tr").count() == 1 + 3
+
+            docs = page.locator('a[href="data-docs/index.html"]').evaluate("node => node.href")
+            assert page.request.get(docs).status == 200
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            print(f"screenshot: {SCREENSHOT}")
+
+            report_link = page.locator(f'#drift-table a[href="reports/{seeded.last_night}.html"]')
+            with page.context.expect_page() as opened:
+                report_link.click()
+            report = opened.value
+            report.get_by_text("Dataset Drift").first.wait_for()
+            # Served with a sandbox CSP: the report's scripts cannot read the Airflow session.
+            reading = "() => { try { return document.cookie } catch (error) { return error.name } }"
+            assert report.evaluate(reading) == "SecurityError"
+        finally:
+            browser.close()

@@ -1,0 +1,192 @@
+"""The promotion gate and rollback against a real MLflow SQL store and the real warehouse.
+
+Three versions of one model are registered the way retraining registers them (a run with its
+validation frame, a logged LightGBM booster, the ``challenger`` alias): a bootstrapped champion
+trained on shuffled labels, a better challenger that the gate promotes, and a copy of the weak
+model that the gate rejects. Then ``fraud model rollback`` moves the champion back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.cli import main
+from fraud.config import Settings, load_settings
+from fraud.db import create_warehouse_engine
+from fraud.features.columns import FEATURE_COLUMNS
+from fraud.features.history import History
+from fraud.model.artifacts import VALIDATION_FRAME
+from fraud.model.challenger import Challenger
+from fraud.model.promotion import decide_promotion
+from fraud.model.registry import CHALLENGER, CHAMPION, EXPERIMENT, _alias_version, client, set_alias
+from fraud.model.train import labelled_features, windows_before
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+
+pytestmark = pytest.mark.integration
+
+MODEL_NAME = "fraud-registry-test"
+CUTOFF = datetime(2026, 2, 1, tzinfo=UTC)
+ROLLBACK_REASON = "alert volume tripled after the promotion"
+
+
+@cache
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and validation features of a small simulated bank."""
+    simulation = simulate(SimulationParams(seed=21, n_customers=400, n_terminals=800, n_days=31))
+    history = History(simulation.transactions, simulation.labels)
+    windows = windows_before(CUTOFF, train_days=10, validation_days=5, label_delay_days=3)
+    return (
+        labelled_features(history, windows.train_start, windows.train_end, 3),
+        labelled_features(history, windows.validation_start, windows.validation_end, 3),
+    )
+
+
+def _booster(shuffled: bool) -> lgb.Booster:
+    """A small booster on the real labels, or on shuffled ones (a model worth nothing)."""
+    training, _ = _frames()
+    labels = training["is_fraud"].to_numpy()
+    if shuffled:
+        labels = np.random.default_rng(0).permutation(labels)
+    params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
+    dataset = lgb.Dataset(training[list(FEATURE_COLUMNS)], label=labels)
+    return lgb.train(params, dataset, num_boost_round=30)
+
+
+def _register(settings: Settings, booster: lgb.Booster, folder: Path) -> Challenger:
+    """Log a run with the validation frame and register the booster, as retraining does."""
+    import mlflow
+    import mlflow.lightgbm
+
+    _, validation = _frames()
+    scored = validation.assign(score=booster.predict(validation[list(FEATURE_COLUMNS)]))
+    frame_path = folder / VALIDATION_FRAME
+    frame_path.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_parquet(frame_path, index=False)
+    client(settings)
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(frame_path.parent), frame_path.parent.name)
+        info = mlflow.lightgbm.log_model(
+            booster, name="model", registered_model_name=settings.model_name
+        )
+    version = int(info.registered_model_version)
+    set_alias(settings, CHALLENGER, version)
+    start = validation["tx_datetime"].min().floor("D")
+    return Challenger(
+        version=version,
+        run_id=run.info.run_id,
+        label_cutoff=CUTOFF.isoformat(),
+        validation_start=start.isoformat(),
+        validation_end=(start + timedelta(days=5)).isoformat(),
+        trigger="test",
+    )
+
+
+@dataclass(frozen=True)
+class Story:
+    """The versions registered and the decision the gate took on each."""
+
+    weak: int
+    strong: int
+    rejected: int
+    decisions: dict[int, str]
+
+
+@pytest.fixture(scope="module")
+def settings(warehouse_url: str) -> Generator[Settings, None, None]:
+    """Settings with this module's own model name, so other tests' versions never interfere."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_MODEL_NAME", MODEL_NAME)
+        yield load_settings()
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Generator[Engine, None, None]:
+    engine = create_warehouse_engine(settings.require_database_url())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def story(settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Story:
+    """Bootstrap a weak champion, promote a strong challenger, reject a weak one."""
+    decisions: dict[int, str] = {}
+    versions = []
+    for name, shuffled in (("weak", True), ("strong", False), ("rejected", True)):
+        challenger = _register(settings, _booster(shuffled), tmp_path_factory.mktemp(name))
+        decisions[challenger.version] = decide_promotion(engine, settings, challenger)
+        versions.append(challenger.version)
+    return Story(*versions, decisions=decisions)
+
+
+def _decision_rows(engine: Engine) -> list[dict]:
+    """This module's decisions, oldest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "select challenger_version, champion_version, decision, reason,"
+                " challenger_metrics, champion_metrics from monitoring.model_decisions"
+                " where model_name = :name order by decision_id"
+            ),
+            {"name": MODEL_NAME},
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def _alias(settings: Settings, alias: str) -> int | None:
+    return _alias_version(client(settings), MODEL_NAME, alias)
+
+
+def test_gate_bootstraps_promotes_then_rejects(story: Story) -> None:
+    assert story.decisions == {
+        story.weak: "bootstrapped",
+        story.strong: "promoted",
+        story.rejected: "rejected",
+    }
+
+
+def test_rejected_version_keeps_the_challenger_alias(
+    story: Story, settings: Settings, engine: Engine
+) -> None:
+    assert _alias(settings, CHAMPION) in {story.strong, story.weak}
+    assert _alias(settings, CHALLENGER) == story.rejected
+    rejected = next(row for row in _decision_rows(engine) if row["decision"] == "rejected")
+    assert rejected["challenger_version"] == story.rejected
+    assert rejected["champion_version"] == story.strong
+    assert "average_precision" in rejected["reason"] and "does not beat" in rejected["reason"]
+    challenger_ap = rejected["challenger_metrics"]["average_precision"]
+    assert challenger_ap < rejected["champion_metrics"]["average_precision"]
+    tags = client(settings).get_model_version(MODEL_NAME, str(story.rejected)).tags
+    assert tags["decision"] == "rejected"
+    assert tags["decision_reason"] == rejected["reason"]
+
+
+def test_rollback_command_restores_the_replaced_champion(
+    story: Story, settings: Settings, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _alias(settings, CHAMPION) == story.strong
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_MODEL_NAME", MODEL_NAME)
+        assert main(["model", "rollback", "--reason", ROLLBACK_REASON]) == 0
+    assert f"from version {story.strong} back to version {story.weak}" in capsys.readouterr().out
+    assert _alias(settings, CHAMPION) == story.weak
+    last = _decision_rows(engine)[-1]
+    assert (last["decision"], last["reason"]) == ("rolled_back", ROLLBACK_REASON)
+    assert (last["challenger_version"], last["champion_version"]) == (story.weak, story.strong)
+    # Nothing replaced the weak version: a second rollback is refused with one line.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_MODEL_NAME", MODEL_NAME)
+        assert main(["model", "rollback", "--reason", "again"]) == 2
+    assert "replaced no earlier version" in capsys.readouterr().err

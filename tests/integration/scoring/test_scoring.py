@@ -1,0 +1,232 @@
+"""Scoring a day against a real warehouse: streamed in chunks, split by customer, replaced whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import lightgbm as lgb
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.bulk import read_frame
+from fraud.dates import day_interval
+from fraud.db import create_warehouse_engine
+from fraud.features.columns import FEATURE_COLUMNS
+from fraud.features.history import History, build_interval_features
+from fraud.model.registry import RegisteredModel
+from fraud.model.train import labelled_features
+from fraud.scoring.predict import SCORE_COLUMNS, score_frame
+from fraud.scoring.score import mark_top_k, score_day, score_share
+from fraud.shares import Share
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import write_simulation
+from fraud.tasks import validate_batch
+
+pytestmark = pytest.mark.integration
+
+FIRST_DAY = date(2031, 5, 1)
+DAYS = 12
+SCORED_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
+THRESHOLD = 0.5
+TOP_K = 25
+COMPARED = [column for column in SCORE_COLUMNS if column != "run_id"]
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A warehouse with one validated, feature-built day and a model to score it with."""
+
+    engine: Engine
+    model: RegisteredModel
+    start: datetime
+    end: datetime
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
+    engine = create_warehouse_engine(warehouse_url)
+    simulation = simulate(
+        SimulationParams(
+            seed=21, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
+        )
+    )
+    with engine.begin() as connection:
+        write_simulation(connection, simulation)
+    start, end = day_interval(SCORED_DAY.isoformat())
+    for offset in range(DAYS):
+        day_start, day_end = day_interval((FIRST_DAY + timedelta(days=offset)).isoformat())
+        validate_batch(day_start, day_end, f"test__{offset}")
+    build_interval_features(engine, start, end, "test__features", label_delay_days=3)
+    history = History(simulation.transactions, simulation.labels)
+    training = labelled_features(history, start - timedelta(days=8), start - timedelta(days=3), 3)
+    names = list(FEATURE_COLUMNS)
+    params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(training[names], training["is_fraud"]), 30)
+    yield Warehouse(engine, RegisteredModel("scoring-test", 3, "run", booster), start, end)
+    engine.dispose()
+
+
+def _scores(engine: Engine, start: datetime, end: datetime) -> pd.DataFrame:
+    """The stored scores of [start, end) in transaction order, without the run id."""
+    with engine.connect() as connection:
+        frame = read_frame(
+            connection,
+            "select * from scoring.transaction_scores"
+            " where tx_datetime >= :start and tx_datetime < :end order by transaction_id",
+            {"start": start, "end": end},
+        )
+    return frame[COMPARED].reset_index(drop=True)
+
+
+def _in_memory(warehouse: Warehouse) -> pd.DataFrame:
+    """The whole day scored as one frame: the reference the streamed runs must equal."""
+    with warehouse.engine.connect() as connection:
+        frame = read_frame(
+            connection,
+            "select f.*, t.tx_amount::text as tx_amount_exact from staging.transaction_features f"
+            " join staging.transactions t using (transaction_id)"
+            " where f.tx_datetime >= :start and f.tx_datetime < :end order by transaction_id",
+            {"start": warehouse.start, "end": warehouse.end},
+        )
+    return score_frame(
+        warehouse.model, frame, run_id="x", alert_threshold=THRESHOLD, alert_top_k=TOP_K
+    )
+
+
+def _score_day(warehouse: Warehouse, run_id: str, chunk_rows: int) -> None:
+    score_day(
+        warehouse.engine,
+        warehouse.model,
+        interval_start=warehouse.start,
+        interval_end=warehouse.end,
+        run_id=run_id,
+        alert_threshold=THRESHOLD,
+        alert_top_k=TOP_K,
+        chunk_rows=chunk_rows,
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 97, 1_000_000])
+def test_streamed_scores_equal_one_in_memory_batch(warehouse: Warehouse, chunk_rows: int) -> None:
+    _score_day(warehouse, f"chunks-{chunk_rows}", chunk_rows)
+    stored = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    expected = _in_memory(warehouse)[COMPARED]
+    assert len(stored) == len(expected) > TOP_K
+    assert stored["is_alert"].sum() >= TOP_K
+    stored["tx_datetime"] = pd.to_datetime(stored["tx_datetime"], utc=True)
+    expected["tx_datetime"] = pd.to_datetime(expected["tx_datetime"], utc=True)
+    stored["tx_amount"] = stored["tx_amount"].astype(str)
+    pd.testing.assert_frame_equal(stored, expected.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.parametrize("partitions", [2, 3, 5])
+def test_partitions_and_top_k_equal_the_whole_day(warehouse: Warehouse, partitions: int) -> None:
+    _score_day(warehouse, "whole", 10_000)
+    whole = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    counts = []
+    for index in range(partitions):
+        outcome = score_share(
+            warehouse.engine,
+            warehouse.model,
+            interval_start=warehouse.start,
+            interval_end=warehouse.end,
+            run_id=f"part-{index}",
+            alert_threshold=THRESHOLD,
+            share=Share(index, partitions),
+            chunk_rows=50,
+        )
+        counts.append(outcome.scored_count)
+    with warehouse.engine.begin() as connection:
+        mark_top_k(
+            connection,
+            warehouse.model,
+            interval_start=warehouse.start,
+            interval_end=warehouse.end,
+            alert_threshold=THRESHOLD,
+            alert_top_k=TOP_K,
+        )
+    assert sum(counts) == len(whole)
+    assert all(count > 0 for count in counts)
+    pd.testing.assert_frame_equal(_scores(warehouse.engine, warehouse.start, warehouse.end), whole)
+
+
+def test_rescoring_one_partition_replaces_only_its_rows(warehouse: Warehouse) -> None:
+    _score_day(warehouse, "before", 10_000)
+    score_share(
+        warehouse.engine,
+        warehouse.model,
+        interval_start=warehouse.start,
+        interval_end=warehouse.end,
+        run_id="again",
+        alert_threshold=THRESHOLD,
+        share=Share(1, 4),
+    )
+    with warehouse.engine.connect() as connection:
+        runs = read_frame(
+            connection,
+            "select run_id, mod(hashint8(customer_id)::bigint + 2147483648, 4) as part,"
+            " count(*) as n, count(distinct transaction_id) as ids"
+            " from scoring.transaction_scores group by 1, 2 order by 2",
+            {},
+        )
+    assert (runs["n"] == runs["ids"]).all()
+    assert runs.set_index("part")["run_id"].to_dict() == {
+        0: "before",
+        1: "again",
+        2: "before",
+        3: "before",
+    }
+
+
+def test_stale_top_k_alerts_are_cleared_when_the_ranking_changes(warehouse: Warehouse) -> None:
+    _score_day(warehouse, "before", 10_000)
+    with warehouse.engine.begin() as connection:
+        # A score at the top that the ranking must now include, and so push one row out.
+        connection.execute(
+            sa.text(
+                "update scoring.transaction_scores set score = 0.4999"
+                " where transaction_id = (select min(transaction_id)"
+                " from scoring.transaction_scores where not is_alert)"
+            )
+        )
+        alerts = mark_top_k(
+            connection,
+            warehouse.model,
+            interval_start=warehouse.start,
+            interval_end=warehouse.end,
+            alert_threshold=THRESHOLD,
+            alert_top_k=TOP_K,
+        )
+    stored = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    top = stored.sort_values(["score", "transaction_id"], ascending=[False, True]).head(TOP_K)
+    assert alerts == int(stored["is_alert"].sum())
+    assert top["is_alert"].all()
+    assert set(stored.loc[stored["is_alert"], "transaction_id"]) == set(
+        top["transaction_id"]
+    ) | set(stored.loc[stored["score"] >= THRESHOLD, "transaction_id"])
+    assert stored.loc[stored["is_alert"], "reason_1"].notna().all()
+    assert stored.loc[~stored["is_alert"], "reason_1"].isna().all()
+
+
+@pytest.mark.parametrize(("index", "count"), [(0, 0), (2, 2), (-1, 3)])
+def test_a_share_that_does_not_exist_is_refused(index: int, count: int) -> None:
+    with pytest.raises(ValueError, match=f"share {index} of {count} does not exist"):
+        Share(index, count)
+
+
+def test_a_query_error_in_the_stream_surfaces_as_the_database_error(
+    warehouse: Warehouse,
+) -> None:
+    with warehouse.engine.begin() as connection:
+        connection.exec_driver_sql("alter table staging.transaction_features rename to moved")
+    try:
+        with pytest.raises(Exception, match="transaction_features"):
+            _score_day(warehouse, "missing", 100)
+    finally:
+        with warehouse.engine.begin() as connection:
+            connection.exec_driver_sql("alter table staging.moved rename to transaction_features")

@@ -1,0 +1,253 @@
+"""No secrets in the repository, and none printed: credentials only arrive through the environment.
+
+The scan reads every file git tracks or would track (``git ls-files --cached --others
+--exclude-standard``, so new files are checked before their first commit) and looks for
+passwords inside URLs, private keys, AWS keys, Slack tokens and webhooks, GitHub tokens, and
+passwords or tokens assigned as string literals.
+
+Allowed, because they are not secrets:
+
+- references resolved at run time: ``${VAR}``, ``$VAR``, ``{field}`` and ``%(field)s``
+  templates, ``<password>``-style slots (a ``${VAR:-default}`` is judged by its default, which
+  is what runs when the variable is unset);
+- masks: values made only of ``*``, ``x``, ``.`` or ``-`` (``***`` is what ``mask_url`` prints);
+- values shorter than 8 characters: fixtures such as ``pw`` or ``p%40ss``, and too short to be a
+  credential anyone should deploy;
+- values made only of the words in ``PLACEHOLDER_WORDS`` (``changeme``, ``app-password``,
+  ``test-only-secret``, ``topsecret``);
+- a line carrying the marker ``secret-scan: allow`` (the reviewer sees it in the diff).
+
+Anything else that looks like a credential fails the test with its file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fraud.cli import main
+from fraud.config import Settings
+from fraud.masking import mask_passwords
+from fraud.model.registry import RegistryError, champion_version
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
+ALLOW_MARKER = "secret-scan: allow"
+MIN_SECRET_LENGTH = 8
+PLACEHOLDER_WORDS = frozenset(
+    {
+        "admin",
+        "app",
+        "changeme",
+        "dummy",
+        "example",
+        "fake",
+        "my",
+        "only",
+        "pass",
+        "passwd",
+        "password",
+        "placeholder",
+        "secret",
+        "test",
+        "topsecret",
+        "user",
+        "your",
+    }
+)
+_REFERENCE = re.compile(r"^(\$\{[^}]*\}|\$\w+|\{[^}]*\}|%\(\w+\)s|<[^>]*>)$")
+_SHELL_REFERENCE = re.compile(r"\$\{\w+(?::?-(?P<default>[^}]*))?\}")
+_MASK = re.compile(r"^[*xX.\-]+$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of credential; ``value_group`` names the part checked against the allow-list."""
+
+    name: str
+    pattern: re.Pattern[str]
+    value_group: int | None = None
+
+
+RULES = (
+    Rule(
+        "password in URL", re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@"), 1
+    ),
+    Rule("private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
+    Rule("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    Rule(
+        "AWS secret access key",
+        re.compile(r"(?i)aws_secret_access_key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})"),
+        1,
+    ),
+    Rule("Slack token", re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}")),
+    Rule(
+        "Slack webhook",
+        re.compile(r"https://hooks\.slack\.com/services/T[0-9A-Za-z_]+/B[0-9A-Za-z_]+/\w+"),
+    ),
+    Rule("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    Rule(
+        "password assigned a literal",
+        re.compile(
+            r"(?i)\b[\w.-]*(?:password|passwd|pwd|secret|secret_key|token|api_key|apikey)"
+            r"[\"']?\s*[:=]\s*[\"']([^\"'\s]+)[\"']"
+        ),
+        1,
+    ),
+    Rule("SQL password literal", re.compile(r"(?i)\bpassword\s+'([^'\s]+)'"), 1),
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for references, masks, short fixtures and values made of placeholder words."""
+    words = {word for word in re.split(r"[^a-z0-9]+", value.lower()) if word}
+    return bool(
+        _REFERENCE.match(value)
+        or _MASK.match(value)
+        or len(value) < MIN_SECRET_LENGTH
+        or words <= PLACEHOLDER_WORDS
+    )
+
+
+def find_secrets(text: str) -> list[tuple[int, str]]:
+    """(line number, rule name) of every credential-looking value in a text."""
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if ALLOW_MARKER in line:
+            continue
+        # ``${USER:-x}:${PASSWORD:-y}@`` holds colons of its own: judge each by its default.
+        line = _SHELL_REFERENCE.sub(lambda match: match["default"] or "${VAR}", line)
+        for rule in RULES:
+            for match in rule.pattern.finditer(line):
+                value = match.group(rule.value_group) if rule.value_group else None
+                if value is None or not is_placeholder(value):
+                    found.append((number, rule.name))
+    return found
+
+
+def repository_files() -> list[Path]:
+    """Files git tracks, plus new files it would track; binary files are left out."""
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPOSITORY_ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: nothing to scan")
+    paths = [REPOSITORY_ROOT / name for name in listing.decode().split("\0") if name]
+    return [path for path in paths if path.is_file() and b"\0" not in path.read_bytes()[:8192]]
+
+
+# Positive cases are assembled from pieces so that this file itself stays clean.
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ("url = 'postgresql://fraud:" + "Zq8vLm2x@db:5432/warehouse'", "password in URL"),
+        ("AIRFLOW_CONN_WAREHOUSE=postgres://etl:" + "Hq7rWm2pLx@db/w", "password in URL"),
+        ("postgresql://u:${DB_PASSWORD:-" + "Zq8vLm2xK}@db/w", "password in URL"),
+        ("-----BEGIN RSA " + "PRIVATE KEY-----", "private key"),
+        ("-----BEGIN " + "PRIVATE KEY-----", "private key"),
+        ("key_id = AKIA" + "Q3ZT5EXAMPLE7XY2", "AWS access key id"),
+        (
+            "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKY",
+            "AWS secret access key",
+        ),
+        ("SLACK_TOKEN=xox" + "b-123456789012-abcdefghijkl", "Slack token"),
+        ("https://hooks.slack.com/services/" + "T000/B000/XXXXXXXXXXXXXXXX", "Slack webhook"),
+        ("token: gh" + "p_" + "a" * 36, "GitHub token"),
+        ('password = "' + 'Zq8vLm2x"', "password assigned a literal"),
+        ('{"db_password": "' + 'Zq8vLm2x"}', "password assigned a literal"),
+        ("create role alice login password '" + "Zq8vLm2x';", "SQL password literal"),
+    ],
+)
+def test_scanner_finds(line: str, rule: str) -> None:
+    assert (1, rule) in find_secrets(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "postgresql://postgres:@/postgres?host=/var/run/postgresql",
+        "postgresql://fraud:${FRAUD_DB_PASSWORD}@db/warehouse",
+        "postgresql://fraud:***@db/warehouse",
+        "postgresql://user:<password>@host/db",
+        'f"postgresql://{user}:{password}@{host}/{database}"',
+        "postgresql://airflow:changeme@postgres/airflow",
+        "postgresql+psycopg2://${POSTGRES_USER:-airflow}:${POSTGRES_PASSWORD:-airflow}@pg/db",
+        "smtp://alerts%40example.com:app-password@smtp.example.com:587",
+        '{"AIRFLOW__API_AUTH__JWT_SECRET": "test-only-secret"}',
+        "postgresql://u:p%40ss@db:5433/fraud",
+        'password = os.environ["FRAUD_DB_PASSWORD"]',
+        "_PASSWORD_ALPHABET = 'abcdefgh'",
+        "password: str | None = None",
+        "'AIRFLOW__API__SECRET_KEY': secrets.token_urlsafe(32)",
+        "url = 'postgresql://etl:Zq8vLm2x@db/w'  # secret-scan: allow (a documented example)",
+    ],
+)
+def test_scanner_allows(line: str) -> None:
+    assert find_secrets(line) == []
+
+
+def test_repository_holds_no_secrets() -> None:
+    findings = [
+        f"{path.relative_to(REPOSITORY_ROOT)}:{number}: {rule}"
+        for path in repository_files()
+        for number, rule in find_secrets(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "API request to http://u:topsecret@mlflow:5000/api failed",
+            "API request to http://u:***@mlflow:5000/api failed",
+        ),
+        (
+            "a postgresql://a:one@h/db and redis://b:two@h:6379/0",
+            "a postgresql://a:***@h/db and redis://b:***@h:6379/0",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:5432/postgres",
+            "postgresql://postgres@127.0.0.1:5432/postgres",
+        ),
+        ("no URL here: user@example.org", "no URL here: user@example.org"),
+    ],
+)
+def test_mask_passwords_masks_every_url_in_a_text(text: str, expected: str) -> None:
+    assert mask_passwords(text) == expected
+
+
+def test_cli_database_error_masks_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    password = "topsecret"
+    monkeypatch.setenv("FRAUD_DATABASE_URL", f"postgresql://u:{password}@127.0.0.1:1/db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", raising=False)
+
+    status = main(["status"])
+
+    captured = capsys.readouterr()
+    assert status != 0
+    assert password not in captured.err + captured.out
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "u:***@127.0.0.1:1/db" in captured.err
+
+
+def test_unreachable_registry_error_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    settings = Settings(mlflow_tracking_uri="http://u:topsecret@127.0.0.1:1")
+
+    with pytest.raises(RegistryError) as error:
+        champion_version(settings)
+
+    assert "topsecret" not in str(error.value)
+    assert "http://u:***@127.0.0.1:1" in str(error.value)

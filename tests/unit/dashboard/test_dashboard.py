@@ -1,0 +1,259 @@
+"""The monitoring page's pure parts: the champion, the drift grid, safe file paths, links, HTML."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fraud.config import PsiBands, Settings
+from fraud.dashboard.data import (
+    Alert,
+    ArtifactNotFound,
+    Dashboard,
+    Decision,
+    DriftGrid,
+    Night,
+    artifact_file,
+    current_champion,
+    drift_grid,
+    mlflow_run_url,
+    mlflow_version_url,
+    with_reports,
+)
+from fraud.dashboard.html import render_page
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def decision(day: int, kind: str, challenger: int, champion: int | None) -> Decision:
+    """A decision on day ``day`` with the challenger's average precision 0.5 + version / 10."""
+    after = champion if kind == "rejected" else challenger
+    return Decision(
+        decision_id=day,
+        decided_at=START + timedelta(days=day),
+        decision=kind,
+        challenger_version=challenger,
+        champion_version=champion,
+        champion_version_after=after,  # type: ignore[arg-type]
+        reason=f"{kind} on day {day}",
+        trigger="scheduled",
+        challenger_average_precision=0.5 + challenger / 10,
+        champion_average_precision=None,
+        challenger_auc_roc=0.9,
+        challenger_card_precision_at_100=0.3,
+        evaluation_start=None,
+        evaluation_end=None,
+        mlflow_run_id=f"run-{challenger}" if kind != "rolled_back" else None,
+    )
+
+
+BOOT = decision(0, "bootstrapped", 1, None)
+PROMOTE = decision(7, "promoted", 2, 1)
+REJECT = decision(14, "rejected", 3, 2)
+ROLLBACK = decision(15, "rolled_back", 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("decisions", "expected"),
+    [
+        ([], None),
+        ([BOOT], (1, 0, "bootstrapped", "run-1")),
+        ([BOOT, PROMOTE], (2, 7, "promoted", "run-2")),
+        ([BOOT, PROMOTE, REJECT], (2, 7, "promoted", "run-2")),
+        # A rollback makes version 1 champion again; its metrics are those it was promoted with.
+        ([BOOT, PROMOTE, ROLLBACK], (1, 15, "rolled_back", "run-1")),
+    ],
+)
+def test_current_champion(decisions: list[Decision], expected: tuple | None) -> None:
+    champion = current_champion(decisions)
+    if expected is None:
+        assert champion is None
+        return
+    version, day, became, run_id = expected
+    assert (champion.version, champion.since, champion.became) == (
+        version,
+        START + timedelta(days=day),
+        became,
+    )
+    assert champion.measured_by.mlflow_run_id == run_id
+
+
+def drift_rows(nights: int, psi: dict[str, float]) -> list[dict[str, object]]:
+    """``nights`` nights ending 2026-03-20 with the same PSI per column every night."""
+    last = date(2026, 3, 20)
+    return [
+        {
+            "drift_date": last - timedelta(days=back),
+            "model_version": 4,
+            "feature": column,
+            "psi": value,
+            "report_path": f"/artifacts/drift/{last - timedelta(days=back)}.html",
+        }
+        for back in range(nights)
+        for column, value in psi.items()
+    ]
+
+
+def test_drift_grid_keeps_the_latest_nights_oldest_first() -> None:
+    grid = drift_grid(drift_rows(20, {"score": 0.01}), PsiBands(), nights=14)
+    assert [night.drift_date for night in grid.nights] == [
+        date(2026, 3, 7) + timedelta(days=day) for day in range(14)
+    ]
+
+
+def test_drift_grid_puts_the_score_first_then_the_most_drifted() -> None:
+    psi = {"tx_amount": 0.05, "score": 0.01, "is_night": 0.3, "customer_tx_count_1d": 0.12}
+    grid = drift_grid(drift_rows(3, psi), PsiBands())
+    assert [row.feature for row in grid.rows] == [
+        "score",
+        "is_night",
+        "customer_tx_count_1d",
+        "tx_amount",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bands", "psi", "band"),
+    [
+        (PsiBands(), 0.05, "stable"),
+        (PsiBands(), 0.1, "warning"),
+        (PsiBands(), 0.25, "alert"),
+        (PsiBands(warning=0.2, alert=0.4), 0.25, "warning"),
+        (PsiBands(warning=0.2, alert=0.4), 0.1, "stable"),
+    ],
+)
+def test_drift_cells_take_the_configured_bands(bands: PsiBands, psi: float, band: str) -> None:
+    (row,) = drift_grid(drift_rows(1, {"tx_amount": psi}), bands).rows
+    assert row.cells[0].band == band
+
+
+def test_a_column_missing_on_a_night_leaves_a_gap() -> None:
+    rows = drift_rows(2, {"score": 0.01}) + drift_rows(1, {"tx_amount": 0.02})
+    grid = drift_grid(rows, PsiBands())
+    assert grid.rows[1].feature == "tx_amount"
+    assert grid.rows[1].cells[0] is None and grid.rows[1].cells[1].psi == 0.02
+
+
+def test_reports_are_linked_only_when_on_this_server(tmp_path: Path) -> None:
+    (tmp_path / "drift").mkdir()
+    (tmp_path / "drift" / "2026-03-20.html").write_text("<html></html>")
+    grid = drift_grid(drift_rows(2, {"score": 0.01}), PsiBands())
+    nights = with_reports(grid, tmp_path).nights
+    assert [night.report_name for night in nights] == [None, "2026-03-20.html"]
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """A served folder with a report and a nested file, beside a file it must not serve."""
+    served = tmp_path / "served"
+    (served / "nested").mkdir(parents=True)
+    (served / "report.html").write_text("report")
+    (served / "nested" / "page.html").write_text("page")
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "secret.txt", served / "escape.html")
+    return served
+
+
+@pytest.mark.parametrize(
+    ("relative", "served"),
+    [
+        ("report.html", "report.html"),
+        ("nested/page.html", "nested/page.html"),
+        ("nested/../report.html", "report.html"),
+        ("../secret.txt", None),
+        ("nested/../../secret.txt", None),
+        ("/etc/passwd", None),
+        ("escape.html", None),
+        ("nested", None),
+        ("", None),
+        ("missing.html", None),
+        ("report.html\x00.png", None),
+    ],
+)
+def test_artifact_file_stays_inside_its_folder(
+    artifacts: Path, relative: str, served: str | None
+) -> None:
+    if served is None:
+        with pytest.raises(ArtifactNotFound):
+            artifact_file(artifacts, relative)
+    else:
+        assert artifact_file(artifacts, relative) == (artifacts / served).resolve()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (Settings(), "http://127.0.0.1:5000"),
+        (Settings(mlflow_tracking_uri="https://mlflow.example.com/"), "https://mlflow.example.com"),
+        # Credentials in the tracking URI stay out of the page.
+        (
+            Settings(mlflow_tracking_uri="https://user:secret@mlflow.example.com:8443"),
+            "https://mlflow.example.com:8443",
+        ),
+        (Settings(mlflow_tracking_uri="postgresql://mlflow@db/mlflow"), None),
+        (
+            Settings(
+                mlflow_tracking_uri="http://mlflow:5000", mlflow_ui_url="http://localhost:5000/"
+            ),
+            "http://localhost:5000",
+        ),
+    ],
+)
+def test_mlflow_browser_url(settings: Settings, expected: str | None) -> None:
+    assert settings.mlflow_browser_url == expected
+
+
+def test_mlflow_links() -> None:
+    assert mlflow_run_url("http://m:5000/", "abc") == "http://m:5000/#/runs/abc"
+    assert mlflow_version_url("http://m:5000", "fraud lightgbm", 3) == (
+        "http://m:5000/#/models/fraud%20lightgbm/versions/3"
+    )
+
+
+def dashboard(**overrides: object) -> Dashboard:
+    """A page's data with a champion and no drift, overridable per test."""
+    values = {
+        "model_name": "fraud-lightgbm",
+        "champion": current_champion([BOOT, PROMOTE]),
+        "drift": DriftGrid(nights=(), rows=()),
+        "decisions": (PROMOTE, BOOT),
+        "alerts": (),
+        "bands": PsiBands(),
+        "data_docs": False,
+    }
+    return Dashboard(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def test_page_links_the_champion_to_mlflow() -> None:
+    page = render_page(dashboard(), "http://m:5000", START)
+    assert 'data-version="2"' in page
+    assert 'href="http://m:5000/#/models/fraud-lightgbm/versions/2"' in page
+    assert 'href="http://m:5000/#/runs/run-2"' in page
+
+
+def test_page_without_mlflow_ui_has_no_mlflow_links() -> None:
+    page = render_page(dashboard(), None, START)
+    assert "#/runs/" not in page and "MLflow UI unknown" in page
+
+
+def test_page_escapes_what_it_shows() -> None:
+    alert = Alert(START, "critical", "task_failure", "fraud_ingest", None, "<script>x()</script>")
+    page = render_page(dashboard(alerts=(alert,)), None, START)
+    assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+
+
+def test_drift_header_links_only_available_reports() -> None:
+    grid = DriftGrid(
+        nights=(Night(date(2026, 3, 19), 2, None), Night(date(2026, 3, 20), 2, "2026-03-20.html")),
+        rows=(),
+    )
+    page = render_page(dashboard(drift=grid), None, START)
+    assert page.count('href="reports/') == 1 and 'href="reports/2026-03-20.html"' in page
+
+
+def test_page_without_a_champion_says_what_to_run() -> None:
+    page = render_page(dashboard(champion=None, decisions=()), None, START)
+    assert "No champion yet: run the fraud_retrain DAG." in page

@@ -1,0 +1,156 @@
+"""Metrics on hand-computed tiny cases: card precision top-k, top-decile recall, AUC bounds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraud.model.metrics import card_precision_at_k, compute_metrics, recall_top_decile
+
+
+def _scored(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
+    """A scored frame from (tx_datetime, customer_id, is_fraud, score) tuples."""
+    frame = pd.DataFrame(rows, columns=["tx_datetime", "customer_id", "is_fraud", "score"])
+    frame["tx_datetime"] = pd.to_datetime(frame["tx_datetime"], utc=True, format="ISO8601")
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("rows", "k", "expected"),
+    [
+        pytest.param(
+            # Card 1's best score (0.9) ranks it first; its fraud is on another transaction.
+            [
+                ("2026-01-01 10:00", 1, 0, 0.9),
+                ("2026-01-01 11:00", 1, 1, 0.1),
+                ("2026-01-01 12:00", 2, 0, 0.8),
+                ("2026-01-01 13:00", 3, 1, 0.7),
+            ],
+            2,
+            1 / 2,
+            id="card-max-score-and-any-fraud",
+        ),
+        pytest.param(
+            # Day 1: card 1 detected (1/1). Day 2: card 1 is dropped, card 2 is genuine (0/1).
+            [
+                ("2026-01-01 23:59", 1, 1, 0.9),
+                ("2026-01-01 08:00", 2, 0, 0.5),
+                ("2026-01-02 00:01", 1, 1, 0.95),
+                ("2026-01-02 09:00", 2, 0, 0.6),
+                ("2026-01-02 10:00", 3, 1, 0.5),
+            ],
+            1,
+            (1 + 0) / 2,
+            id="detected-card-dropped-next-day",
+        ),
+        pytest.param(
+            # Card 1 was in the top k on day 1 but genuine, so it stays in day 2's ranking.
+            [
+                ("2026-01-01 10:00", 1, 0, 0.9),
+                ("2026-01-02 10:00", 1, 1, 0.9),
+                ("2026-01-02 11:00", 2, 1, 0.1),
+            ],
+            1,
+            (0 + 1) / 2,
+            id="genuine-top-card-not-dropped",
+        ),
+        pytest.param(
+            # Fewer cards than k: the precision is still divided by k.
+            [
+                ("2026-01-01 10:00", 1, 1, 0.9),
+                ("2026-01-01 11:00", 2, 0, 0.8),
+                ("2026-01-01 12:00", 3, 1, 0.7),
+            ],
+            5,
+            2 / 5,
+            id="k-larger-than-the-cards",
+        ),
+    ],
+)
+def test_card_precision_at_k(
+    rows: list[tuple[str, int, int, float]], k: int, expected: float
+) -> None:
+    assert card_precision_at_k(_scored(rows), k) == pytest.approx(expected)
+
+
+def test_card_precision_days_are_utc_days() -> None:
+    # 23:30 at UTC-05:00 is 04:30 UTC the next day: two days, each with its own top card.
+    frame = _scored([("2026-01-01 20:00", 1, 1, 0.9), ("2026-01-01 23:30-05:00", 2, 0, 0.8)])
+    assert card_precision_at_k(frame, 1) == pytest.approx((1 + 0) / 2)
+
+
+@pytest.mark.parametrize(
+    ("fraud_ranks", "n", "expected"),
+    [
+        ([0, 1], 20, 1.0),  # both frauds in the top 2 of 20
+        ([0, 4, 7], 20, 1 / 3),  # top 2 of 20 hold one of three frauds
+        ([1, 2], 11, 1 / 2),  # the top decile of 11 rows is 2 rows
+        ([19], 20, 0.0),
+    ],
+)
+def test_recall_top_decile(fraud_ranks: list[int], n: int, expected: float) -> None:
+    score = np.linspace(1.0, 0.0, n)  # rank 0 is the highest score
+    y_true = np.zeros(n, dtype=int)
+    y_true[fraud_ranks] = 1
+    order = np.random.default_rng(0).permutation(n)  # input order must not matter
+    assert recall_top_decile(y_true[order], score[order]) == pytest.approx(expected)
+
+
+def test_recall_top_decile_without_frauds_is_nan() -> None:
+    assert math.isnan(recall_top_decile(np.zeros(10), np.linspace(0, 1, 10)))
+
+
+def _window(score_of: str) -> pd.DataFrame:
+    """Four days of two frauds and six genuine transactions, scored perfectly or inversely."""
+    is_fraud = np.array([1, 0, 0, 1, 0, 0, 0, 0])
+    score = {"perfect": 0.1 + 0.8 * is_fraud, "inverted": 0.9 - 0.8 * is_fraud}[score_of]
+    return pd.DataFrame(
+        {
+            "tx_datetime": pd.date_range("2026-01-01", periods=8, freq="12h", tz="UTC"),
+            "customer_id": [1, 2, 3, 4, 1, 2, 3, 4],
+            "is_fraud": is_fraud,
+            "score": score,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("score_of", "auc_roc", "average_precision"),
+    # Inverted: the six genuine rows tie above the two frauds, so AP is the base rate 2/8.
+    [("perfect", 1.0, 1.0), ("inverted", 0.0, 2 / 8)],
+)
+def test_compute_metrics_bounds(score_of: str, auc_roc: float, average_precision: float) -> None:
+    metrics = compute_metrics(_window(score_of))
+    assert metrics["auc_roc"] == pytest.approx(auc_roc)
+    assert metrics["average_precision"] == pytest.approx(average_precision)
+    assert (metrics["n_transactions"], metrics["n_frauds"]) == (8.0, 2.0)
+
+
+def test_compute_metrics_brier_score_by_hand() -> None:
+    # Perfect ranking, but each score is 0.1 away from its label.
+    assert compute_metrics(_window("perfect"))["brier_score"] == pytest.approx(0.01)
+
+
+def test_compute_metrics_reads_the_named_score_column() -> None:
+    frame = _window("inverted").rename(columns={"score": "challenger"})
+    frame["score"] = 1.0 - frame["challenger"]
+    assert compute_metrics(frame, "challenger")["auc_roc"] == pytest.approx(0.0)
+
+
+def test_compute_metrics_one_class_is_nan_not_an_error() -> None:
+    frame = _window("perfect").assign(is_fraud=0)
+    metrics = compute_metrics(frame)
+    assert math.isnan(metrics["auc_roc"]) and math.isnan(metrics["average_precision"])
+    assert metrics["n_frauds"] == 0.0
+    assert set(metrics) == {
+        "auc_roc",
+        "average_precision",
+        "card_precision_at_100",
+        "recall_top_decile",
+        "brier_score",
+        "n_transactions",
+        "n_frauds",
+    }

@@ -1,0 +1,138 @@
+"""The Handbook protocol on frames: windows, which labels train and test, known cards dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraud.model.protocol import (
+    REPORTED_METRICS,
+    Protocol,
+    evaluate_frames,
+    known_card_mask,
+    protocol_datasets,
+)
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+
+HANDBOOK = (date(2018, 7, 25), date(2018, 7, 31), 7, date(2018, 8, 8), date(2018, 8, 14))
+SMALL = (date(2026, 1, 20), date(2026, 1, 26), 3, date(2026, 1, 30), date(2026, 2, 2))
+
+
+@cache
+def _simulation() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Five weeks of a small bank with labels exactly three days late."""
+    params = SimulationParams(
+        seed=5,
+        n_customers=300,
+        n_terminals=600,
+        n_days=35,
+        label_delay_days=3.0,
+        label_delay_shape=None,
+    )
+    simulation = simulate(params)
+    return simulation.transactions, simulation.labels
+
+
+def test_handbook_dates_become_half_open_windows() -> None:
+    protocol = Protocol.from_dates(*HANDBOOK)
+    assert (protocol.train_start, protocol.train_end) == (
+        datetime(2018, 7, 25, tzinfo=UTC),
+        datetime(2018, 8, 1, tzinfo=UTC),
+    )
+    assert protocol.training_label_cutoff == datetime(2018, 8, 8, tzinfo=UTC)
+    assert (protocol.test_start, protocol.test_end) == (
+        datetime(2018, 8, 8, tzinfo=UTC),
+        datetime(2018, 8, 15, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        (date(2018, 7, 31), date(2018, 7, 25), 7, date(2018, 8, 8), date(2018, 8, 14)),
+        (date(2018, 7, 25), date(2018, 7, 31), 7, date(2018, 8, 7), date(2018, 8, 14)),
+        (date(2018, 7, 25), date(2018, 7, 31), 7, date(2018, 8, 14), date(2018, 8, 8)),
+        (date(2018, 7, 25), date(2018, 7, 31), -1, date(2018, 8, 8), date(2018, 8, 14)),
+    ],
+    ids=["train-reversed", "test-inside-gap", "test-reversed", "negative-delay"],
+)
+def test_inconsistent_windows_are_rejected(dates: tuple) -> None:
+    with pytest.raises(ValueError, match="window"):
+        Protocol.from_dates(*dates)
+
+
+def _frame(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
+    """Transactions from (transaction_id, tx_datetime, customer_id) tuples."""
+    frame = pd.DataFrame(rows, columns=["transaction_id", "tx_datetime", "customer_id"])
+    frame["tx_datetime"] = pd.to_datetime(frame["tx_datetime"], utc=True)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("fraud", "reported_at", "test_row", "dropped"),
+    [
+        ((1, "2018-07-26 10:00", 7), "2018-08-02 10:00", (9, "2018-08-08 09:00", 7), True),
+        # Reported during the test day: the card was still unknown when the day began.
+        ((1, "2018-08-01 10:00", 7), "2018-08-08 10:00", (9, "2018-08-08 12:00", 7), False),
+        ((1, "2018-08-01 10:00", 7), "2018-08-08 10:00", (9, "2018-08-09 12:00", 7), True),
+        # A fraud before the training window does not count, as in the Handbook.
+        ((1, "2018-07-20 10:00", 7), "2018-07-27 10:00", (9, "2018-08-08 12:00", 7), False),
+        ((1, "2018-07-26 10:00", 7), "2018-08-02 10:00", (9, "2018-08-08 12:00", 8), False),
+    ],
+    ids=["known", "reported-that-day", "known-next-day", "before-training", "other-card"],
+)
+def test_known_cards_are_dropped_from_the_test(
+    fraud: tuple, reported_at: str, test_row: tuple, dropped: bool
+) -> None:
+    transactions = _frame([fraud, test_row])
+    labels = pd.DataFrame(
+        {"transaction_id": [fraud[0]], "is_fraud": [True], "reported_at": [reported_at]}
+    )
+    labels["reported_at"] = pd.to_datetime(labels["reported_at"], utc=True)
+    test = transactions.iloc[[1]]
+    since = datetime(2018, 7, 25, tzinfo=UTC)
+    assert known_card_mask(test, transactions, labels, since).tolist() == [dropped]
+
+
+def test_training_targets_only_use_labels_known_by_the_end_of_the_gap() -> None:
+    transactions, labels = _simulation()
+    protocol = Protocol.from_dates(*SMALL)
+    # Delay every label of the last training day past the cut-off: those rows train as genuine.
+    last_day = transactions.loc[
+        transactions["tx_datetime"].dt.floor("D") == pd.Timestamp("2026-01-26", tz="UTC"),
+        "transaction_id",
+    ]
+    late = labels.copy()
+    late.loc[late["transaction_id"].isin(last_day), "reported_at"] = pd.Timestamp(
+        protocol.training_label_cutoff
+    )
+    training, test = protocol_datasets(transactions, late, protocol, 3)
+    frauds = set(labels.loc[labels["is_fraud"], "transaction_id"])
+    on_last_day = training["transaction_id"].isin(last_day)
+    assert training.loc[on_last_day, "transaction_id"].isin(frauds).any()
+    assert training.loc[on_last_day, "is_fraud"].sum() == 0
+    assert training.loc[~on_last_day, "is_fraud"].sum() > 0
+    # Test targets are every label, however late.
+    assert (test["is_fraud"] == test["transaction_id"].isin(frauds)).all()
+
+
+def test_evaluate_frames_reports_the_model_and_both_baselines() -> None:
+    transactions, labels = _simulation()
+    results = evaluate_frames(
+        transactions,
+        labels,
+        Protocol.from_dates(*SMALL),
+        label_delay_days=3,
+        seed=1,
+        time_budget_seconds=30,
+    )
+    assert set(results) == {"model", "logistic_regression", "amount_rule"}
+    for metrics in results.values():
+        assert all(np.isfinite(metrics[name]) for name in REPORTED_METRICS)
+    # The simulated frauds are learnable: the model must beat the amount rule.
+    assert results["model"]["average_precision"] > results["amount_rule"]["average_precision"]
