@@ -12,6 +12,9 @@ Slack).
 old (7, 14 and 30 by default) into `monitoring.model_performance`: average precision, Card
 Precision@100, recall in the top decile and alert precision per day and model version.
 
+With `FRAUD_RETENTION_DAYS` set, `drop_expired_partitions` drops the day partitions of the staged
+transactions, features and scores older than that many days (never `raw.*`); unset keeps them.
+
 When the score or a top-importance feature stays in the alert band for
 `FRAUD_DRIFT_CONSECUTIVE_NIGHTS` nights, or the scoring version's average precision at the oldest
 maturity falls below `FRAUD_PERFORMANCE_FLOOR_AP`, and no retraining is pending,
@@ -89,8 +92,15 @@ def fraud_drift():
         outlet_events[asset(RETRAINING_REQUESTS)].extra = opened
         return opened
 
+    @task
+    def drop_expired_partitions(data_interval_start=None) -> dict:
+        """Drop derived day partitions older than FRAUD_RETENTION_DAYS; unset keeps all."""
+        from fraud.tasks import drop_expired_partitions as drop
+
+        return drop(data_interval_start)
+
     drift, performance = compute_drift(), compute_performance()
-    wait_for_scores >> [drift, performance, write_drift_report()]
+    wait_for_scores >> [drift, performance, write_drift_report(), drop_expired_partitions()]
     request_retraining(drift, performance)  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
 
 

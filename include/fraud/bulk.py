@@ -110,7 +110,11 @@ def copy_out_batches(
             reader,
             read_options=pa_csv.ReadOptions(block_size=_BLOCK_BYTES),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict(types), include_columns=list(types)
+                column_types=dict(types),
+                include_columns=list(types),
+                # PostgreSQL writes booleans as t and f.
+                true_values=["t"],
+                false_values=["f"],
             ),
         )
     except pa.ArrowInvalid:

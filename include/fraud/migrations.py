@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fraud.bulk import dbapi
 from fraud.config import REPOSITORY_ROOT
 from fraud.db import DatabaseError
 
@@ -70,9 +71,16 @@ def discover_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return versioned + repeatable
 
 
-def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply pending migrations in one transaction under an advisory lock; return what ran."""
+def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None) -> list[str]:
+    """Apply pending migrations in one transaction under an advisory lock; return what ran.
+
+    A versioned migration may replace a table that views depend on, so once one has run every
+    repeatable migration (the analytics views) runs again. ``until`` (``"V022"``, say) applies
+    the versions up to that one only, then the repeatable ones: a warehouse as it stood then, for
+    tests of the migrations that follow.
+    """
     applied_now: list[str] = []
+    versioned_ran = False
     with engine.begin() as connection:
         connection.execute(sa.text(_LOCK), {"key": _MIGRATION_LOCK_KEY})
         connection.execute(sa.text(_LEDGER))
@@ -81,18 +89,25 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
             for version, checksum in connection.execute(sa.text(_APPLIED))
         }
         for migration in discover_migrations(sql_dir):
+            if until is not None and not migration.repeatable and migration.version > until:
+                continue
             checksum = migration.checksum
             if migration.version in done:
-                if done[migration.version] == checksum:
+                if done[migration.version] == checksum and not (
+                    migration.repeatable and versioned_ran
+                ):
                     continue
                 if not migration.repeatable:
                     raise DatabaseError(
                         f"{migration.path.name} changed after it was applied; add a new migration instead"
                     )
-            connection.exec_driver_sql(migration.path.read_text())
+            # Through the driver without parameters: a migration's own % (in format()) stays.
+            with dbapi(connection).cursor() as cursor:
+                cursor.execute(migration.path.read_text())
             connection.execute(
                 sa.text(_RECORD),
                 {"version": migration.version, "name": migration.name, "checksum": checksum},
             )
             applied_now.append(migration.path.name)
+            versioned_ran = versioned_ran or not migration.repeatable
     return applied_now

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from fraud.dates import utc_interval
+from fraud.partitions import ensure_partitions
 from fraud.quality.checks import CheckResult, GateConfig, VolumeBand, check_frame, check_labels
 from fraud.quality.extract import (
     INTERVAL_SNAPSHOT,
@@ -205,6 +206,7 @@ def validate_interval(
     interval_start, interval_end = utc_interval(interval_start, interval_end)
     context_dir = Path(artifact_dir).resolve() / "gx"
     phases: dict[str, float] = {}
+    ensure_partitions(engine, interval_start, interval_end)
     with engine.begin() as connection:
         connection.execute(
             sa.text(_LOCK_INTERVAL),

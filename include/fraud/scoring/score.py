@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from fraud.bulk import copy_arrow, copy_out_chunks, inline, read_frame
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.model.registry import RegisteredModel
+from fraud.partitions import ensure_partitions
 from fraud.scoring.predict import REASON_SLOTS, explain, reason_columns, score_frame
 from fraud.shares import WHOLE, Share, all_shares
 
@@ -62,7 +63,9 @@ where tx_datetime >= :start and tx_datetime < :end
 """
 
 _FEATURES_OF_IDS = """
-select * from staging.transaction_features where transaction_id = any(:ids) order by transaction_id
+select * from staging.transaction_features
+where tx_datetime >= :start and tx_datetime < :end and transaction_id = any(:ids)
+order by transaction_id
 """
 
 _MARK_ALERT = """
@@ -71,7 +74,7 @@ set is_alert = true,
     reason_1 = :reason_1, reason_1_contribution = :reason_1_contribution,
     reason_2 = :reason_2, reason_2_contribution = :reason_2_contribution,
     reason_3 = :reason_3, reason_3_contribution = :reason_3_contribution
-where transaction_id = :transaction_id
+where tx_datetime >= :start and tx_datetime < :end and transaction_id = :transaction_id
 """
 
 _COUNT_ALERTS = """
@@ -170,6 +173,7 @@ def score_share(
     Rows at or above the threshold are alerts with reason codes here; the day's top k is a
     property of the whole day and is marked afterwards by :func:`mark_top_k`.
     """
+    ensure_partitions(engine, interval_start, interval_end)
     # Inside the caller's transaction when it gives one (a whole day), else in one of its own.
     with nullcontext(connection) if connection is not None else engine.begin() as writing:
         window = {"start": interval_start, "end": interval_end}
@@ -216,12 +220,12 @@ def mark_top_k(
     )
     new_ids = [row.transaction_id for row in ranked if not row.is_alert]
     if new_ids:
-        frame = read_frame(connection, _FEATURES_OF_IDS, {"ids": new_ids})
+        frame = read_frame(connection, _FEATURES_OF_IDS, {**window, "ids": new_ids})
         reasons = explain(model, frame, REASON_SLOTS)
         connection.execute(
             sa.text(_MARK_ALERT),
             [
-                {"transaction_id": int(transaction_id), **reason_columns(row_reasons)}
+                {**window, "transaction_id": int(transaction_id), **reason_columns(row_reasons)}
                 for transaction_id, row_reasons in zip(
                     frame["transaction_id"], reasons, strict=True
                 )

@@ -161,6 +161,12 @@ select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, score, 
 from scored
 """
 
+# The scores table is partitioned by day: every day of raw.transactions gets its partitions.
+_PARTITIONS_OF_RAW_DAYS = """
+select staging.ensure_day_partitions(day)
+from (select distinct (tx_datetime at time zone 'UTC')::date as day from raw.transactions) as days
+"""
+
 _DRIFT_FEATURES = ("tx_amount", "customer_tx_count_1d", "terminal_fraud_risk_7d", "score")
 
 _DECISION = """
@@ -222,6 +228,7 @@ def _validate(url: str, days: list[date]) -> None:
 def _score(engine: Engine, today: date) -> None:
     version_2_from = datetime.combine(today - timedelta(days=10), datetime.min.time(), UTC)
     with engine.begin() as connection:
+        connection.exec_driver_sql(_PARTITIONS_OF_RAW_DAYS)
         connection.exec_driver_sql(_SCORES, {"version_2_from": version_2_from, "run_id": RUN_ID})
 
 

@@ -147,8 +147,12 @@ def analyst(warehouse_url: str) -> Generator[Any, None, None]:
 
 @pytest.fixture(scope="module")
 def pipeline(warehouse_url: str) -> Generator[Any, None, None]:
-    """A logged-in member of ``fraud_pipeline``."""
+    """A logged-in member of ``fraud_pipeline``, with today's partitions in place."""
     with login_member_of(warehouse_url, "fraud_pipeline") as connection:
+        # As every writer of a day does first: the pipeline creates partitions without DDL rights.
+        with connection.cursor() as cursor:
+            cursor.execute("select staging.ensure_day_partitions((now() at time zone 'UTC')::date)")
+        connection.commit()
         yield connection
 
 

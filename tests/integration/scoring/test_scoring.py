@@ -16,12 +16,13 @@ from fraud.bulk import read_frame
 from fraud.dates import day_interval
 from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
-from fraud.features.history import History, build_interval_features
+from fraud.features.frames import History
+from fraud.features.nightly import build_share_features
 from fraud.model.registry import RegisteredModel
 from fraud.model.train import labelled_features
 from fraud.scoring.predict import SCORE_COLUMNS, score_frame
 from fraud.scoring.score import mark_top_k, score_day, score_share
-from fraud.shares import Share
+from fraud.shares import WHOLE, Share
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
@@ -61,7 +62,15 @@ def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
     for offset in range(DAYS):
         day_start, day_end = day_interval((FIRST_DAY + timedelta(days=offset)).isoformat())
         validate_batch(day_start, day_end, f"test__{offset}")
-    build_interval_features(engine, start, end, "test__features", label_delay_days=3)
+    build_share_features(
+        engine,
+        interval_start=start,
+        interval_end=end,
+        run_id="test__features",
+        label_delay_days=3,
+        share=WHOLE,
+        chunk_rows=100_000,
+    )
     history = History(simulation.transactions, simulation.labels)
     training = labelled_features(history, start - timedelta(days=8), start - timedelta(days=3), 3)
     names = list(FEATURE_COLUMNS)
@@ -211,12 +220,6 @@ def test_stale_top_k_alerts_are_cleared_when_the_ranking_changes(warehouse: Ware
     ) | set(stored.loc[stored["score"] >= THRESHOLD, "transaction_id"])
     assert stored.loc[stored["is_alert"], "reason_1"].notna().all()
     assert stored.loc[~stored["is_alert"], "reason_1"].isna().all()
-
-
-@pytest.mark.parametrize(("index", "count"), [(0, 0), (2, 2), (-1, 3)])
-def test_a_share_that_does_not_exist_is_refused(index: int, count: int) -> None:
-    with pytest.raises(ValueError, match=f"share {index} of {count} does not exist"):
-        Share(index, count)
 
 
 def test_a_query_error_in_the_stream_surfaces_as_the_database_error(

@@ -41,11 +41,12 @@ from fraud.config import Settings, load_settings
 from fraud.dates import day_interval
 from fraud.db import DatabaseError, create_database, create_warehouse_engine, sqlalchemy_url
 from fraud.features.columns import FEATURE_COLUMNS
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.masking import mask_url
 from fraud.migrations import migrate
 from fraud.model.registry import RegistryError
 from fraud.model.train import labelled_features
+from fraud.partitions import ensure_partitions
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
@@ -336,6 +337,7 @@ def cluster(bank: Bank) -> Iterator[Cluster]:
     create_database(throwaway.url)
     engine = create_warehouse_engine(throwaway.url)
     migrate(engine)
+    ensure_partitions(engine, *_bounds(RESTARTED_DAY))
     for table in ("staging.transactions", "staging.transaction_features"):
         _copy_day(bank.engine, engine, table, RESTARTED_DAY)
     engine.dispose()

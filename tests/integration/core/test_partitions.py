@@ -1,0 +1,180 @@
+"""Day partitions of the derived tables: the migration keeps every row, a night touches one
+partition, retention drops old days of derived tables and never raw ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.bulk import copy_frame
+from fraud.dates import day_interval, midnight
+from fraud.db import create_warehouse_engine
+from fraud.features.build import build_features
+from fraud.migrations import migrate
+from fraud.partitions import drop_partitions_before, ensure_partitions, retention_cutoff
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import write_simulation
+
+pytestmark = pytest.mark.integration
+
+FIRST_DAY = date(2030, 5, 1)
+DAYS = 12
+DERIVED = ("staging.transactions", "staging.transaction_features", "scoring.transaction_scores")
+# What must survive the move, table by table: row counts and sums over every numeric column.
+_FINGERPRINTS = {
+    "staging.transactions": "count(*), sum(transaction_id), sum(tx_amount), sum(customer_id),"
+    " count(distinct run_id), min(tx_datetime), max(tx_datetime)",
+    "staging.transaction_features": "count(*), sum(transaction_id), sum(tx_amount),"
+    " sum(customer_tx_count_30d), sum(customer_mean_amount_7d), sum(terminal_fraud_risk_30d),"
+    " sum(customer_amount_zscore_30d), sum(terminal_tx_count_30d), min(tx_datetime),"
+    " max(tx_datetime)",
+    "scoring.transaction_scores": "count(*), sum(transaction_id), sum(tx_amount), sum(score),"
+    " count(*) filter (where is_alert), count(reason_1), min(tx_datetime), max(tx_datetime)",
+}
+_OLD_SCORES = """
+insert into scoring.transaction_scores (transaction_id, tx_datetime, customer_id, terminal_id,
+    tx_amount, score, model_name, model_version, is_alert, reason_1, reason_1_contribution, run_id)
+select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
+    mod(transaction_id * 7919, 1000) / 1000.0, 'fraud-lightgbm', 1,
+    mod(transaction_id * 7919, 1000) >= 950,
+    case when mod(transaction_id * 7919, 1000) >= 950 then 'tx_amount' end,
+    case when mod(transaction_id * 7919, 1000) >= 950 then 0.5 end,
+    'before-partitions'
+from staging.transactions
+"""
+_OLD_STAGING = """
+insert into staging.transactions (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
+    run_id)
+select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, 'before-partitions'
+from raw.transactions
+where tx_datetime >= :start
+"""
+_PARTITIONS = """
+select parent.relname, count(*)
+from pg_inherits
+join pg_class as parent on parent.oid = pg_inherits.inhparent
+where parent.relname in ('transactions', 'transaction_features', 'transaction_scores')
+group by 1 order by 1
+"""
+
+
+def _fingerprint(engine: Engine) -> dict[str, tuple]:
+    with engine.connect() as connection:
+        return {
+            table: tuple(connection.exec_driver_sql(f"select {sums} from {table}").one())
+            for table, sums in _FINGERPRINTS.items()
+        }
+
+
+def _views(engine: Engine) -> dict[str, pd.DataFrame]:
+    """What analysts see: every row of the views over the partitioned tables."""
+    views = ("scored_transactions", "daily_alerts")
+    with engine.connect() as connection:
+        return {
+            view: pd.read_sql(f"select * from analytics.{view} order by 1, 2", connection)
+            for view in views
+        }
+
+
+@pytest.fixture(scope="module")
+def old_warehouse(new_database: Callable[[str], str]) -> Iterator[Engine]:
+    """A warehouse migrated up to the version before partitions, with a few days of every table."""
+    engine = create_warehouse_engine(new_database("before_partitions"))
+    migrate(engine, until="V022")
+    simulation = simulate(
+        SimulationParams(
+            seed=3, n_customers=120, n_terminals=240, start_date=FIRST_DAY, n_days=DAYS
+        )
+    )
+    since, _ = day_interval(FIRST_DAY + timedelta(days=5))
+    with engine.begin() as connection:
+        write_simulation(connection, simulation)
+        connection.execute(sa.text(_OLD_STAGING), {"start": since})
+        ids = simulation.transactions.loc[
+            simulation.transactions["tx_datetime"] >= since, "transaction_id"
+        ].to_numpy()
+        features = build_features(simulation.transactions, simulation.labels, ids, 7)
+        copy_frame(
+            connection, features.assign(run_id="before-partitions"), "staging.transaction_features"
+        )
+        connection.exec_driver_sql(_OLD_SCORES)
+    yield engine
+    engine.dispose()
+
+
+def test_the_migration_keeps_every_row_and_what_analysts_see(old_warehouse: Engine) -> None:
+    before, views_before = _fingerprint(old_warehouse), _views(old_warehouse)
+    assert all(fingerprint[0] > 0 for fingerprint in before.values())
+    applied = migrate(old_warehouse)
+    assert "V023__partition_by_day.sql" in applied
+    assert "R__analytics_scored_transactions.sql" in applied
+    assert _fingerprint(old_warehouse) == before
+    with old_warehouse.connect() as connection:
+        partitions = dict(connection.execute(sa.text(_PARTITIONS)).all())
+    days = DAYS - 5
+    assert partitions == {
+        "transaction_features": days,
+        "transaction_scores": days,
+        "transactions": days,
+    }
+    for view, frame in _views(old_warehouse).items():
+        pd.testing.assert_frame_equal(frame, views_before[view], obj=view)
+    assert migrate(old_warehouse) == []
+
+
+def test_a_night_touches_one_partition(old_warehouse: Engine) -> None:
+    start, end = day_interval(FIRST_DAY + timedelta(days=7))
+    with old_warehouse.connect() as connection:
+        plan = connection.execute(
+            sa.text(
+                "explain (format json) delete from staging.transaction_features"
+                " where tx_datetime >= :start and tx_datetime < :end"
+            ),
+            {"start": start, "end": end},
+        ).scalar_one()
+    scanned = {
+        node["Relation Name"]
+        for node in _plan_nodes(plan[0]["Plan"])
+        if node["Node Type"].endswith("Scan") and "Relation Name" in node
+    }
+    assert scanned == {f"transaction_features_{start:%Y%m%d}"}
+
+
+def _plan_nodes(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_retention_drops_old_derived_days_and_never_raw(old_warehouse: Engine) -> None:
+    migrate(old_warehouse)
+    raw_before = _count(old_warehouse, "raw.transactions")
+    last = FIRST_DAY + timedelta(days=DAYS - 1)
+    keep_from = retention_cutoff(last, 4)
+    assert keep_from == last - timedelta(days=3)
+    with old_warehouse.begin() as connection:
+        dropped = drop_partitions_before(connection, keep_from)
+    assert len(dropped) == 3 * (keep_from - (FIRST_DAY + timedelta(days=5))).days
+    assert all(name.startswith(("staging.", "scoring.")) for name in dropped)
+    for table in DERIVED:
+        with old_warehouse.connect() as connection:
+            oldest = connection.exec_driver_sql(f"select min(tx_datetime) from {table}").scalar()
+        assert oldest >= midnight(keep_from)
+    assert _count(old_warehouse, "raw.transactions") == raw_before
+
+
+def test_writers_create_the_partitions_of_new_days_once(old_warehouse: Engine) -> None:
+    start, _ = day_interval(FIRST_DAY + timedelta(days=DAYS + 3))
+    assert ensure_partitions(old_warehouse, start, start + timedelta(days=2)) == 6
+    assert ensure_partitions(old_warehouse, start, start + timedelta(days=2)) == 0
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql(f"select count(*) from {table}").scalar_one())
