@@ -5,7 +5,10 @@ Nightly, for the day in its data interval: reads that day's card transactions fr
 `raw.transactions`, checks them with the Great Expectations suites in `expectations/`, moves
 passing rows to `staging.transactions` and failing rows to `quality.quarantine` (with the names of
 the expectations they failed), records the counts in `quality.validation_run`, then builds the
-point-in-time features of the validated rows into `staging.transaction_features`.
+point-in-time features of the validated rows into `staging.transaction_features`: `build_features`
+is mapped over `FRAUD_FEATURE_PARTITIONS` shares of the day's customers, which any worker may take,
+and each share goes through in chunks of `FRAUD_FEATURE_CHUNK_ROWS` rows with only the history
+their customers and terminals need.
 
 A batch-level failure (schema, volume, too many bad rows) fails `validate_batch` without retries,
 writes nothing downstream for the day and raises an alert. Re-running a day replaces its rows.
@@ -25,6 +28,7 @@ from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
 
 SETTINGS = load_settings()
+PARTITIONS = list(range(SETTINGS.feature_partitions))
 
 
 @dag(
@@ -56,14 +60,19 @@ def fraud_ingest():
         print(f"Great Expectations Data Docs: {outcome['data_docs_path']}")
         return outcome
 
-    @task(outlets=[asset(TRANSACTION_FEATURES)])
-    def build_features(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-        """Point-in-time features of the validated rows."""
+    @task(
+        outlets=[asset(TRANSACTION_FEATURES)],
+        map_index_template="{{ task.op_kwargs['partition'] }}",
+    )
+    def build_features(
+        partition: int, data_interval_start=None, data_interval_end=None, run_id=None
+    ) -> dict:
+        """Point-in-time features of one share of the day's validated rows."""
         from fraud.tasks import build_features as build
 
-        return build(data_interval_start, data_interval_end, run_id)
+        return build(data_interval_start, data_interval_end, run_id, partition, len(PARTITIONS))
 
-    validate_batch() >> build_features()
+    validate_batch() >> build_features.expand(partition=PARTITIONS)
 
 
 fraud_ingest()

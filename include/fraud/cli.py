@@ -76,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true")
     score.set_defaults(func=commands.score)
 
+    features = subcommands.add_parser(
+        "features", help="build one date's features, share by share, as the nightly DAG does"
+    )
+    features.add_argument("--date", required=True, type=lambda value: _date(value).isoformat())
+    features.add_argument("--json", action="store_true")
+    features.set_defaults(func=commands.features)
+
+    train = subcommands.add_parser(
+        "train", help="retrain with the labels known before a cut-off and apply the gate"
+    )
+    train.add_argument(
+        "--as-of", required=True, type=lambda value: _date(value).isoformat(), help="label cut-off"
+    )
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(func=commands.train)
+
     evaluate = subcommands.add_parser(
         "evaluate", help="train and test on raw.* windows; print the model's and baselines' metrics"
     )
@@ -119,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scoring.add_argument("--json", action="store_true")
     scoring.set_defaults(func=commands.benchmark_scoring)
+
+    night = benchmark.add_parser(
+        "night",
+        help="one night's tasks and a retraining, each in its own process, on a scratch warehouse",
+    )
+    night.add_argument("--rows-per-day", required=True, type=_positive, help="payments a day")
+    night.add_argument("--history-days", required=True, type=_positive, help="days of history")
+    night.add_argument("--keep", action="store_true", help="keep the scratch database")
+    night.add_argument("--json", action="store_true")
+    night.set_defaults(func=commands.benchmark_night)
 
     up = subcommands.add_parser("up", help="start the local stack and run the nightly pipeline")
     up.add_argument("--days", type=int, default=90, help="days of simulated history to seed")

@@ -125,6 +125,70 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def features(args: argparse.Namespace) -> int:
+    """Build one date's features, share after share, as the ``build_features`` tasks do."""
+    import time
+
+    from fraud.dates import day_interval
+    from fraud.resources import peak_rss_mib
+    from fraud.tasks import build_features
+
+    start, end = day_interval(args.date)
+    run_id = f"cli__{args.date}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    count = load_settings().feature_partitions
+    started = time.perf_counter()
+    shares = []
+    for index in range(count):
+        shares.append(build_features(start, end, run_id, index, count))
+        if not args.json:
+            progress(f"share {index + 1}/{count}: {shares[-1]['feature_rows']:,} rows")
+    summary = {
+        "run_id": run_id,
+        "date": args.date,
+        "feature_rows": sum(share["feature_rows"] for share in shares),
+        "history_rows": sum(share["history_rows"] for share in shares),
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "shares": shares,
+    }
+    print_payload(summary, args.json)
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """Retrain as ``fraud_retrain`` does, labels known before the cut-off, then apply the gate."""
+    import time
+
+    from fraud.dates import parse_moment
+    from fraud.resources import peak_rss_mib
+    from fraud.tasks import decide_promotion, train_challenger
+
+    cutoff = parse_moment(args.as_of)
+    started = time.perf_counter()
+    challenger = train_challenger(cutoff, "manual: fraud train")
+    trained = time.perf_counter() - started
+    decision = decide_promotion(challenger, f"cli__train__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    summary = {
+        "label_cutoff": cutoff.isoformat(),
+        "version": challenger["version"],
+        "run_id": challenger["run_id"],
+        "decision": decision["decision"],
+        "training_rows": challenger["training_rows"],
+        "training_frauds": challenger["training_frauds"],
+        "validation_rows": challenger["validation_rows"],
+        "genuine_share": challenger["genuine_share"],
+        "seconds": {
+            **challenger["seconds"],
+            "train": round(trained, 3),
+            "decide": round(time.perf_counter() - started - trained, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+    }
+    print_payload(summary, args.json)
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """Train on one window and test on a later one, as the Handbook's protocol does."""
     from fraud.model.protocol import Protocol, evaluate_protocol
@@ -185,6 +249,24 @@ def benchmark_scoring(args: argparse.Namespace) -> int:
         progress=progress,
     )
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def benchmark_night(args: argparse.Namespace) -> int:
+    """One night's tasks and one retraining on a scratch warehouse of the size asked for."""
+    benchmarks()
+    from benchmarks.night import format_report, run_night_benchmark
+
+    report = run_night_benchmark(
+        load_settings(),
+        rows_per_day=args.rows_per_day,
+        history_days=args.history_days,
+        keep=args.keep,
+        progress=progress,
+    )
+    print(
+        json.dumps(report.as_dict(), indent=2, default=str) if args.json else format_report(report)
+    )
     return 0
 
 

@@ -79,6 +79,13 @@ class Settings:
     validation_days: int = 7
     training_time_budget_seconds: float = 60.0
     random_seed: int = 42
+    # Training reads every known fraud and this share of the genuine payments (seeded, by card),
+    # raised to read about training_min_genuine_rows of them when the window holds that many (all
+    # of a smaller one) and lowered to read at most training_max_genuine_rows; rows carry the
+    # weight that undoes the sampling.
+    training_genuine_share: float = 0.1
+    training_min_genuine_rows: int = 500_000
+    training_max_genuine_rows: int = 2_000_000
     # Scoring: alert when the score crosses the threshold or is among the day's top k.
     alert_threshold: float = 0.5
     alert_top_k: int = 100
@@ -86,6 +93,12 @@ class Settings:
     score_chunk_rows: int = 200_000
     # Shares of a day's customers that fraud_score scores as parallel mapped tasks.
     score_partitions: int = 2
+    # Shares of a day's customers whose features fraud_ingest builds as parallel mapped tasks,
+    # and the day's rows whose features one chunk builds at once (their history in memory).
+    feature_partitions: int = 2
+    feature_chunk_rows: int = 100_000
+    # Days of derived partitions (staging, features, scores) kept; None keeps everything.
+    retention_days: int | None = None
     # Predict with the model compiled to native code (fraud.compiled), cached under
     # artifact_dir/compiled; false: LightGBM's own predict. Reason codes use LightGBM either way.
     score_compiled: bool = True
@@ -184,11 +197,17 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_VALIDATION_DAYS": ("validation_days", int),
     "FRAUD_TRAINING_TIME_BUDGET_SECONDS": ("training_time_budget_seconds", float),
     "FRAUD_RANDOM_SEED": ("random_seed", int),
+    "FRAUD_TRAINING_GENUINE_SHARE": ("training_genuine_share", float),
+    "FRAUD_TRAINING_MIN_GENUINE_ROWS": ("training_min_genuine_rows", int),
+    "FRAUD_TRAINING_MAX_GENUINE_ROWS": ("training_max_genuine_rows", int),
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
     "FRAUD_SCORE_PARTITIONS": ("score_partitions", int),
     "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
+    "FRAUD_FEATURE_PARTITIONS": ("feature_partitions", int),
+    "FRAUD_FEATURE_CHUNK_ROWS": ("feature_chunk_rows", int),
+    "FRAUD_RETENTION_DAYS": ("retention_days", int),
     "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
     "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
@@ -225,6 +244,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
     if settings.score_partitions < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_PARTITIONS and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
+    if settings.feature_partitions < 1 or settings.feature_chunk_rows < 1:
+        raise ConfigError(
+            "FRAUD_FEATURE_PARTITIONS and FRAUD_FEATURE_CHUNK_ROWS must be at least 1"
+        )
+    oldest_measured = max(settings.performance_maturity_days, default=0) + 1
+    if settings.retention_days is not None and settings.retention_days < oldest_measured:
+        raise ConfigError(
+            f"FRAUD_RETENTION_DAYS must be at least {oldest_measured}, the age of the oldest"
+            " scores the performance monitoring reads (unset keeps everything)"
+        )
+    if not 0.0 < settings.training_genuine_share <= 1.0:
+        raise ConfigError("FRAUD_TRAINING_GENUINE_SHARE must be above 0 and at most 1")
+    if settings.training_max_genuine_rows < 1:
+        raise ConfigError("FRAUD_TRAINING_MAX_GENUINE_ROWS must be at least 1")
+    if not 0 <= settings.training_min_genuine_rows <= settings.training_max_genuine_rows:
+        raise ConfigError(
+            "FRAUD_TRAINING_MIN_GENUINE_ROWS must be at least 0 and at most"
+            " FRAUD_TRAINING_MAX_GENUINE_ROWS"
+        )
     if settings.mlflow_request_max_retries < 0 or settings.mlflow_request_timeout_seconds < 1:
         raise ConfigError(
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be at least 0 and MLFLOW_HTTP_REQUEST_TIMEOUT"

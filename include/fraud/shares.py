@@ -36,6 +36,14 @@ class Share:
         """The bind parameters of the SQL that selects this share's rows."""
         return {"share_index": self.index, "share_count": self.count}
 
+    def split(self, parts: int) -> list[Share]:
+        """This share as ``parts`` disjoint smaller shares that together hold its rows.
+
+        Part ``j`` is share ``index + count * j`` of ``count * parts``: an id's hash modulo
+        ``count * parts`` is ``index`` modulo ``count`` exactly for the ids of this share.
+        """
+        return [Share(self.index + self.count * part, self.count * parts) for part in range(parts)]
+
     def lock(self, connection: Connection, scope: str) -> None:
         """Wait until no other transaction writes this share of ``scope``, then hold it.
 

@@ -52,18 +52,28 @@ def validate_batch(interval_start: datetime, interval_end: datetime, run_id: str
     return to_xcom(outcome)
 
 
-def build_features(interval_start: datetime, interval_end: datetime, run_id: str) -> XCom:
-    """Materialise the point-in-time features of the interval's validated rows."""
-    from fraud.features.history import build_interval_features
+def build_features(
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    partition: int = 0,
+    partitions: int = 1,
+) -> XCom:
+    """Build the point-in-time features of one share of the interval's validated rows."""
+    from fraud.features.nightly import build_share_features
+    from fraud.shares import Share
 
     settings = load_settings()
-    outcome = build_interval_features(
-        warehouse(settings),
-        utc(interval_start),
-        utc(interval_end),
-        run_id,
-        settings.label_delay_days,
-    )
+    with one_line_errors(settings.require_database_url()):
+        outcome = build_share_features(
+            warehouse(settings),
+            interval_start=utc(interval_start),
+            interval_end=utc(interval_end),
+            run_id=run_id,
+            label_delay_days=settings.label_delay_days,
+            share=Share(partition, partitions),
+            chunk_rows=settings.feature_chunk_rows,
+        )
     return to_xcom(outcome)
 
 
@@ -205,6 +215,28 @@ def request_retraining(drift: XCom, performance: XCom | None = None) -> XCom | N
     measured = from_xcom(PerformanceOutcome, performance) if performance else None
     opened = open_request(warehouse(settings), settings, from_xcom(DriftOutcome, drift), measured)
     return to_xcom(opened) if opened is not None else None
+
+
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """The derived day partitions a night dropped, and the oldest day it kept."""
+
+    kept_from: str | None
+    dropped: tuple[str, ...]
+
+
+def drop_expired_partitions(interval_start: datetime) -> XCom:
+    """Drop the derived tables' partitions older than ``FRAUD_RETENTION_DAYS`` (never raw.*)."""
+    from fraud.partitions import drop_partitions_before, retention_cutoff
+
+    settings = load_settings()
+    if settings.retention_days is None:
+        return to_xcom(RetentionOutcome(kept_from=None, dropped=()))
+    keep_from = retention_cutoff(utc(interval_start).date(), settings.retention_days)
+    with one_line_errors(settings.require_database_url()):
+        with warehouse(settings).begin() as connection:
+            dropped = drop_partitions_before(connection, keep_from)
+    return to_xcom(RetentionOutcome(kept_from=keep_from.isoformat(), dropped=tuple(dropped)))
 
 
 def retrain_cutoff(

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import pandas as pd
 
 from fraud.features.columns import FEATURE_COLUMNS
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model.train import labelled_features
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams

@@ -1,10 +1,17 @@
-"""Point-in-time transaction features: one function builds them for training and for scoring.
+"""Point-in-time transaction features: one code path builds them for training and for scoring.
 
 Every feature of a transaction at time ``t`` uses only what the bank knew when the nightly
 batch scored it: the customer's transactions up to ``t``, the terminal's transactions before
 ``t - label_delay_days`` and the fraud labels reported before the end of ``t``'s UTC day.
 Rows after ``t`` and labels reported later may be present in the inputs; they are ignored,
 so a multi-day training call and day-by-day scoring calls give the same features.
+
+A transaction's customer features depend only on its customer's rows, and its terminal
+features only on its terminal's rows and their labels. So the two halves can be computed from
+two different histories, each holding the targets: the rows of a share of the customers, and
+the rows of the terminals those targets used (:func:`assemble`). That is how the nightly step
+and retraining bound their memory by a share; :func:`build_features` gives both halves the same
+history and is the reference they are tested against.
 
 The windows are computed without a per-row loop over rows sorted by (entity, time)
 (:mod:`fraud.features.timeline`): window edges are found with ``np.searchsorted`` and sums with
@@ -13,17 +20,22 @@ cumulative sums, in whole cents so that they are exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
 from fraud.features.columns import FEATURE_COLUMNS, KEY_COLUMNS, LONGEST_WINDOW_DAYS, WINDOWS_DAYS
+from fraud.features.rows import KnownFrauds, Rows, TargetIds
 from fraud.features.timeline import Clock, Timeline, make_clock, make_timeline
 
 _DAY_NS = 86_400 * 1_000_000_000
 _RECENT_DAYS = 7
 _NIGHT_LAST_HOUR = 6
+CUSTOMER_COLUMNS: tuple[str, ...] = tuple(
+    column for column in FEATURE_COLUMNS if column.startswith(("customer_", "amount_to_"))
+)
+TERMINAL_COLUMNS: tuple[str, ...] = tuple(
+    column for column in FEATURE_COLUMNS if column.startswith("terminal_")
+)
 
 
 def label_cutoff(tx_datetime: pd.Series) -> pd.Series:
@@ -31,22 +43,12 @@ def label_cutoff(tx_datetime: pd.Series) -> pd.Series:
     return pd.to_datetime(tx_datetime, utc=True).dt.floor("D") + pd.Timedelta(days=1)
 
 
-def _epoch_ns(values: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch of timestamps, read as UTC."""
-    return pd.to_datetime(values, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
-
-
-def _amounts(values: pd.Series) -> np.ndarray:
-    """Amounts as float64, whether they arrive as floats or Decimals."""
-    return np.asarray(values, dtype=np.float64)
-
-
 def _cumulative(values: np.ndarray) -> np.ndarray:
     """Prefix sums with a leading zero, so ``total[hi] - total[lo]`` sums rows lo..hi-1."""
     return np.concatenate(([0], np.cumsum(values)))
 
 
-def _summable_amounts(amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _summableamounts(amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Amounts and their squares in whole cents when they are, so window sums are exact.
 
     Sums of floats depend on what else the frame holds; integer sums do not, which keeps
@@ -69,14 +71,14 @@ def _zscore(amount: np.ndarray, mean: np.ndarray, mean_square: np.ndarray) -> np
 
 
 def _customer_features(
-    frame: pd.DataFrame, timeline: Timeline, clock: Clock, targets: np.ndarray
+    rows: Rows, timeline: Timeline, clock: Clock, targets: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Counts, mean amounts and gap to the previous transaction over the customer's past."""
-    amount = frame["tx_amount"].to_numpy()
-    summable, squares, scale = _summable_amounts(amount)
+    amount = rows.amount
+    summable, squares, scale = _summableamounts(amount)
     total = _cumulative(summable[timeline.order])
     total_square = _cumulative(squares[timeline.order])
-    t = frame["tx_datetime_ns"].to_numpy()[targets]
+    t = rows.ns[targets]
     target_rank = clock.rank[targets]
     first_same = timeline.position(target_rank, side="left")
     hi = timeline.position(target_rank, side="right")
@@ -105,27 +107,12 @@ def _customer_features(
     previous_row = timeline.order[np.maximum(first_same - 1, 0)]
     has_previous = (first_same > 0) & (timeline.codes[previous_row] == timeline.target_codes)
     cap = float(LONGEST_WINDOW_DAYS * 86_400)
-    gap = np.where(has_previous, (t - frame["tx_datetime_ns"].to_numpy()[previous_row]) / 1e9, cap)
+    gap = np.where(has_previous, (t - rows.ns[previous_row]) / 1e9, cap)
     # Another transaction at the same instant is a gap of zero; history older than the
     # longest window is not guaranteed to be loaded, so the gap never exceeds it.
     gap = np.where(hi - first_same > 1, 0.0, gap)
     features["customer_seconds_since_previous"] = np.minimum(gap, cap)
     return features
-
-
-def _known_frauds(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Input rows labelled fraudulent, with the moment each label was reported (ns)."""
-    if labels.empty:
-        return pd.DataFrame({"row": np.empty(0, np.int64), "reported_ns": np.empty(0, np.int64)})
-    fraud = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
-    rows = pd.Series(np.arange(len(frame)), index=frame["transaction_id"].to_numpy())
-    fraud = fraud[fraud["transaction_id"].isin(rows.index)]
-    return pd.DataFrame(
-        {
-            "row": rows.loc[fraud["transaction_id"].to_numpy()].to_numpy(),
-            "reported_ns": _epoch_ns(fraud["reported_at"]),
-        }
-    )
 
 
 def _fraud_ages(
@@ -146,15 +133,15 @@ def _fraud_ages(
 
 
 def _terminal_features(
-    frame: pd.DataFrame,
+    rows: Rows,
     timeline: Timeline,
     clock: Clock,
     targets: np.ndarray,
-    frauds: pd.DataFrame,
+    frauds: KnownFrauds,
     label_delay_days: int,
 ) -> dict[str, np.ndarray]:
     """Known frauds, their share and their age among the terminal's rows in delayed windows."""
-    t = frame["tx_datetime_ns"].to_numpy()[targets]
+    t = rows.ns[targets]
     window_end = t - label_delay_days * _DAY_NS
     hi = timeline.position(clock.rank_of(window_end, side="left"), side="left")
     lows = {
@@ -162,13 +149,13 @@ def _terminal_features(
         days: timeline.position(clock.rank_of(window_end - days * _DAY_NS, "left"), "left")
         for days in WINDOWS_DAYS
     }
-    sorted_ns = frame["tx_datetime_ns"].to_numpy()[timeline.order]
-    sorted_index = np.empty(len(frame), dtype=np.int64)
-    sorted_index[timeline.order] = np.arange(len(frame))
-    fraud_position = sorted_index[frauds["row"].to_numpy()]
+    sorted_ns = rows.ns[timeline.order]
+    sorted_index = np.empty(len(rows), dtype=np.int64)
+    sorted_index[timeline.order] = np.arange(len(rows))
+    fraud_position = sorted_index[frauds.row]
     fraud_order = np.argsort(fraud_position)
     fraud_position = fraud_position[fraud_order]
-    reported = frauds["reported_ns"].to_numpy()[fraud_order]
+    reported = frauds.reported_ns[fraud_order]
     known = {days: np.zeros(len(targets), dtype=np.float64) for days in WINDOWS_DAYS}
     oldest, newest = np.full(len(targets), np.nan), np.full(len(targets), np.nan)
     target_day = t // _DAY_NS
@@ -198,67 +185,95 @@ def _terminal_features(
     return features
 
 
-def _calendar_features(tx_datetime: pd.Series) -> dict[str, np.ndarray]:
+def _calendar_features(ns: np.ndarray) -> dict[str, np.ndarray]:
     """Weekend and night flags in UTC."""
+    moments = pd.DatetimeIndex(pd.to_datetime(ns, utc=True))
     return {
-        "is_weekend": (tx_datetime.dt.dayofweek >= 5).to_numpy(dtype=np.float64),
-        "is_night": (tx_datetime.dt.hour <= _NIGHT_LAST_HOUR).to_numpy(dtype=np.float64),
+        "is_weekend": np.asarray(moments.dayofweek >= 5, dtype=np.float64),
+        "is_night": np.asarray(moments.hour <= _NIGHT_LAST_HOUR, dtype=np.float64),
     }
 
 
-def _normalise(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Typed copy of the transactions with a UTC timestamp and its epoch nanoseconds."""
-    if transactions["transaction_id"].duplicated().any():
-        raise ValueError("transactions contain duplicate transaction_id values")
-    frame = pd.DataFrame(
+def _sorted(rows: Rows, targets: np.ndarray) -> tuple[Clock, np.ndarray]:
+    """The clock of a history and each row's target slot (-1 for history only)."""
+    target_slot = np.full(len(rows), -1, dtype=np.int64)
+    target_slot[targets] = np.arange(len(targets))
+    return make_clock(rows.ns, target_slot), target_slot
+
+
+def customer_features(rows: Rows, target_ids: TargetIds) -> dict[str, np.ndarray]:
+    """The customer half of the features of the targets, from their customers' rows."""
+    targets = rows.targets(target_ids)
+    clock, slot = _sorted(rows, targets)
+    timeline = make_timeline(rows.customer_id, clock, targets, slot)
+    return _customer_features(rows, timeline, clock, targets)
+
+
+def terminal_features(
+    rows: Rows, frauds: KnownFrauds, target_ids: TargetIds, label_delay_days: int
+) -> dict[str, np.ndarray]:
+    """The terminal half of the features of the targets, from their terminals' rows and frauds."""
+    targets = rows.targets(target_ids)
+    clock, slot = _sorted(rows, targets)
+    timeline = make_timeline(rows.terminal_id, clock, targets, slot)
+    return _terminal_features(rows, timeline, clock, targets, frauds, label_delay_days)
+
+
+def features_frame(targets: Rows, halves: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The feature rows of ``targets`` (in transaction_id order) from the customer and terminal
+    halves computed for them, aligned with them."""
+    features = {"tx_amount": targets.amount, **halves, **_calendar_features(targets.ns)}
+    return _frame(targets, np.arange(len(targets)), features)
+
+
+def assemble(
+    customers: Rows,
+    terminals: Rows,
+    frauds: KnownFrauds,
+    target_ids: TargetIds,
+    label_delay_days: int,
+) -> pd.DataFrame:
+    """The features of the targets from two histories that both hold them: the rows of the
+    targets' customers and the rows of the targets' terminals, with the latter's frauds."""
+    targets = customers.take(customers.targets(target_ids))
+    ids = targets.transaction_id
+    halves = customer_features(customers, ids)
+    halves |= terminal_features(terminals, frauds, ids, label_delay_days)
+    return features_frame(targets, halves)
+
+
+def _frame(rows: Rows, targets: np.ndarray, features: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The key columns and every feature column, in the table's order."""
+    result = pd.DataFrame(
         {
-            "transaction_id": transactions["transaction_id"].to_numpy(dtype=np.int64),
-            "tx_datetime": pd.to_datetime(transactions["tx_datetime"], utc=True)
-            .dt.as_unit("ns")
-            .reset_index(drop=True),
-            "customer_id": transactions["customer_id"].to_numpy(dtype=np.int64),
-            "terminal_id": transactions["terminal_id"].to_numpy(dtype=np.int64),
-            "tx_amount": _amounts(transactions["tx_amount"]),
+            "transaction_id": rows.transaction_id[targets],
+            "tx_datetime": pd.to_datetime(rows.ns[targets], utc=True),
+            "customer_id": rows.customer_id[targets],
+            "terminal_id": rows.terminal_id[targets],
         }
     )
-    frame["tx_datetime_ns"] = _epoch_ns(frame["tx_datetime"])
-    return frame
-
-
-def _target_rows(frame: pd.DataFrame, target_ids: Sequence[int] | np.ndarray | None) -> np.ndarray:
-    """Positions of the target transactions in the frame, in transaction_id order."""
-    if target_ids is None:
-        rows = np.arange(len(frame))
-    else:
-        ids = pd.unique(np.asarray(target_ids, dtype=np.int64))
-        rows = np.flatnonzero(frame["transaction_id"].isin(ids).to_numpy())
-        if len(rows) != len(ids):
-            missing = len(ids) - len(rows)
-            raise ValueError(f"{missing} target transaction ids are not in the transactions")
-    return rows[np.argsort(frame["transaction_id"].to_numpy()[rows], kind="stable")]
+    for column in FEATURE_COLUMNS:
+        result[column] = np.asarray(features[column], dtype=np.float64)
+    return result[[*KEY_COLUMNS, *FEATURE_COLUMNS]]
 
 
 def build_features(
     transactions: pd.DataFrame,
     labels: pd.DataFrame,
-    target_ids: Sequence[int] | np.ndarray | None,
+    target_ids: TargetIds,
     label_delay_days: int,
 ) -> pd.DataFrame:
     """Features of the target transactions (all when target_ids is None), the rest as history."""
-    frame = _normalise(transactions)
-    targets = _target_rows(frame, target_ids)
-    target_slot = np.full(len(frame), -1, dtype=np.int64)
-    target_slot[targets] = np.arange(len(targets))
-    clock = make_clock(frame["tx_datetime_ns"].to_numpy(), target_slot)
-    customers = make_timeline(frame["customer_id"].to_numpy(), clock, targets, target_slot)
-    terminals = make_timeline(frame["terminal_id"].to_numpy(), clock, targets, target_slot)
-    frauds = _known_frauds(frame, labels)
-    target_frame = frame.iloc[targets]
-    features = {"tx_amount": target_frame["tx_amount"].to_numpy()}
-    features |= _customer_features(frame, customers, clock, targets)
-    features |= _terminal_features(frame, terminals, clock, targets, frauds, label_delay_days)
-    features |= _calendar_features(target_frame["tx_datetime"])
-    result = target_frame[list(KEY_COLUMNS)].reset_index(drop=True)
-    for column in FEATURE_COLUMNS:
-        result[column] = np.asarray(features[column], dtype=np.float64)
-    return result
+    rows = Rows.of(transactions)
+    targets = rows.targets(target_ids)
+    clock, slot = _sorted(rows, targets)
+    customer_timeline = make_timeline(rows.customer_id, clock, targets, slot)
+    terminal_timeline = make_timeline(rows.terminal_id, clock, targets, slot)
+    frauds = KnownFrauds.from_labels(rows, labels)
+    features = {"tx_amount": rows.amount[targets]}
+    features |= _customer_features(rows, customer_timeline, clock, targets)
+    features |= _terminal_features(
+        rows, terminal_timeline, clock, targets, frauds, label_delay_days
+    )
+    features |= _calendar_features(rows.ns[targets])
+    return _frame(rows, targets, features)

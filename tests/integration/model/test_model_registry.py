@@ -25,7 +25,7 @@ from fraud.cli import main
 from fraud.config import Settings, load_settings
 from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger
 from fraud.model.promotion import decide_promotion

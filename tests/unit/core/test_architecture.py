@@ -25,6 +25,8 @@ CORE = {
     "fraud.db",
     "fraud.masking",
     "fraud.migrations",
+    "fraud.partitions",
+    "fraud.resources",
     "fraud.shares",
     "fraud.xcom",
 }
@@ -157,3 +159,14 @@ def test_benchmarks_use_no_private_name_of_the_product() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fraud"):
                 private = [alias.name for alias in node.names if alias.name.startswith("_")]
                 assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/architecture.md"])
+def test_the_module_maps_name_every_module(document: str) -> None:
+    text = (REPOSITORY_ROOT / document).read_text()
+    unnamed = [
+        module
+        for module, path in FRAUD.items()
+        if path.name != "__init__.py" and f"`{path.name}`" not in text
+    ]
+    assert not unnamed, f"{document} does not name {unnamed}"

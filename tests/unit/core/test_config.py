@@ -22,6 +22,19 @@ from fraud.config import ConfigError, PsiBands, load_settings
         ({}, "mlflow_request_max_retries", 2),
         ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, "mlflow_request_max_retries", 0),
         ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}, "mlflow_request_timeout_seconds", 5),
+        ({}, "feature_partitions", 2),
+        ({"FRAUD_FEATURE_PARTITIONS": "8"}, "feature_partitions", 8),
+        ({"FRAUD_FEATURE_CHUNK_ROWS": "50000"}, "feature_chunk_rows", 50_000),
+        ({}, "retention_days", None),
+        ({"FRAUD_RETENTION_DAYS": "90"}, "retention_days", 90),
+        ({"FRAUD_TRAINING_GENUINE_SHARE": "0.5"}, "training_genuine_share", 0.5),
+        ({}, "training_genuine_share", 0.1),
+        (
+            {"FRAUD_TRAINING_MAX_GENUINE_ROWS": "1000", "FRAUD_TRAINING_MIN_GENUINE_ROWS": "0"},
+            "training_max_genuine_rows",
+            1000,
+        ),
+        ({"FRAUD_TRAINING_MIN_GENUINE_ROWS": "0"}, "training_min_genuine_rows", 0),
     ],
 )
 def test_values_are_typed(environ: dict[str, str], attribute: str, expected: object) -> None:
@@ -39,6 +52,13 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
         ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "0"}, "at least 1"),
         ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "0"}, "MLFLOW_HTTP_REQUEST_TIMEOUT at least 1"),
         ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "-1"}, "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be"),
+        ({"FRAUD_FEATURE_PARTITIONS": "0"}, "FRAUD_FEATURE_PARTITIONS and FRAUD_FEATURE_CHUNK"),
+        ({"FRAUD_RETENTION_DAYS": "30"}, "FRAUD_RETENTION_DAYS must be at least 31"),
+        ({"FRAUD_TRAINING_GENUINE_SHARE": "0"}, "FRAUD_TRAINING_GENUINE_SHARE must be above 0"),
+        ({"FRAUD_TRAINING_GENUINE_SHARE": "1.5"}, "and at most 1"),
+        ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "0"}, "FRAUD_TRAINING_MAX_GENUINE_ROWS must be"),
+        ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "1000"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
+        ({"FRAUD_TRAINING_MIN_GENUINE_ROWS": "-1"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:

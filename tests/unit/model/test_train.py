@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model.train import (
     evaluate_models,
     fingerprint,

@@ -1,0 +1,84 @@
+"""A whole range of history as pandas frames, for the callers that hold it in memory.
+
+The evaluation protocol (:mod:`fraud.model.protocol`) and the benchmarks build features on a
+simulated month or two held whole; the nightly step and retraining never do
+(:mod:`fraud.features.history`). The rows travel the same way: COPY into Arrow, never Python
+objects per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy.engine import Connection
+
+from fraud.features.history import ROW_TYPES, read_table, rows_of
+
+# Clean rows of a range: quarantined rows are not history.
+CLEAN_TRANSACTIONS = """
+select t.transaction_id,
+       (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
+       t.customer_id, t.terminal_id, (t.tx_amount * 100)::bigint as amount_cents
+from raw.transactions as t
+where t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
+  and not exists (
+      select 1 from quality.quarantine as q
+      where q.transaction_id = t.transaction_id and q.resolved_at is null
+  )
+"""
+
+# The labels of the range's payments known by a cut-off.
+LABELS_KNOWN_BY = """
+select l.transaction_id, l.is_fraud,
+       (extract(epoch from l.reported_at) * 1000000)::bigint as reported_us
+from raw.fraud_labels as l
+join raw.transactions as t using (transaction_id)
+where l.reported_at < %(cutoff)s and t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
+"""
+
+_LABEL_TYPES: dict[str, pa.DataType] = {
+    "transaction_id": pa.int64(),
+    "is_fraud": pa.bool_(),
+    "reported_us": pa.int64(),
+}
+
+
+@dataclass(frozen=True)
+class History:
+    """Transactions of a time range and the labels known at a cut-off, as frames."""
+
+    transactions: pd.DataFrame
+    labels: pd.DataFrame
+
+
+def read_history(
+    connection: Connection, start: datetime, end: datetime, label_cutoff: datetime
+) -> History:
+    """Clean transactions in [start, end) and the labels reported before ``label_cutoff``."""
+    bounds = {"start": start, "end": end, "cutoff": label_cutoff}
+    rows = rows_of(read_table(connection, CLEAN_TRANSACTIONS, bounds, ROW_TYPES))
+    labels = read_table(connection, LABELS_KNOWN_BY, bounds, _LABEL_TYPES)
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": rows.transaction_id,
+            "tx_datetime": pd.to_datetime(rows.ns, utc=True),
+            "customer_id": rows.customer_id,
+            "terminal_id": rows.terminal_id,
+            "tx_amount": rows.amount,
+        }
+    ).sort_values(["tx_datetime", "transaction_id"], ignore_index=True)
+    return History(
+        transactions=transactions,
+        labels=pd.DataFrame(
+            {
+                "transaction_id": labels.column("transaction_id").to_numpy(),
+                "is_fraud": labels.column("is_fraud").to_numpy(zero_copy_only=False).astype(bool),
+                "reported_at": pd.to_datetime(
+                    labels.column("reported_us").to_numpy() * 1000, utc=True
+                ),
+            }
+        ),
+    )

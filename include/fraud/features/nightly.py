@@ -1,0 +1,128 @@
+"""The nightly feature step: one share of a day's validated rows, replaced in one transaction.
+
+``fraud_ingest`` maps ``build_features`` over the shares of the day's customers, so that any
+worker takes any share. Within a share the history of the targets' customers and terminals is read once and split into
+parts of about ``FRAUD_FEATURE_CHUNK_ROWS`` target rows each (:mod:`fraud.features.history`): a
+task's memory is bounded by its part and its share, whatever the window its features look back on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fraud.bulk import copy_arrow
+from fraud.features.history import TARGETS_TABLE, new_targets, target_features
+from fraud.partitions import ensure_partitions
+from fraud.shares import Share
+
+logger = logging.getLogger(__name__)
+
+FEATURE_TABLE = "staging.transaction_features"
+
+_DELETE_SHARE = """
+delete from staging.transaction_features
+where tx_datetime >= :start and tx_datetime < :end
+  and staging.share_of(customer_id, :share_count) = :share_index
+"""
+
+# A chunk's targets: the day's validated rows whose customer falls in the chunk.
+DAY_TARGETS = f"""
+create temporary table {TARGETS_TABLE} on commit drop as
+select transaction_id,
+       (extract(epoch from tx_datetime) * 1000000)::bigint as tx_us,
+       customer_id, terminal_id, (tx_amount * 100)::bigint as amount_cents
+from staging.transactions
+where tx_datetime >= :start and tx_datetime < :end
+  and staging.share_of(customer_id, :share_count) = :share_index
+"""
+
+
+@dataclass(frozen=True)
+class FeatureOutcome:
+    """What one share's feature build wrote and read: for the task log, XCom and the CLI."""
+
+    feature_rows: int
+    share_index: int
+    share_count: int
+    chunks: int
+    history_rows: int
+    seconds: float
+
+
+def lock_scope(interval_start: datetime) -> str:
+    """The advisory-lock scope of a day's features."""
+    return f"features:{interval_start.isoformat()}"
+
+
+def chunk_count(rows: int, chunk_rows: int) -> int:
+    """How many chunks of at most ``chunk_rows`` targets hold ``rows`` targets (at least one)."""
+    return max(1, math.ceil(rows / chunk_rows))
+
+
+def copy_features(connection: Connection, frame: pd.DataFrame, run_id: str) -> int:
+    """COPY feature rows into the features table, in the caller's transaction."""
+    table = pa.Table.from_pandas(frame.assign(run_id=run_id), preserve_index=False)
+    return copy_arrow(connection, table, FEATURE_TABLE)
+
+
+def build_share_features(
+    engine: Engine,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    label_delay_days: int,
+    share: Share,
+    chunk_rows: int,
+) -> FeatureOutcome:
+    """Replace the features of the share's validated rows of the interval, part by part."""
+    started = time.perf_counter()
+    window = {"start": interval_start, "end": interval_end}
+    ensure_partitions(engine, interval_start, interval_end)
+    with engine.begin() as connection:
+        share.lock(connection, lock_scope(interval_start))
+        connection.execute(sa.text(_DELETE_SHARE), {**window, **share.params})
+        rows = new_targets(connection, DAY_TARGETS, {**window, **share.params})
+        built = target_features(
+            connection,
+            start=interval_start,
+            end=interval_end,
+            cutoff=interval_end,
+            label_delay_days=label_delay_days,
+            share=share,
+            parts=chunk_count(rows, chunk_rows),
+            whole_share=True,
+        )
+        written = 0
+        for first in range(0, len(built.frame), chunk_rows):
+            written += copy_features(
+                connection, built.frame.iloc[first : first + chunk_rows], run_id
+            )
+        if written != rows:
+            raise RuntimeError(f"built features for {written} of the share's {rows} validated rows")
+    logger.info(
+        "features of share %d/%d: %d rows in %d parts from %d history rows, %.1f s",
+        share.index,
+        share.count,
+        written,
+        built.parts,
+        built.history_rows,
+        time.perf_counter() - started,
+    )
+    return FeatureOutcome(
+        feature_rows=written,
+        share_index=share.index,
+        share_count=share.count,
+        chunks=built.parts,
+        history_rows=built.history_rows,
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,93 @@
+"""``fraud features`` and ``fraud train``: each stage for one date from the command line, with
+what it read, how long it took and its peak memory."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from fraud.cli import main
+from fraud.dates import day_interval
+from fraud.db import create_warehouse_engine
+from fraud.simulation.generate import simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import write_simulation
+from fraud.tasks import validate_batch
+
+pytestmark = pytest.mark.integration
+
+FIRST_DAY = date(2029, 1, 1)
+DAYS = 60
+LAST_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
+
+
+@pytest.fixture(scope="module")
+def bank(warehouse_url: str) -> str:
+    engine = create_warehouse_engine(warehouse_url)
+    simulation = simulate(
+        SimulationParams(
+            seed=8, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
+        )
+    )
+    with engine.begin() as connection:
+        write_simulation(connection, simulation)
+    engine.dispose()
+    start, _ = day_interval(FIRST_DAY)
+    validate_batch(start, start + timedelta(days=DAYS), "seed__all")
+    return warehouse_url
+
+
+def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> dict:
+    capsys.readouterr()
+    assert main([*arguments, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_features_of_one_date_report_rows_seconds_and_memory(
+    bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_FEATURE_PARTITIONS", "3")
+    report = _run(capsys, "features", "--date", LAST_DAY.isoformat())
+    start, end = day_interval(LAST_DAY)
+    engine = create_warehouse_engine(bank)
+    with engine.connect() as connection:
+        validated, built = connection.execute(
+            sa.text(
+                "select (select count(*) from staging.transactions"
+                "        where tx_datetime >= :start and tx_datetime < :end),"
+                "       (select count(*) from staging.transaction_features"
+                "        where tx_datetime >= :start and tx_datetime < :end and run_id = :run)"
+            ),
+            {"start": start, "end": end, "run": report["run_id"]},
+        ).one()
+    engine.dispose()
+    assert report["feature_rows"] == validated == built > 0
+    assert [share["share_index"] for share in report["shares"]] == [0, 1, 2]
+    assert report["history_rows"] > report["feature_rows"]
+    assert report["seconds"] > 0 and report["peak_rss_mib"] > 100
+
+
+def test_train_reports_what_it_read_each_phase_and_the_decision(
+    bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_TRAIN_DAYS", "14")
+    monkeypatch.setenv("FRAUD_VALIDATION_DAYS", "7")
+    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_SHARE", "1.0")
+    first = _run(capsys, "train", "--as-of", LAST_DAY.isoformat())
+    assert first["decision"] == "bootstrapped"
+    assert first["genuine_share"] == 1.0
+    assert first["training_rows"] > first["training_frauds"] > 0
+    assert set(first["seconds"]) >= {"datasets", "fit", "evaluate_and_log", "decide", "total"}
+    assert first["peak_rss_mib"] > 100
+
+    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_SHARE", "0.4")
+    monkeypatch.setenv("FRAUD_TRAINING_MIN_GENUINE_ROWS", "0")
+    second = _run(capsys, "train", "--as-of", LAST_DAY.isoformat())
+    assert second["version"] == first["version"] + 1
+    assert second["decision"] in {"promoted", "rejected"}
+    assert second["genuine_share"] == 0.4
+    assert second["training_frauds"] == first["training_frauds"]
+    assert second["training_rows"] < first["training_rows"]
