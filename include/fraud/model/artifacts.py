@@ -40,7 +40,9 @@ def write_artifacts(
     (evaluation / "metrics.json").write_text(json.dumps(results, indent=2, default=str))
     (evaluation / "search_log.json").write_text(json.dumps(models.search_log, indent=2))
     (folder / DRIFT_REFERENCE).write_text(reference.to_json())
-    sample_reference(scored_validation[list(DRIFT_COLUMNS)]).to_parquet(
+    # Drawn by the sampling weights, so that the reports' reference looks like the whole window.
+    weight = ["weight"] if "weight" in scored_validation else []
+    sample_reference(scored_validation[[*DRIFT_COLUMNS, *weight]])[list(DRIFT_COLUMNS)].to_parquet(
         folder / REFERENCE_SAMPLE, index=False
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -11,8 +12,14 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings
-from fraud.features.columns import FEATURE_COLUMNS, history_start
-from fraud.features.history import read_history
+from fraud.features.columns import FEATURE_COLUMNS
+from fraud.features.window import (
+    Sampling,
+    WindowRead,
+    labelled_window,
+    sampling_for,
+    window_rows,
+)
 from fraud.model import registry, train
 from fraud.model.artifacts import write_artifacts
 from fraud.model.reference import DRIFT_COLUMNS, build_reference
@@ -32,27 +39,72 @@ class Challenger:
     validation_start: datetime
     validation_end: datetime
     trigger: str
+    # What the run read and how long each phase took, for the task log and the CLI.
+    training_rows: int = 0
+    training_frauds: int = 0
+    validation_rows: int = 0
+    genuine_share: float = 1.0
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
-def build_datasets(
+@dataclass(frozen=True)
+class Datasets:
+    """The labelled training and validation samples, and what reading them took."""
+
+    training: pd.DataFrame
+    validation: pd.DataFrame
+    sampling: Sampling
+    reads: dict[str, WindowRead]
+
+
+def training_sampling(
     engine: Engine, settings: Settings, windows: train.TrainingWindows
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Labelled feature frames of the train and validation windows, labels known by the cut-off."""
-    start = history_start(windows.train_start, settings.label_delay_days)
+) -> Sampling:
+    """The sampling of both windows, from the training window's size: the configured genuine
+    share, kept between ``training_min_genuine_rows`` and ``training_max_genuine_rows`` payments
+    read (:func:`fraud.features.window.sampling_for`)."""
     with engine.connect() as connection:
-        history = read_history(connection, start, windows.validation_end, windows.label_cutoff)
-    delay = settings.label_delay_days
-    training = train.labelled_features(history, windows.train_start, windows.train_end, delay)
-    validation = train.labelled_features(
-        history, windows.validation_start, windows.validation_end, delay
+        rows = window_rows(connection, windows.train_start, windows.train_end)
+    return settings_sampling(settings, rows)
+
+
+def settings_sampling(settings: Settings, rows: int) -> Sampling:
+    """The configured sampling of a training window of ``rows`` payments."""
+    return sampling_for(
+        rows,
+        share=settings.training_genuine_share,
+        min_rows=settings.training_min_genuine_rows,
+        max_rows=settings.training_max_genuine_rows,
+        seed=settings.random_seed,
     )
-    for name, frame in (("training", training), ("validation", validation)):
-        if frame["is_fraud"].sum() < 5 or len(frame) < 100:
+
+
+def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWindows) -> Datasets:
+    """Labelled, weighted samples of the train and validation windows, labels known by the
+    cut-off; both windows drawn with the same sampling."""
+    sampling = training_sampling(engine, settings, windows)
+    frames, reads = {}, {}
+    for name, (start, end) in {
+        "training": (windows.train_start, windows.train_end),
+        "validation": (windows.validation_start, windows.validation_end),
+    }.items():
+        frames[name], reads[name] = labelled_window(
+            engine,
+            start=start,
+            end=end,
+            cutoff=windows.label_cutoff,
+            label_delay_days=settings.label_delay_days,
+            sampling=sampling,
+            chunk_rows=settings.feature_chunk_rows,
+        )
+        frame = frames[name]
+        frauds = int(frame["is_fraud"].sum()) if len(frame) else 0
+        if frauds < 5 or len(frame) < 100:
             raise NotEnoughData(
-                f"{name} window holds {len(frame)} rows and {int(frame['is_fraud'].sum())} "
-                f"known frauds before cut-off {windows.label_cutoff.isoformat()}: too few to train"
+                f"{name} window holds {len(frame)} rows and {frauds} known frauds before"
+                f" cut-off {windows.label_cutoff.isoformat()}: too few to train"
             )
-    return training, validation
+    return Datasets(frames["training"], frames["validation"], sampling, reads)
 
 
 def train_challenger(
@@ -69,12 +121,19 @@ def train_challenger(
         validation_days=settings.validation_days,
         label_delay_days=settings.label_delay_days,
     )
-    training, validation = build_datasets(engine, settings, windows)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    datasets = build_datasets(engine, settings, windows)
+    training, validation = datasets.training, datasets.validation
+    seconds["datasets"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
     models = train.fit_models(
         training,
         seed=settings.random_seed,
         time_budget_seconds=settings.training_time_budget_seconds,
     )
+    seconds["fit"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
     results = train.evaluate_models(models, validation)
     scored_validation = validation.assign(
         score=train.booster_scores(models.booster, _matrix(validation))
@@ -97,6 +156,14 @@ def train_challenger(
                 "training_frauds": int(training["is_fraud"].sum()),
                 "validation_rows": len(validation),
                 "training_fingerprint": train.fingerprint(training, label_cutoff),
+                "genuine_share": datasets.sampling.genuine_share,
+                "genuine_weight": datasets.sampling.genuine_weight,
+                "sampling_seed": datasets.sampling.seed,
+                **{
+                    f"{name}_{key}": value
+                    for name, read in datasets.reads.items()
+                    for key, value in (("history_rows", read.history_rows), ("chunks", read.chunks))
+                },
             }
         )
         for model_name, metrics in results.items():
@@ -117,6 +184,7 @@ def train_challenger(
         )
     version = int(info.registered_model_version)
     registry.set_alias(settings, registry.CHALLENGER, version)
+    seconds["evaluate_and_log"] = round(time.perf_counter() - started, 3)
     return Challenger(
         version=version,
         run_id=run.info.run_id,
@@ -124,6 +192,11 @@ def train_challenger(
         validation_start=windows.validation_start,
         validation_end=windows.validation_end,
         trigger=trigger,
+        training_rows=len(training),
+        training_frauds=int(training["is_fraud"].sum()),
+        validation_rows=len(validation),
+        genuine_share=datasets.sampling.genuine_share,
+        seconds=seconds,
     )
 
 

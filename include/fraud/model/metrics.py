@@ -12,22 +12,37 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 _TOP_DECILE = 0.1
 
 
+def _weights(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's weight: how many payments of the whole window it stands for (1 unsampled)."""
+    if "weight" in frame:
+        return frame["weight"].to_numpy(dtype=np.float64)
+    return np.ones(len(frame))
+
+
 def _daily_card_precision(day: pd.DataFrame, k: int, score_column: str) -> tuple[float, set[int]]:
-    """Precision of the day's top k cards and the fraudulent cards among them."""
+    """Precision of the day's top k cards and the fraudulent cards among them.
+
+    A card weighs as its least-weighted row: a card with a fraud is always read (weight 1), a
+    genuine card read in a sample stands for 1/share cards. The top k are the highest-scoring
+    cards up to a weight of k.
+    """
     cards = (
         day.groupby("customer_id")
-        .agg(score=(score_column, "max"), is_fraud=("is_fraud", "max"))
+        .agg(score=(score_column, "max"), is_fraud=("is_fraud", "max"), weight=("_weight", "min"))
         .sort_values("score", ascending=False, kind="stable")
     )
-    top = cards.head(k)
-    detected = set(top.index[top["is_fraud"].astype(bool)])
-    return len(detected) / k, detected
+    weight = cards["weight"].to_numpy()
+    taken = np.clip(k - (np.cumsum(weight) - weight), 0.0, weight)
+    fraud = cards["is_fraud"].to_numpy().astype(bool)
+    detected = set(cards.index[fraud & (taken > 0)])
+    return float(np.sum(taken[fraud]) / k), detected
 
 
 def card_precision_at_k(frame: pd.DataFrame, k: int = 100, score_column: str = "score") -> float:
     """The Handbook's CP@k: daily precision of the top k cards, detected cards dropped later."""
     if frame.empty:
         return float("nan")
+    frame = frame.assign(_weight=_weights(frame))
     day = pd.to_datetime(frame["tx_datetime"], utc=True).dt.floor("D")
     detected: set[int] = set()
     precisions = []
@@ -39,37 +54,49 @@ def card_precision_at_k(frame: pd.DataFrame, k: int = 100, score_column: str = "
     return float(np.mean(precisions))
 
 
-def recall_top_decile(y_true: np.ndarray, score: np.ndarray) -> float:
+def recall_top_decile(
+    y_true: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None
+) -> float:
     """Share of all frauds found among the 10% highest scores (ties kept in input order)."""
     y_true = np.asarray(y_true).astype(bool)
     score = np.asarray(score, dtype=np.float64)
+    weight = np.ones(len(score)) if weight is None else np.asarray(weight, dtype=np.float64)
     if y_true.sum() == 0:
         return float("nan")
-    n_top = math.ceil(len(score) * _TOP_DECILE)
-    top = np.argsort(-score, kind="stable")[:n_top]
-    return float(y_true[top].sum() / y_true.sum())
+    order = np.argsort(-score, kind="stable")
+    # The top decile by weight: rows whose preceding weight is under a tenth of the total.
+    before = np.cumsum(weight[order]) - weight[order]
+    top = order[before < math.ceil(weight.sum() * _TOP_DECILE)]
+    return float(np.sum(weight[top] * y_true[top]) / np.sum(weight * y_true))
 
 
 def _ranking_metric(
-    metric: Callable[[np.ndarray, np.ndarray], float], y_true: np.ndarray, score: np.ndarray
+    metric: Callable[..., float], y_true: np.ndarray, score: np.ndarray, weight: np.ndarray
 ) -> float:
     """AUC or AP, NaN when only one class is present and the metric is undefined."""
     if len(np.unique(y_true)) < 2:
         return float("nan")
-    return float(metric(y_true, score))
+    return float(metric(y_true, score, sample_weight=weight))
 
 
 def compute_metrics(frame: pd.DataFrame, score_column: str = "score") -> dict[str, float]:
-    """Every metric the promotion gate and the monitoring read, for one scored window."""
+    """Every metric the promotion gate and the monitoring read, for one scored window.
+
+    Rows weigh what their ``weight`` column says (a sample's rows stand for the payments left
+    out), so the figures estimate the whole window's.
+    """
     y_true = frame["is_fraud"].to_numpy().astype(np.int64)
     score = frame[score_column].to_numpy(dtype=np.float64)
+    weight = _weights(frame)
     return {
-        "auc_roc": _ranking_metric(roc_auc_score, y_true, score),
-        "average_precision": _ranking_metric(average_precision_score, y_true, score),
+        "auc_roc": _ranking_metric(roc_auc_score, y_true, score, weight),
+        "average_precision": _ranking_metric(average_precision_score, y_true, score, weight),
         "card_precision_at_100": card_precision_at_k(frame, 100, score_column),
-        "recall_top_decile": recall_top_decile(y_true, score),
+        "recall_top_decile": recall_top_decile(y_true, score, weight),
         "brier_score": (
-            float(brier_score_loss(y_true, score, labels=[0, 1])) if len(y_true) else float("nan")
+            float(brier_score_loss(y_true, score, sample_weight=weight, labels=[0, 1]))
+            if len(y_true)
+            else float("nan")
         ),
         "n_transactions": float(len(frame)),
         "n_frauds": float(y_true.sum()),

@@ -13,7 +13,10 @@ numbers mean the same thing as the Handbook's:
   transactions of cards with a fraud since ``train_start`` reported before that day began
   are removed, since an investigator already blocked them.
 * The model, the logistic-regression baseline and the amount rule are trained by
-  :func:`fraud.model.train.fit_models`, the code retraining runs.
+  :func:`fraud.model.train.fit_models` on a training set read as retraining reads it: every
+  known fraud and a weighted sample of the genuine payments, as the training settings
+  (``FRAUD_TRAINING_GENUINE_SHARE`` between ``FRAUD_TRAINING_MIN_GENUINE_ROWS`` and
+  ``FRAUD_TRAINING_MAX_GENUINE_ROWS``) size it for the window.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from sqlalchemy.engine import Engine
 from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.features.columns import history_start
-from fraud.features.history import History, read_history
+from fraud.features.frames import History, read_history
+from fraud.features.window import labelled_window, window_rows
 from fraud.model import train
+from fraud.model.challenger import settings_sampling
 
 REPORTED_METRICS = ("auc_roc", "average_precision", "card_precision_at_100", "recall_top_decile")
 # Labels reported up to this moment count as the truth of the test window.
@@ -97,11 +102,18 @@ def protocol_datasets(
         protocol.train_end,
         label_delay_days,
     )
+    return training, protocol_test(transactions, labels, protocol, label_delay_days)
+
+
+def protocol_test(
+    transactions: pd.DataFrame, labels: pd.DataFrame, protocol: Protocol, label_delay_days: int
+) -> pd.DataFrame:
+    """Labelled features of the test window with every label, known cards dropped."""
     test = train.labelled_features(
         History(transactions, labels), protocol.test_start, protocol.test_end, label_delay_days
     )
     test = test[~known_card_mask(test, transactions, labels, protocol.train_start)]
-    return training, test.reset_index(drop=True)
+    return test.reset_index(drop=True)
 
 
 def evaluate_frames(
@@ -129,17 +141,31 @@ def read_raw(engine: Engine, protocol: Protocol, label_delay_days: int) -> Histo
 def evaluate_protocol(
     engine: Engine, settings: Settings, protocol: Protocol
 ) -> dict[str, dict[str, float]]:
-    """Run the protocol on the warehouse's ``raw.*``; the four headline metrics per model."""
+    """Run the protocol on the warehouse's ``raw.*``; the four headline metrics per model.
+
+    The training set is read as retraining reads it (:func:`fraud.features.window.labelled_window`,
+    genuine payments sampled as retraining samples them and weighted); the test set is
+    every payment of the test window, as the Handbook tests.
+    """
     history = read_raw(engine, protocol, settings.label_delay_days)
-    results = evaluate_frames(
-        history.transactions,
-        history.labels,
-        protocol,
+    test = protocol_test(history.transactions, history.labels, protocol, settings.label_delay_days)
+    with engine.connect() as connection:
+        rows = window_rows(connection, protocol.train_start, protocol.train_end)
+    training, _ = labelled_window(
+        engine,
+        start=protocol.train_start,
+        end=protocol.train_end,
+        cutoff=protocol.training_label_cutoff,
         label_delay_days=settings.label_delay_days,
+        sampling=settings_sampling(settings, rows),
+        chunk_rows=settings.feature_chunk_rows,
+    )
+    models = train.fit_models(
+        training,
         seed=settings.random_seed,
         time_budget_seconds=settings.training_time_budget_seconds,
     )
     return {
         name: {metric: metrics[metric] for metric in REPORTED_METRICS}
-        for name, metrics in results.items()
+        for name, metrics in train.evaluate_models(models, test).items()
     }

@@ -110,15 +110,24 @@ def as_float(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def quantile_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
-    """Return -inf, the distinct inner quantiles of the non-missing values, +inf."""
-    present = values[~np.isnan(values)]
-    if present.size == 0 or bins < 2:
+def quantile_edges(
+    values: np.ndarray, bins: int, weights: np.ndarray | None = None
+) -> tuple[float, ...]:
+    """Return -inf, the distinct inner (weighted) quantiles of the non-missing values, +inf."""
+    present = ~np.isnan(values)
+    if not present.any() or bins < 2:
         return (-math.inf, math.inf)
     levels = np.linspace(0.0, 1.0, bins + 1)[1:-1]
     # Quantiles are observed values, so a tied value closes its own bin instead of leaving
     # an empty interpolated bin beside it.
-    inner = np.unique(np.quantile(present, levels, method="inverted_cdf"))
+    inner = np.unique(
+        np.quantile(
+            values[present],
+            levels,
+            method="inverted_cdf",
+            weights=None if weights is None else weights[present],
+        )
+    )
     return (-math.inf, *map(float, inner), math.inf)
 
 
@@ -133,9 +142,19 @@ def bin_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return np.append(np.diff(cumulative), missing)
 
 
-def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """Return the share of values in each right-closed bin of ``edges``, then the missing share."""
-    return bin_counts(values, edges) / max(len(values), 1)
+def bin_shares(
+    values: np.ndarray, edges: Sequence[float], weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the (weighted) share of values in each right-closed bin of ``edges``, then the
+    missing share."""
+    if weights is None:
+        return bin_counts(values, edges) / max(len(values), 1)
+    values = np.asarray(values, dtype="float64")
+    missing = np.isnan(values)
+    # Right-closed bins: a value lands after every inner edge it exceeds.
+    slot = np.searchsorted(np.asarray(edges[1:-1], dtype="float64"), values[~missing], "left")
+    sums = np.bincount(slot, weights=weights[~missing], minlength=len(edges) - 1)
+    return np.append(sums, weights[missing].sum()) / max(float(weights.sum()), 1e-300)
 
 
 def category_counts(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
@@ -153,11 +172,13 @@ def category_shares(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     return category_counts(values, categories) / max(values.size, 1)
 
 
-def _numeric_reference(column: str, series: pd.Series, bins: int) -> ColumnReference:
+def _numeric_reference(
+    column: str, series: pd.Series, bins: int, weights: np.ndarray | None
+) -> ColumnReference:
     """Fix the quantile bins of one numeric column and its reference shares."""
     values = as_float(series)
-    edges = quantile_edges(values, bins)
-    shares = bin_shares(values, edges)
+    edges = quantile_edges(values, bins, weights)
+    shares = bin_shares(values, edges, weights)
     return ColumnReference(column, NUMERIC, edges=edges, shares=tuple(map(float, shares)))
 
 
@@ -176,18 +197,32 @@ def build_reference(
     bins: int = 10,
     categorical: Sequence[str] = (),
 ) -> DriftReference:
-    """Fix the buckets and reference shares of ``columns`` from a model's training frame."""
+    """Fix the buckets and reference shares of ``columns`` from a model's validation frame.
+
+    A ``weight`` column (a sample's rows stand for the payments left out) weighs each row, so
+    the bins and shares are those of the whole window. Categorical columns are unweighted.
+    """
+    weights = frame["weight"].to_numpy(dtype="float64") if "weight" in frame else None
     references = tuple(
         _categorical_reference(column, frame[column])
         if column in categorical
-        else _numeric_reference(column, frame[column], bins)
+        else _numeric_reference(column, frame[column], bins, weights)
         for column in columns
     )
     return DriftReference(columns=references, n_rows=len(frame), bins=bins)
 
 
 def sample_reference(frame: pd.DataFrame, n: int = 20_000, seed: int = 0) -> pd.DataFrame:
-    """Return a reproducible sample of at most ``n`` rows, stored with the model for reports."""
+    """Return a reproducible sample of at most ``n`` rows, stored with the model for reports.
+
+    With a ``weight`` column, rows are drawn in proportion to it, so the sample looks like the
+    whole window rather than like the training sample.
+    """
+    if "weight" in frame:
+        if len(frame) <= n and frame["weight"].nunique() <= 1:
+            return frame.reset_index(drop=True)
+        drawn = frame.sample(n=n, weights="weight", replace=len(frame) <= n, random_state=seed)
+        return drawn.reset_index(drop=True)
     if len(frame) <= n:
         return frame.reset_index(drop=True)
     return frame.sample(n=n, random_state=seed).reset_index(drop=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from fraud.dates import midnight
 from fraud.features.build import build_features
 from fraud.features.columns import FEATURE_COLUMNS
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model.metrics import compute_metrics
 
 _PATIENCE_ROUNDS = 20
@@ -120,11 +121,21 @@ def lightgbm_params(candidate: dict[str, float], seed: int) -> dict[str, object]
     }
 
 
+def weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """The rows' sampling weights (1/share for sampled genuine payments), or None unsampled."""
+    return frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
+
+
 def _dataset(frame: pd.DataFrame, reference: lgb.Dataset | None = None) -> lgb.Dataset:
-    """Binned once and shared by every candidate; no pre-filter, so any leaf size may follow."""
+    """Binned once and shared by every candidate; no pre-filter, so any leaf size may follow.
+
+    Weighted by the sampling: the fit then minimises the loss of the whole window, so the
+    scores stay calibrated probabilities however few genuine payments were read.
+    """
     return lgb.Dataset(
         frame[list(FEATURE_COLUMNS)],
         label=frame["is_fraud"],
+        weight=weights(frame),
         reference=reference,
         params={"feature_pre_filter": False, "verbosity": -1},
         free_raw_data=False,
@@ -158,7 +169,12 @@ def fit_models(
     time_budget_seconds: float,
     space: SearchSpace | None = None,
 ) -> TrainedModels:
-    """Search LightGBM parameters within the budget, refit on all of ``train``, fit the baselines."""
+    """Search LightGBM parameters, refit on all of ``train``, fit the baselines.
+
+    The budget bounds the search and the refit together: a candidate starts only if, at the
+    pace of those before it, it and the refit of the best so far end within the budget. The
+    first candidate always runs.
+    """
     space = space or SearchSpace()
     fit_part, choose_part = _inner_split(train)
     started = time.monotonic()
@@ -167,20 +183,35 @@ def fit_models(
     choose_matrix = choose_part[list(FEATURE_COLUMNS)]
     best: tuple[float, dict[str, float], int] | None = None
     search_log: list[dict[str, float]] = []
+    round_seconds = 0.0  # the slowest candidate's seconds per boosting round, on fit_part
+    refit_scale = len(train) / max(len(fit_part), 1)
     for candidate in space.candidates():
-        if best is not None and time.monotonic() - started > time_budget_seconds:
-            break
+        if best is not None:
+            elapsed = time.monotonic() - started
+            next_candidate = round_seconds * space.n_estimators
+            refit = round_seconds * best[2] * refit_scale
+            if elapsed + next_candidate + refit > time_budget_seconds:
+                break
+        candidate_started = time.monotonic()
         params = lightgbm_params(candidate, seed)
         booster = _fit_booster(fit_set, params, space.n_estimators, choose_set)
         rounds = max(booster.best_iteration, 10)
-        ap = _average_precision(choose_part["is_fraud"], booster_scores(booster, choose_matrix))
-        search_log.append({**candidate, "rounds": rounds, "average_precision": ap})
+        seconds = time.monotonic() - candidate_started
+        round_seconds = max(round_seconds, seconds / max(booster.current_iteration(), 1))
+        ap = _average_precision(
+            choose_part["is_fraud"],
+            booster_scores(booster, choose_matrix),
+            weights(choose_part),
+        )
+        search_log.append(
+            {**candidate, "rounds": rounds, "average_precision": ap, "seconds": seconds}
+        )
         if best is None or (not np.isnan(ap) and ap > best[0]):
             best = (ap, candidate, rounds)
     assert best is not None
     _, chosen, rounds = best
     params = lightgbm_params(chosen, seed)
-    booster = _fit_booster(_dataset(train), params, rounds, None)
+    booster = calibrated(_fit_booster(_dataset(train), params, rounds, None), chosen)
     return TrainedModels(
         booster=booster,
         params={**chosen, "num_boost_round": rounds},
@@ -190,22 +221,46 @@ def fit_models(
     )
 
 
+def calibrated(booster: lgb.Booster, params: dict[str, float]) -> lgb.Booster:
+    """The booster with the prior that ``scale_pos_weight`` moved put back.
+
+    Weighting frauds by w multiplies the odds the model learns by w; subtracting ln w from every
+    leaf of the first tree divides them back, for every row. The ranking, and so every ranking
+    metric and every reason code, stay as they were; the scores are probabilities again, which
+    the alert threshold, the Brier score and the drift of the score need.
+    """
+    weight = float(params.get("scale_pos_weight", 1.0))
+    if weight == 1.0:
+        return booster
+    shift = -math.log(weight)
+    leaves = booster.dump_model(num_iteration=1)["tree_info"][0]["num_leaves"]
+    for leaf in range(leaves):
+        booster.set_leaf_output(0, leaf, booster.get_leaf_output(0, leaf) + shift)
+    return booster
+
+
 def booster_scores(booster: lgb.Booster, matrix: pd.DataFrame) -> np.ndarray:
     """A booster's probabilities for the rows of a feature matrix."""
     return np.asarray(booster.predict(matrix), dtype=np.float64)
 
 
-def _average_precision(labels: pd.Series, scores: np.ndarray) -> float:
+def _average_precision(
+    labels: pd.Series, scores: np.ndarray, sample_weight: np.ndarray | None
+) -> float:
     """AP of one candidate on the held-out days; NaN when they hold a single class."""
     if labels.nunique() < 2:
         return float("nan")
-    return float(average_precision_score(labels, scores))
+    return float(average_precision_score(labels, scores, sample_weight=sample_weight))
 
 
 def fit_logistic_baseline(train: pd.DataFrame, seed: int) -> Pipeline:
     """The textbook baseline: scaled features, logistic regression."""
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
-    model.fit(train[list(FEATURE_COLUMNS)], train["is_fraud"])
+    model.fit(
+        train[list(FEATURE_COLUMNS)],
+        train["is_fraud"],
+        logisticregression__sample_weight=weights(train),
+    )
     return model
 
 
@@ -213,15 +268,21 @@ def best_amount_threshold(train: pd.DataFrame) -> float:
     """The analyst's rule: the single amount threshold with the best F1 on the training rows."""
     amounts = train["tx_amount"].to_numpy()
     labels = train["is_fraud"].to_numpy().astype(bool)
-    candidates = np.unique(np.quantile(amounts, np.linspace(0.5, 0.999, 200)))
+    weight = weights(train)
+    weight = np.ones(len(amounts)) if weight is None else weight
+    candidates = np.unique(
+        np.quantile(amounts, np.linspace(0.5, 0.999, 200), method="inverted_cdf", weights=weight)
+        if "weight" in train
+        else np.quantile(amounts, np.linspace(0.5, 0.999, 200))
+    )
     best_threshold, best_f1 = float(candidates[-1]), -1.0
     for threshold in candidates:
         flagged = amounts > threshold
-        true_positive = np.sum(flagged & labels)
+        true_positive = np.sum(weight[flagged & labels])
         if true_positive == 0:
             continue
-        precision = true_positive / flagged.sum()
-        recall = true_positive / labels.sum()
+        precision = true_positive / np.sum(weight[flagged])
+        recall = true_positive / np.sum(weight[labels])
         f1 = 2 * precision * recall / (precision + recall)
         if f1 > best_f1:
             best_threshold, best_f1 = float(threshold), float(f1)

@@ -9,25 +9,51 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud.bulk import copy_frame, read_frame
+from fraud.bulk import copy_frame, copy_out_chunks, copy_out_table, inline
 from fraud.config import Settings
 from fraud.model import registry
 from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
 from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference
-from fraud.monitoring.psi import DriftError, psi
+from fraud.monitoring.psi import DriftError, PsiCounts
 from fraud.monitoring.report import write_evidently_report
 
 TOP_IMPORTANCE_FEATURES = 5
 
-_SCORED_FEATURES = """
-select f.*, s.score, s.model_version
-from scoring.transaction_scores as s
-join staging.transaction_features as f using (transaction_id)
-where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+# The version that scored most of the night's rows (the lowest of a tie).
+_NIGHT_VERSION = """
+select model_version, count(*)
+from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end and model_name = :model_name
+group by model_version
+order by count(*) desc, model_version
+limit 1
 """
+
+# The night's rows that version scored, with their features; streamed, so %(name)s parameters.
+SCORED_FEATURES = """
+select f.*, s.score
+from scoring.transaction_scores as s
+join staging.transaction_features as f
+    on f.transaction_id = s.transaction_id and f.tx_datetime = s.tx_datetime
+where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s
+  and f.tx_datetime >= %(start)s and f.tx_datetime < %(end)s
+  and s.model_name = %(model_name)s and s.model_version = %(version)s
+"""
+
+# The same rows, a seeded sample of them in a stable order, for the report.
+_SAMPLED_SCORED_FEATURES = (
+    SCORED_FEATURES
+    + """
+order by staging.sample_of(s.transaction_id, 0), s.transaction_id
+limit %(rows)s
+"""
+)
+CHUNK_ROWS = 200_000
+REPORT_ROWS = 20_000
 
 _DELETE_NIGHT = """
 delete from monitoring.feature_drift where drift_date = :day and model_name = :name
@@ -74,23 +100,23 @@ def _reference_sample(tracking_uri: str, model_name: str, version: int) -> pd.Da
     return pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
 
 
-def _scored_night(
+def _night_version(
     engine: Engine, settings: Settings, interval_start: datetime, interval_end: datetime
-) -> tuple[int, pd.DataFrame]:
-    """The night's scored rows with their features, for the version that scored most of them."""
+) -> int:
+    """The model version that scored most of the night; one line when nothing was scored."""
+    window = {"start": interval_start, "end": interval_end, "model_name": settings.model_name}
     with engine.connect() as connection:
-        current = read_frame(
-            connection,
-            _SCORED_FEATURES,
-            {"start": interval_start, "end": interval_end, "model_name": settings.model_name},
-        )
-    if current.empty:
+        found = connection.execute(sa.text(_NIGHT_VERSION), window).first()
+    if found is None:
         raise DriftError(
             f"no scored rows for {interval_start:%Y-%m-%d} and model {settings.model_name!r}:"
             " run fraud_score for this date first"
         )
-    version = int(current["model_version"].mode().iloc[0])
-    return version, current[current["model_version"] == version]
+    return int(found[0])
+
+
+def _types(reference: DriftReference) -> dict[str, pa.DataType]:
+    return {column.column: pa.float64() for column in reference.columns}
 
 
 @dataclass(frozen=True)
@@ -114,10 +140,20 @@ def nightly_drift_report(
     It is kept apart from :func:`nightly_drift` because rendering it is the slow part of a night
     and no decision waits for it.
     """
-    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    version = _night_version(engine, settings, interval_start, interval_end)
     _, reference = _version_artifacts(settings.mlflow_tracking_uri, settings.model_name, version)
     sample = _reference_sample(settings.mlflow_tracking_uri, settings.model_name, version)
     columns = [column.column for column in reference.columns]
+    params = {
+        "start": interval_start,
+        "end": interval_end,
+        "model_name": settings.model_name,
+        "version": version,
+        "rows": REPORT_ROWS,
+    }
+    with engine.connect() as connection:
+        query = inline(connection, _SAMPLED_SCORED_FEATURES, params)
+        current = copy_out_table(connection, query, _types(reference)).to_pandas()
     path = drift_report_path(settings, interval_start.date())
     write_evidently_report(sample, current[columns], columns, path)
     return DriftReport(drift_date=interval_start.date(), report_path=path)
@@ -132,13 +168,24 @@ def nightly_drift(
     run_id: str,
 ) -> DriftOutcome:
     """PSI of every feature and the score against the scoring model's reference, stored."""
-    version, current = _scored_night(engine, settings, interval_start, interval_end)
+    version = _night_version(engine, settings, interval_start, interval_end)
     model, reference = _version_artifacts(
         settings.mlflow_tracking_uri, settings.model_name, version
     )
-    # The version's own reference says which columns it monitors.
-    columns = [column.column for column in reference.columns]
-    results = psi(reference, current[columns])
+    # The version's own reference says which columns it monitors; the night streams through
+    # in chunks and only their bucket counts stay.
+    counts = PsiCounts(reference)
+    params = {
+        "start": interval_start,
+        "end": interval_end,
+        "model_name": settings.model_name,
+        "version": version,
+    }
+    with engine.connect() as connection:
+        query = inline(connection, SCORED_FEATURES, params)
+        for chunk in copy_out_chunks(connection, query, _types(reference), CHUNK_ROWS):
+            counts.add(chunk.to_pandas())
+    results = counts.results()
     importance = (
         pd.Series(
             model.booster.feature_importance(importance_type="gain"),
@@ -173,7 +220,7 @@ def nightly_drift(
     return DriftOutcome(
         drift_date=drift_date.isoformat(),
         model_version=version,
-        rows_compared=len(current),
+        rows_compared=counts.rows,
         max_psi=float(rows["psi"].max()),
         alert_columns=alert_columns,
         monitored_columns=monitored,

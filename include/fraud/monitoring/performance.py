@@ -8,23 +8,35 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud.bulk import copy_frame, read_frame
+from fraud.bulk import copy_frame, copy_out_table, inline
 from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.model.metrics import compute_metrics
 
 # A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
+# Streamed through COPY (%(name)s parameters): a day's scores are too many for row objects.
 _SCORES_WITH_LABELS = """
-select s.transaction_id, s.tx_datetime, s.customer_id, s.model_version, s.score, s.is_alert,
+select s.transaction_id, (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
+       s.customer_id, s.model_version, s.score, s.is_alert,
        coalesce(l.is_fraud, false) as is_fraud
 from scoring.transaction_scores as s
 left join raw.fraud_labels as l
-    on l.transaction_id = s.transaction_id and l.reported_at < :cutoff
-where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+    on l.transaction_id = s.transaction_id and l.reported_at < %(cutoff)s
+where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s and s.model_name = %(model_name)s
 """
+_SCORE_TYPES = {
+    "transaction_id": pa.int64(),
+    "tx_us": pa.int64(),
+    "customer_id": pa.int64(),
+    "model_version": pa.int64(),
+    "score": pa.float64(),
+    "is_alert": pa.bool_(),
+    "is_fraud": pa.bool_(),
+}
 
 
 PERFORMANCE_METRICS = ("average_precision", "card_precision_at_100", "recall_top_decile")
@@ -96,17 +108,16 @@ def _labelled_scores(
 ) -> pd.DataFrame:
     """The day's scores with the labels reported before ``cutoff``."""
     start = midnight(day)
+    params = {
+        "start": start,
+        "end": start + timedelta(days=1),
+        "cutoff": cutoff,
+        "model_name": settings.model_name,
+    }
     with engine.connect() as connection:
-        frame = read_frame(
-            connection,
-            _SCORES_WITH_LABELS,
-            {
-                "start": start,
-                "end": start + timedelta(days=1),
-                "cutoff": cutoff,
-                "model_name": settings.model_name,
-            },
-        )
+        query = inline(connection, _SCORES_WITH_LABELS, params)
+        frame = copy_out_table(connection, query, _SCORE_TYPES).to_pandas()
+    frame["tx_datetime"] = pd.to_datetime(frame.pop("tx_us") * 1000, utc=True)
     frame["is_fraud"] = frame["is_fraud"].astype(np.int8)
     return frame
 

@@ -70,25 +70,53 @@ def _current_counts(reference: ColumnReference, series: pd.Series) -> np.ndarray
     return bin_counts(as_float(series), reference.edges)
 
 
+class PsiCounts:
+    """Bucket counts of every reference column, added up chunk by chunk: a night's PSI then
+    costs the memory of one chunk, whatever the night's volume."""
+
+    def __init__(self, reference: DriftReference) -> None:
+        self.reference = reference
+        self.rows = 0
+        self.counts = {
+            column.column: np.zeros(len(column.shares), dtype=np.int64)
+            for column in reference.columns
+        }
+
+    def add(self, current: pd.DataFrame) -> None:
+        """Count one chunk of current rows into the reference's buckets."""
+        absent = [
+            column.column for column in self.reference.columns if column.column not in current
+        ]
+        if absent:
+            raise DriftError(f"the current frame lacks the reference columns {absent}")
+        for column in self.reference.columns:
+            self.counts[column.column] += _current_counts(column, current[column.column])
+        self.rows += len(current)
+
+    def results(self, epsilon: float = EPSILON) -> dict[str, ColumnDrift]:
+        """The PSI of every reference column over all the rows added, keyed by column name."""
+        if self.rows == 0:
+            raise DriftError("the current frame has no rows: PSI is undefined")
+        results: dict[str, ColumnDrift] = {}
+        for column in self.reference.columns:
+            counts = self.counts[column.column]
+            shares = counts / self.rows
+            results[column.column] = ColumnDrift(
+                column=column.column,
+                psi=psi_from_shares(np.asarray(column.shares), shares, epsilon),
+                rows_compared=int(self.rows - counts[-1]),
+                buckets=column.buckets(),
+                reference_shares=column.shares,
+                current_shares=tuple(map(float, shares)),
+            )
+        return results
+
+
 def psi(
     reference: DriftReference, current: pd.DataFrame, epsilon: float = EPSILON
 ) -> dict[str, ColumnDrift]:
     """Return the PSI of every reference column in ``current``, keyed by column name."""
-    if current.empty:
-        raise DriftError("the current frame has no rows: PSI is undefined")
-    absent = [column.column for column in reference.columns if column.column not in current]
-    if absent:
-        raise DriftError(f"the current frame lacks the reference columns {absent}")
-    results: dict[str, ColumnDrift] = {}
-    for column in reference.columns:
-        counts = _current_counts(column, current[column.column])
-        shares = counts / len(current)
-        results[column.column] = ColumnDrift(
-            column=column.column,
-            psi=psi_from_shares(np.asarray(column.shares), shares, epsilon),
-            rows_compared=int(len(current) - counts[-1]),
-            buckets=column.buckets(),
-            reference_shares=column.shares,
-            current_shares=tuple(map(float, shares)),
-        )
-    return results
+    counts = PsiCounts(reference)
+    if not current.empty:
+        counts.add(current)
+    return counts.results(epsilon)

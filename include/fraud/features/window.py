@@ -1,0 +1,180 @@
+"""Labelled features of a time window for training and validation, from a sample of its cards.
+
+A payment's label is whether a fraud was reported for it before the cut-off. Training reads
+every known fraud and a seeded share of the genuine payments, drawn by card
+(``staging.sample_of`` of the customer, the same cards on every run of one seed): a card's
+genuine payments are all read or none. Each row carries the weight that undoes the sampling, one
+over its chance of being read (1 for a fraud, 1/share for a genuine payment), so weighted fits
+and metrics estimate what the whole window would give. Drawing cards rather than payments keeps
+card precision meaningful: a genuine card that is read has its true daily highest score.
+
+The sample's history is read once and built in parts of about ``chunk_rows`` payments
+(:mod:`fraud.features.history`): memory holds one part's history and the sample, never the
+window's history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fraud.bulk import copy_out_table, inline
+from fraud.features.history import TARGETS, TARGETS_TABLE, new_targets, target_features
+from fraud.shares import WHOLE
+
+logger = logging.getLogger(__name__)
+
+# The payments of [start, end) with their label as of the cut-off: every fraud, and the genuine
+# payments of a share of the cards, each with the weight that undoes the sampling.
+_SAMPLE = f"""
+create temporary table {TARGETS_TABLE} on commit drop as
+select t.transaction_id,
+       (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
+       t.customer_id, t.terminal_id, (t.tx_amount * 100)::bigint as amount_cents,
+       coalesce(known.is_fraud, false) as is_fraud,
+       case when known.is_fraud then 1.0 else :genuine_weight end as weight
+from raw.transactions as t
+left join (
+    select distinct transaction_id, true as is_fraud
+    from raw.fraud_labels
+    where is_fraud and reported_at < :cutoff
+) as known using (transaction_id)
+where t.tx_datetime >= :start and t.tx_datetime < :end
+  and not exists (
+      select 1 from quality.quarantine as q
+      where q.transaction_id = t.transaction_id and q.resolved_at is null
+  )
+  and (known.is_fraud or staging.sample_of(t.customer_id, :seed) < :genuine_share)
+"""
+_TARGET_LABELS = f"select transaction_id, is_fraud, weight from {TARGETS}"
+_LABEL_TYPES = {"transaction_id": pa.int64(), "is_fraud": pa.bool_(), "weight": pa.float64()}
+
+# Genuine payments of a window (at most: frauds not yet reported count among them).
+_WINDOW_ROWS = """
+select count(*) from raw.transactions where tx_datetime >= :start and tx_datetime < :end
+"""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which genuine payments training reads: those of a share of the cards, by a seeded hash."""
+
+    genuine_share: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.genuine_share <= 1.0:
+            raise ValueError(f"the genuine share must be in (0, 1], not {self.genuine_share}")
+
+    @property
+    def genuine_weight(self) -> float:
+        """The weight of a genuine payment read: how many payments of the window it stands for."""
+        return 1.0 / self.genuine_share
+
+
+ALL = Sampling()
+
+
+def sampling_for(rows: int, *, share: float, min_rows: int, max_rows: int, seed: int) -> Sampling:
+    """The sampling of a window of ``rows`` payments.
+
+    The configured ``share``, raised so that about ``min_rows`` payments are read when the window
+    holds that many (all of a smaller one: the drift reference and the validation metrics need
+    enough cards), then lowered so that at most about ``max_rows`` are (memory and time stay
+    bounded whatever the daily volume).
+    """
+    rows = max(rows, 1)
+    chosen = min(max(share, min(1.0, min_rows / rows)), max_rows / rows, 1.0)
+    return Sampling(genuine_share=max(chosen, 1e-6), seed=seed)
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """What reading a window took: rows kept, history rows read, parts and seconds."""
+
+    rows: int
+    frauds: int
+    history_rows: int
+    chunks: int
+    seconds: float
+
+
+def window_rows(connection: Connection, start: datetime, end: datetime) -> int:
+    """All payments of a window, from the index: the most the genuine ones can be."""
+    return int(connection.execute(sa.text(_WINDOW_ROWS), {"start": start, "end": end}).scalar_one())
+
+
+def _labels(connection: Connection) -> pd.DataFrame:
+    table = copy_out_table(connection, inline(connection, _TARGET_LABELS, {}), _LABEL_TYPES)
+    return pd.DataFrame(
+        {
+            "transaction_id": table.column("transaction_id").to_numpy(),
+            "is_fraud": table.column("is_fraud").to_numpy(zero_copy_only=False).astype(np.int8),
+            "weight": table.column("weight").to_numpy(),
+        }
+    )
+
+
+def labelled_window(
+    engine: Engine,
+    *,
+    start: datetime,
+    end: datetime,
+    cutoff: datetime,
+    label_delay_days: int,
+    sampling: Sampling,
+    chunk_rows: int,
+) -> tuple[pd.DataFrame, WindowRead]:
+    """The window's sampled payments with their features, label and weight, in transaction order.
+
+    The sample's history is read once and built in parts of about ``chunk_rows`` payments.
+    """
+    started = time.perf_counter()
+    params = {
+        "start": start,
+        "end": end,
+        "cutoff": cutoff,
+        "seed": sampling.seed,
+        "genuine_share": sampling.genuine_share,
+        "genuine_weight": sampling.genuine_weight,
+    }
+    with engine.begin() as connection:
+        rows = new_targets(connection, _SAMPLE, params)
+        built = target_features(
+            connection,
+            start=start,
+            end=end,
+            cutoff=cutoff,
+            label_delay_days=label_delay_days,
+            share=WHOLE,
+            parts=max(1, math.ceil(rows / chunk_rows)),
+            whole_share=False,
+        )
+        frame = built.frame.merge(_labels(connection), on="transaction_id", validate="1:1")
+    read = WindowRead(
+        rows=len(frame),
+        frauds=int(frame["is_fraud"].sum()),
+        history_rows=built.history_rows,
+        chunks=built.parts,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    logger.info(
+        "window [%s, %s): %d payments (%d frauds) from %d history rows in %d parts, %.1f s",
+        start.date(),
+        end.date(),
+        read.rows,
+        read.frauds,
+        read.history_rows,
+        read.chunks,
+        read.seconds,
+    )
+    return frame, read
