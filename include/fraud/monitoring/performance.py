@@ -15,12 +15,12 @@ from sqlalchemy.engine import Engine
 from fraud.bulk import copy_frame, copy_out_table, inline
 from fraud.config import Settings
 from fraud.dates import midnight
-from fraud.model.metrics import compute_metrics
+from fraud.model.metrics import ranking_metrics
 
 # A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
 # Streamed through COPY (%(name)s parameters): a day's scores are too many for row objects.
 _SCORES_WITH_LABELS = """
-select s.transaction_id, (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
+select (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
        s.customer_id, s.model_version, s.score, s.is_alert,
        coalesce(l.is_fraud, false) as is_fraud
 from scoring.transaction_scores as s
@@ -29,7 +29,6 @@ left join raw.fraud_labels as l
 where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s and s.model_name = %(model_name)s
 """
 _SCORE_TYPES = {
-    "transaction_id": pa.int64(),
     "tx_us": pa.int64(),
     "customer_id": pa.int64(),
     "model_version": pa.int64(),
@@ -85,8 +84,15 @@ def performance_rows(
 ) -> pd.DataFrame:
     """Metrics of one day's scored and labelled transactions, one row per model version."""
     rows = []
-    for version, scored in frame.groupby("model_version", sort=True):
-        metrics = compute_metrics(scored)
+    versions = frame["model_version"].unique()
+    # A day is almost always scored by one version: measured in place, without a copy.
+    groups = (
+        [(versions[0], frame)]
+        if len(versions) == 1
+        else list(frame.groupby("model_version", sort=True))
+    )
+    for version, scored in groups:
+        metrics = ranking_metrics(scored)
         alerts = scored.loc[scored["is_alert"].astype(bool), "is_fraud"]
         rows.append(
             {

@@ -154,3 +154,47 @@ def test_compute_metrics_one_class_is_nan_not_an_error() -> None:
         "n_transactions",
         "n_frauds",
     }
+
+
+def _card_precision_by_groupby(frame: pd.DataFrame, k: int) -> float:
+    """CP@k the plain pandas way: per UTC day, each remaining card's highest score, fraud flag
+    and least weight; the best cards up to a weight of k (ties by card id); found cards dropped
+    from later days."""
+    frame = frame.assign(_weight=frame["weight"] if "weight" in frame else 1.0)
+    day = pd.to_datetime(frame["tx_datetime"], utc=True).dt.floor("D")
+    detected: set[int] = set()
+    precisions = []
+    for _, transactions in frame.groupby(day, sort=True):
+        remaining = transactions[~transactions["customer_id"].isin(detected)]
+        cards = (
+            remaining.groupby("customer_id")
+            .agg(score=("score", "max"), is_fraud=("is_fraud", "max"), weight=("_weight", "min"))
+            .sort_values("score", ascending=False, kind="stable")
+        )
+        weight = cards["weight"].to_numpy()
+        taken = np.clip(k - (np.cumsum(weight) - weight), 0.0, weight)
+        fraud = cards["is_fraud"].to_numpy().astype(bool)
+        detected |= set(cards.index[fraud & (taken > 0)])
+        precisions.append(float(np.sum(taken[fraud]) / k))
+    return float(np.mean(precisions))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_card_precision_matches_the_plain_groupby_with_ties_weights_and_days(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3_000))
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, max(1, n // 8), n),
+            # Few decimals, so that many cards tie on their highest score.
+            "score": np.round(rng.random(n), int(rng.integers(1, 4))),
+            "is_fraud": (rng.random(n) < 0.1).astype(np.int8),
+            "tx_datetime": pd.to_datetime(
+                1_700_000_000_000_000 + rng.integers(0, 9 * 86_400_000_000, n), unit="us", utc=True
+            ),
+        }
+    )
+    if seed % 2:
+        frame["weight"] = np.where(frame["is_fraud"] == 1, 1.0, 1 / 0.3)
+    for k in (1, 5, 100):
+        assert card_precision_at_k(frame, k) == _card_precision_by_groupby(frame, k)
