@@ -37,9 +37,11 @@ PUBLISHED = {
 TARGETS = (0.88, 0.70, 0.31)
 
 
-def _fraud(arguments: list[str], database_url: str) -> str:
+def fraud_command(
+    arguments: list[str], database_url: str, settings: dict[str, str] | None = None
+) -> str:
     """Run one ``fraud`` command against the scratch warehouse; return its standard output."""
-    environment = {**os.environ, "FRAUD_DATABASE_URL": database_url}
+    environment = {**os.environ, **(settings or {}), "FRAUD_DATABASE_URL": database_url}
     completed = subprocess.run(
         [sys.executable, "-m", "fraud.cli", *arguments],
         env=environment,
@@ -56,9 +58,9 @@ def run_seed(admin_url: str, seed: int) -> dict[str, dict[str, float]]:
     """Simulate the Handbook's data with one seed in a scratch warehouse and evaluate."""
     database = f"fraud_handbook_{seed}_{uuid.uuid4().hex[:8]}"
     with scratch_database(with_database(admin_url, database)) as database_url:
-        _fraud(["db", "migrate"], database_url)
-        _fraud([*SIMULATE, "--seed", str(seed)], database_url)
-        return json.loads(_fraud(EVALUATE, database_url))
+        fraud_command(["db", "migrate"], database_url)
+        fraud_command([*SIMULATE, "--seed", str(seed)], database_url)
+        return json.loads(fraud_command(EVALUATE, database_url))
 
 
 def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
@@ -77,19 +79,29 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Run every seed and print the JSON results and the table."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+def add_admin_url(parser: argparse.ArgumentParser) -> None:
+    """The ``--admin-url`` option of the scripts that create one scratch database per seed."""
     parser.add_argument(
         "--admin-url",
         default=os.environ.get("FRAUD_DATABASE_URL"),
         help="server on which to create the scratch databases (default: FRAUD_DATABASE_URL)",
     )
-    args = parser.parse_args()
+
+
+def admin_url(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The server URL from the options, or a usage error when there is none."""
     if not args.admin_url:
         parser.error("set FRAUD_DATABASE_URL or pass --admin-url")
-    results = {seed: run_seed(args.admin_url, seed) for seed in args.seeds}
+    return str(args.admin_url)
+
+
+def main() -> None:
+    """Run every seed and print the JSON results and the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    add_admin_url(parser)
+    args = parser.parse_args()
+    results = {seed: run_seed(admin_url(parser, args), seed) for seed in args.seeds}
     print(json.dumps(results, indent=2))
     print(table(results))
 

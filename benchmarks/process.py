@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -17,20 +16,6 @@ class BenchmarkError(RuntimeError):
     """The benchmark cannot run or a step misbehaved; the message is one line."""
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB.
-
-    Linux's ``ru_maxrss`` survives ``exec``: a child would report at least the peak of the
-    parent it was forked from. ``VmHWM`` belongs to the process's own address space.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_environment() -> dict[str, str]:
     """This environment, with the checkout's ``include/`` and root on the child's path."""
     paths = [str(REPOSITORY_ROOT / "include"), str(REPOSITORY_ROOT)]
@@ -38,7 +23,9 @@ def child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys([*paths, *given]))}
 
 
-def run_child(module: str, spec: dict[str, Any], what: str) -> dict[str, Any]:
+def run_child(
+    module: str, spec: dict[str, Any], what: str, environment: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``python -m module`` with ``spec`` as JSON on stdin; return the JSON it prints last."""
     completed = subprocess.run(
         [sys.executable, "-m", module],
@@ -46,7 +33,7 @@ def run_child(module: str, spec: dict[str, Any], what: str) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        env=child_environment(),
+        env={**child_environment(), **(environment or {})},
     )
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:

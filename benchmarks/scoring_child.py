@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from benchmarks.process import peak_rss_mib
 from benchmarks.scoring_data import RUN_ID
 from fraud.bulk import dbapi
 from fraud.db import create_warehouse_engine
 from fraud.model.registry import RegisteredModel
+from fraud.resources import peak_rss_mib
 from fraud.scoring.compiled import compile_booster
 from fraud.scoring.predict import SCORE_COLUMNS
 from fraud.scoring.score import features_query, mark_top_k, score_share

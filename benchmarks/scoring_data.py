@@ -19,8 +19,9 @@ from fraud.config import Settings
 from fraud.dates import day_interval
 from fraud.features.build import build_features
 from fraud.features.columns import FEATURE_COLUMNS, KEY_COLUMNS, history_start
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model.train import SearchSpace, fit_models, labelled_features, lightgbm_params
+from fraud.partitions import ensure_partitions
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 
@@ -130,6 +131,7 @@ def fill(engine: Engine, base: pd.DataFrame, rows: int, customer_stride: int) ->
         "rows": rows,
     }
     columns = [*KEY_COLUMNS, *FEATURE_COLUMNS, "run_id", "position", "tx_amount_exact"]
+    ensure_partitions(engine, *day_bounds())
     with engine.begin() as connection:
         connection.execute(sa.text(_CREATE_BASE))
         connection.execute(sa.text(_EXTEND_BASE))

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from fraud.config import load_settings
-from fraud.features.history import History
+from fraud.features.frames import History
 from fraud.model import train
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
