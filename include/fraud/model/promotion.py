@@ -38,6 +38,20 @@ values (
     :evaluation_start, :evaluation_end, :label_cutoff, :run_id, :trigger
 )
 """
+# The gate's decisions are unique per version (V024): a second attempt's insert does nothing.
+_RECORD_GATE_DECISION = (
+    _RECORD_DECISION
+    + """on conflict (model_name, challenger_version)
+    where decision in ('bootstrapped', 'promoted', 'rejected') do nothing
+"""
+)
+GATE_DECISIONS = ("bootstrapped", "promoted", "rejected")
+_GATE_DECISION_OF = """
+select decision, reason
+from monitoring.model_decisions
+where model_name = :name and challenger_version = :version
+    and decision in ('bootstrapped', 'promoted', 'rejected')
+"""
 
 # The version a promoted champion replaced: where a rollback goes back to.
 _REPLACED_VERSION = """
@@ -92,7 +106,7 @@ def apply_gate(
     return GateOutcome(passed=passed, reasons=tuple(reasons))
 
 
-def record_decision(
+def insert_decision(
     engine: Engine,
     settings: Settings,
     *,
@@ -107,11 +121,13 @@ def record_decision(
     mlflow_run_id: str | None,
     trigger: str,
 ) -> None:
-    """Store one decision in ``monitoring.model_decisions`` and as tags on the model version."""
+    """Store one decision in ``monitoring.model_decisions``; a gate decision only once per
+    version (a second insert does nothing)."""
     gate = [asdict(rule) for rule in settings.promotion_gate]
+    statement = _RECORD_GATE_DECISION if decision in GATE_DECISIONS else _RECORD_DECISION
     with engine.begin() as connection:
         connection.execute(
-            sa.text(_RECORD_DECISION),
+            sa.text(statement),
             {
                 "name": settings.model_name,
                 "challenger": challenger_version,
@@ -128,11 +144,15 @@ def record_decision(
                 "trigger": trigger,
             },
         )
+
+
+def tag_decision(
+    settings: Settings, version: int, mlflow_run_id: str | None, decision: str, reason: str
+) -> None:
+    """The decision as tags on the model version and its run; setting them again is harmless."""
     mlflow_client = registry.client(settings)
     for key, value in {"decision": decision, "decision_reason": reason[:5000]}.items():
-        mlflow_client.set_model_version_tag(
-            settings.model_name, str(challenger_version), key, value
-        )
+        mlflow_client.set_model_version_tag(settings.model_name, str(version), key, value)
     if mlflow_run_id:
         mlflow_client.set_tag(mlflow_run_id, "decision", decision)
         mlflow_client.set_tag(mlflow_run_id, "decision_reason", reason[:5000])
@@ -158,7 +178,7 @@ def rollback(engine: Engine, settings: Settings, reason: str) -> tuple[int, int]
             f"champion version {current} of {settings.model_name!r} replaced no earlier version"
         )
     registry.set_alias(settings, registry.CHAMPION, int(previous))
-    record_decision(
+    insert_decision(
         engine,
         settings,
         challenger_version=int(previous),
@@ -172,6 +192,7 @@ def rollback(engine: Engine, settings: Settings, reason: str) -> tuple[int, int]
         mlflow_run_id=None,
         trigger="manual rollback",
     )
+    tag_decision(settings, int(previous), None, "rolled_back", reason)
     return current, int(previous)
 
 
@@ -181,8 +202,36 @@ def model_inputs(booster: lgb.Booster, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[booster.feature_name()]
 
 
+def gate_decision_of(engine: Engine, settings: Settings, version: int) -> tuple[str, str] | None:
+    """The gate's stored decision and reason for a version, if it decided it already."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(_GATE_DECISION_OF), {"name": settings.model_name, "version": version}
+        ).one_or_none()
+    return None if row is None else (str(row.decision), str(row.reason))
+
+
+def _apply_decision(settings: Settings, challenger: Challenger, decision: str, reason: str) -> None:
+    """The registry's side of a decision: aliases, then tags. Each step can run again."""
+    if decision != "rejected":
+        registry.set_alias(settings, registry.CHAMPION, challenger.version)
+        registry.clear_alias(settings, registry.CHALLENGER)
+    tag_decision(settings, challenger.version, challenger.run_id, decision, reason)
+
+
 def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger) -> str:
-    """Promote the challenger only if it beats the champion on the same window; record it."""
+    """Promote the challenger only if it beats the champion on the same window; record it.
+
+    Safe to retry after a failure at any step: the decision row is written first, in one
+    transaction, and only then are the aliases moved and the tags set. A retry that finds the
+    version already decided does not judge it again (the champion may by then be the challenger
+    itself); it finishes the registry steps of the stored decision.
+    """
+    earlier = gate_decision_of(engine, settings, challenger.version)
+    if earlier is not None:
+        decision, reason = earlier
+        _apply_decision(settings, challenger, decision, reason)
+        return decision
     validation = pd.read_parquet(
         registry.download_run_file(settings, challenger.run_id, VALIDATION_FRAME)
     )
@@ -202,10 +251,7 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         outcome = apply_gate(settings.promotion_gate, challenger_metrics, champion_metrics)
         decision = "promoted" if outcome.passed else "rejected"
         reason = "; ".join(outcome.reasons)
-    if decision != "rejected":
-        registry.set_alias(settings, registry.CHAMPION, challenger.version)
-        registry.clear_alias(settings, registry.CHALLENGER)
-    record_decision(
+    insert_decision(
         engine,
         settings,
         challenger_version=challenger.version,
@@ -219,4 +265,7 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         mlflow_run_id=challenger.run_id,
         trigger=challenger.trigger,
     )
+    # Another attempt may have decided meanwhile: what is stored is what is applied.
+    decision, reason = gate_decision_of(engine, settings, challenger.version) or (decision, reason)
+    _apply_decision(settings, challenger, decision, reason)
     return decision

@@ -26,6 +26,7 @@ from fraud.config import Settings, load_settings
 from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
+from fraud.model import promotion
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger
 from fraud.model.promotion import decide_promotion
@@ -190,3 +191,79 @@ def test_rollback_command_restores_the_replaced_champion(
         patch.setenv("FRAUD_MODEL_NAME", MODEL_NAME)
         assert main(["model", "rollback", "--reason", "again"]) == 2
     assert "replaced no earlier version" in capsys.readouterr().err
+
+
+class _Injected(RuntimeError):
+    """The failure a test injects into one step of decide_promotion."""
+
+
+@pytest.mark.parametrize("step", ["decision row", "alias", "tags"])
+def test_a_retry_after_a_failure_at_any_step_ends_as_one_clean_run(
+    step: str, warehouse_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """Bootstrap a weak champion, then promote a strong challenger whose first attempt fails at
+    one step: the retry ends with one decision row, the strong version as champion, no
+    challenger alias and the decision tags, as one clean run does."""
+    name = f"{MODEL_NAME}-retry-{step.replace(' ', '-')}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_MODEL_NAME", name)
+        settings = load_settings()
+        weak = _register(settings, _booster(True), tmp_path / "weak")
+        assert decide_promotion(engine, settings, weak) == "bootstrapped"
+        strong = _register(settings, _booster(False), tmp_path / "strong")
+
+        target = {
+            "decision row": "insert_decision",
+            "alias": "_apply_decision",
+            "tags": "tag_decision",
+        }[step]
+        original = getattr(promotion, target)
+
+        def fail_once(*args: object, **kwargs: object) -> None:
+            patch.setattr(promotion, target, original)
+            if step == "alias":
+                # The champion alias moves, then the step fails before the challenger's is cleared.
+                set_alias(settings, CHAMPION, strong.version)
+            raise _Injected(step)
+
+        patch.setattr(promotion, target, fail_once)
+        with pytest.raises(_Injected):
+            decide_promotion(engine, settings, strong)
+        assert decide_promotion(engine, settings, strong) == "promoted"
+        # A third run changes nothing either.
+        assert decide_promotion(engine, settings, strong) == "promoted"
+
+        mlflow_client = client(settings)
+        assert _alias_version(mlflow_client, name, CHAMPION) == strong.version
+        assert _alias_version(mlflow_client, name, CHALLENGER) is None
+        tags = mlflow_client.get_model_version(name, str(strong.version)).tags
+        assert tags["decision"] == "promoted"
+        assert mlflow_client.get_run(strong.run_id).data.tags["decision"] == "promoted"
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "select challenger_version, champion_version, decision"
+                " from monitoring.model_decisions where model_name = :name order by decision_id"
+            ),
+            {"name": name},
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (weak.version, None, "bootstrapped"),
+        (strong.version, weak.version, "promoted"),
+    ]
+
+
+def test_the_warehouse_refuses_a_second_gate_decision_for_one_version(engine: Engine) -> None:
+    insert = sa.text(
+        "insert into monitoring.model_decisions (model_name, challenger_version, decision, reason,"
+        " challenger_metrics, champion_metrics, trigger)"
+        " values ('fraud-unique-test', 7, :decision, 'test', '{}', '{}', 'test')"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, {"decision": "promoted"})
+        # Rollbacks are not gate decisions: one version may be rolled back to more than once.
+        connection.execute(insert, {"decision": "rolled_back"})
+        connection.execute(insert, {"decision": "rolled_back"})
+    with pytest.raises(sa.exc.IntegrityError, match="model_decisions_one_gate_decision"):
+        with engine.begin() as connection:
+            connection.execute(insert, {"decision": "rejected"})
