@@ -35,4 +35,5 @@ RUN mkdir -p /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/air
     && chmod g+rwx /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/airflow/mlflow-artifacts
 
 ENV PYTHONPATH=/opt/airflow/include \
+    MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false \
     FRAUD_ARTIFACT_DIR=/opt/airflow/artifacts

@@ -77,6 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "airflow" / "logs"),
         "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        # As in every deployment: nothing the pipeline loads is unpickled.
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
         # Where a SQL tracking store without a server puts artifacts (MLflow's default is
         # ./mlruns in the working directory); the pinned MLflow reads it from this variable.
         "_MLFLOW_SERVER_ARTIFACT_ROOT": str(home / "mlartifacts"),

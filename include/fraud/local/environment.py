@@ -90,6 +90,8 @@ def build_env(
     wiring = {
         "FRAUD_DATABASE_URL": urls.warehouse,
         "MLFLOW_TRACKING_URI": external_tracking_uri(environ) or MLFLOW_URL,
+        # Models are LightGBM text files: nothing the stack runs may unpickle one.
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
         "AIRFLOW_HOME": str(paths.airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(urls.airflow),
         "AIRFLOW__CORE__DAGS_FOLDER": str(paths.dags_folder),

@@ -117,14 +117,40 @@ def champion_version(settings: Settings) -> int | None:
         return _alias_version(client(settings), settings.model_name, CHAMPION)
 
 
-def load_version(settings: Settings, version: int) -> RegisteredModel:
-    """Load one registered version's LightGBM booster."""
-    import mlflow.lightgbm
+# The only class the pipeline loads: a Booster is read from LightGBM's text format, never
+# unpickled (MLflow's lightgbm flavor unpickles its scikit-learn classes, and pyfunc models are
+# arbitrary code).
+BOOSTER_CLASS = "lightgbm.basic.Booster"
 
+
+def booster_flavor(settings: Settings, version: int, flavors: dict[str, dict]) -> str:
+    """The booster's file inside the model folder, if the version's MLmodel declares a plain
+    LightGBM Booster; else a one-line error naming the version, before anything is loaded."""
+    flavor = flavors.get("lightgbm")
+    # MLflow's own default when an old MLmodel names no class.
+    model_class = (flavor or {}).get("model_class", BOOSTER_CLASS)
+    if flavor is None or model_class != BOOSTER_CLASS or not flavor.get("data"):
+        raise RegistryError(
+            f"model {settings.model_name!r} version {version} is not a plain LightGBM Booster"
+            f" (flavors: {', '.join(sorted(flavors)) or 'none'};"
+            f" class: {model_class if flavor else 'none'}): refusing to load it"
+        )
+    return str(flavor["data"])
+
+
+def load_version(settings: Settings, version: int) -> RegisteredModel:
+    """Load one registered version's LightGBM booster, refusing anything else (one line)."""
+    import lightgbm as lgb
+    import mlflow.artifacts
+    import mlflow.models
+
+    uri = f"models:/{settings.model_name}/{version}"
     with registry_errors(settings):
         mlflow_client = client(settings)
         model_version = mlflow_client.get_model_version(settings.model_name, str(version))
-        booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version}")
+        data = booster_flavor(settings, version, mlflow.models.get_model_info(uri).flavors)
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        booster = lgb.Booster(model_file=str(folder / data))
     return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
 
 

@@ -30,7 +30,17 @@ from fraud.model import promotion
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger
 from fraud.model.promotion import decide_promotion
-from fraud.model.registry import CHALLENGER, CHAMPION, EXPERIMENT, _alias_version, client, set_alias
+from fraud.model.registry import (
+    CHALLENGER,
+    CHAMPION,
+    EXPERIMENT,
+    RegistryError,
+    _alias_version,
+    booster_flavor,
+    client,
+    load_champion,
+    set_alias,
+)
 from fraud.model.train import labelled_features, windows_before
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
@@ -267,3 +277,73 @@ def test_the_warehouse_refuses_a_second_gate_decision_for_one_version(engine: En
     with pytest.raises(sa.exc.IntegrityError, match="model_decisions_one_gate_decision"):
         with engine.begin() as connection:
             connection.execute(insert, {"decision": "rejected"})
+
+
+class _Unpickled:
+    """A pyfunc model whose unpickling leaves a mark: loading it would run code from the store."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        Path(state["marker"]).write_text("unpickled")
+        self.__dict__.update(state)
+
+
+def test_a_pickled_pyfunc_champion_is_refused_in_one_line_unloaded(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import mlflow
+    import mlflow.pyfunc
+
+    class Model(mlflow.pyfunc.PythonModel):
+        def __init__(self, payload: _Unpickled) -> None:
+            self.payload = payload
+
+        def predict(self, context: object, model_input: pd.DataFrame) -> pd.DataFrame:
+            return model_input
+
+    marker = tmp_path / "unpickled"
+    name = f"{MODEL_NAME}-pyfunc"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_MODEL_NAME", name)
+        settings = load_settings()
+        client(settings)
+        mlflow.set_experiment(EXPERIMENT)
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=Model(_Unpickled(str(marker))),
+                registered_model_name=name,
+            )
+        version = int(info.registered_model_version)
+        set_alias(settings, CHAMPION, version)
+        # Logging may round-trip the object itself; only what loading does is under test.
+        marker.unlink(missing_ok=True)
+        with pytest.raises(RegistryError) as refused:
+            load_champion(settings)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"version {version} is not a plain LightGBM Booster" in message
+    assert "python_function" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("flavors", "named"),
+    [
+        ({"python_function": {}}, "class: none"),
+        (
+            {"lightgbm": {"model_class": "lightgbm.sklearn.LGBMClassifier", "data": "model.pkl"}},
+            "class: lightgbm.sklearn.LGBMClassifier",
+        ),
+        ({"lightgbm": {"model_class": "lightgbm.basic.Booster"}}, "class: lightgbm.basic.Booster"),
+    ],
+)
+def test_only_a_booster_flavor_with_its_file_passes(
+    settings: Settings, flavors: dict[str, dict], named: str
+) -> None:
+    with pytest.raises(RegistryError, match=named):
+        booster_flavor(settings, 3, flavors)
+    booster = {"lightgbm": {"model_class": "lightgbm.basic.Booster", "data": "model.lgb"}}
+    assert booster_flavor(settings, 3, booster) == "model.lgb"

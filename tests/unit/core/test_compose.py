@@ -453,7 +453,11 @@ def test_image_environment_matches_compose(services: dict[str, Any]) -> None:
     environment = services["airflow-worker"]["environment"]
     assert image_env["PYTHONPATH"] == environment["PYTHONPATH"]
     assert image_env["FRAUD_ARTIFACT_DIR"] == environment["FRAUD_ARTIFACT_DIR"]
-    assert set(image_env) <= set(ENVIRONMENT_VARIABLES) | {"PYTHONPATH"}
+    assert image_env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
+    assert environment["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
+    # Besides the package's settings, the image sets only the path and MLflow's pickle switch.
+    allowed = set(ENVIRONMENT_VARIABLES) | {"PYTHONPATH", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"}
+    assert set(image_env) <= allowed
 
 
 def test_image_prepares_the_volume_directories(services: dict[str, Any]) -> None:
