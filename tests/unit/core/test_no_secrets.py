@@ -244,6 +244,8 @@ def test_cli_database_error_masks_the_password(
 
 def test_unreachable_registry_error_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    # MLflow writes the tracking URI into the environment; the test's end puts the real one back.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "restored after the test")
     settings = Settings(mlflow_tracking_uri="http://u:topsecret@127.0.0.1:1")
 
     with pytest.raises(RegistryError) as error:
