@@ -58,18 +58,13 @@ class Datasets:
 
 
 def training_sampling(
-    engine: Engine, settings: Settings, windows: train.TrainingWindows
+    engine: Engine, settings: Settings, start: datetime, end: datetime
 ) -> Sampling:
-    """The sampling of both windows, from the training window's size: the configured genuine
-    share, kept between ``training_min_genuine_rows`` and ``training_max_genuine_rows`` payments
-    read (:func:`fraud.features.window.sampling_for`)."""
+    """The sampling of a training window [start, end) from its size (a count first): the
+    configured genuine share, kept between ``training_min_genuine_rows`` and
+    ``training_max_genuine_rows`` payments read (:func:`fraud.features.window.sampling_for`)."""
     with engine.connect() as connection:
-        rows = window_rows(connection, windows.train_start, windows.train_end)
-    return settings_sampling(settings, rows)
-
-
-def settings_sampling(settings: Settings, rows: int) -> Sampling:
-    """The configured sampling of a training window of ``rows`` payments."""
+        rows = window_rows(connection, start, end)
     return sampling_for(
         rows,
         share=settings.training_genuine_share,
@@ -81,8 +76,8 @@ def settings_sampling(settings: Settings, rows: int) -> Sampling:
 
 def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWindows) -> Datasets:
     """Labelled, weighted samples of the train and validation windows, labels known by the
-    cut-off; both windows drawn with the same sampling."""
-    sampling = training_sampling(engine, settings, windows)
+    cut-off; both windows drawn with the training window's sampling."""
+    sampling = training_sampling(engine, settings, windows.train_start, windows.train_end)
     frames, reads = {}, {}
     for name, (start, end) in {
         "training": (windows.train_start, windows.train_end),

@@ -32,9 +32,9 @@ from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.features.columns import history_start
 from fraud.features.frames import History, read_history
-from fraud.features.window import labelled_window, window_rows
+from fraud.features.window import labelled_window
 from fraud.model import train
-from fraud.model.challenger import settings_sampling
+from fraud.model.challenger import training_sampling
 
 REPORTED_METRICS = ("auc_roc", "average_precision", "card_precision_at_100", "recall_top_decile")
 # Labels reported up to this moment count as the truth of the test window.
@@ -149,15 +149,13 @@ def evaluate_protocol(
     """
     history = read_raw(engine, protocol, settings.label_delay_days)
     test = protocol_test(history.transactions, history.labels, protocol, settings.label_delay_days)
-    with engine.connect() as connection:
-        rows = window_rows(connection, protocol.train_start, protocol.train_end)
     training, _ = labelled_window(
         engine,
         start=protocol.train_start,
         end=protocol.train_end,
         cutoff=protocol.training_label_cutoff,
         label_delay_days=settings.label_delay_days,
-        sampling=settings_sampling(settings, rows),
+        sampling=training_sampling(engine, settings, protocol.train_start, protocol.train_end),
         chunk_rows=settings.feature_chunk_rows,
     )
     models = train.fit_models(
