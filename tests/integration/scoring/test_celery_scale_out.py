@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psutil
@@ -585,16 +586,20 @@ def test_partitions_ran_on_both_workers(
     assert {row.hostname for row in rows} == set(cluster.workers)
 
 
-def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
+def _mapped_results(cluster: Cluster, night: Night, dag_id: str, task_id: str) -> list[Any]:
+    """What each mapped instance of a task returned in the night's run, by map index."""
     with cluster.metadata.connect() as connection:
-        counts = connection.execute(
+        return connection.execute(
             sa.text(
-                "select map_index, value from xcom where dag_id = 'fraud_score'"
-                " and task_id = 'score_partition' and run_id = :run and key = 'return_value'"
-                " order by map_index"
+                "select map_index, value from xcom where dag_id = :dag and task_id = :task"
+                " and run_id = :run and key = 'return_value' order by map_index"
             ),
-            {"run": night.run_id},
+            {"dag": dag_id, "task": task_id, "run": night.run_id},
         ).all()
+
+
+def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
+    counts = _mapped_results(cluster, night, "fraud_score", "score_partition")
     scored = [row.value["scored_count"] for row in counts]
     assert len(scored) == PARTITIONS
     assert all(count > 0 for count in scored)
@@ -602,15 +607,7 @@ def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Ni
 
 
 def test_every_feature_share_built_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
-    with cluster.metadata.connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "select map_index, value from xcom where dag_id = 'fraud_ingest'"
-                " and task_id = 'build_features' and run_id = :run and key = 'return_value'"
-                " order by map_index"
-            ),
-            {"run": night.run_id},
-        ).all()
+    rows = _mapped_results(cluster, night, "fraud_ingest", "build_features")
     built = [row.value["feature_rows"] for row in rows]
     assert [row.value["share_index"] for row in rows] == list(range(PARTITIONS))
     assert all(count > 0 for count in built)
