@@ -111,14 +111,19 @@ def _print_validation(summary: dict[str, Any], as_json: bool) -> None:
     print(f"data_docs: {summary['data_docs_path']}")
 
 
+def _run_id(label: str) -> str:
+    """A new run id for one command: it tells this invocation's rows from those of the run it
+    replaces."""
+    return f"cli__{label}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
 def score(args: argparse.Namespace) -> int:
     """Score one date with the champion: every share, then the top k, in one transaction."""
     from fraud.dates import day_interval
     from fraud.tasks import score_day
 
     start, end = day_interval(args.date)
-    # Every invocation is a new run: its id tells its rows from those of the run it replaces.
-    run_id = f"cli__{args.date}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    run_id = _run_id(args.date)
     summary = score_day(start, end, run_id)
     model_uri = f"models:/{load_settings().model_name}/{summary['model_version']}"
     print_payload({"run_id": run_id, **summary, "model_uri": model_uri}, args.json)
@@ -134,7 +139,7 @@ def features(args: argparse.Namespace) -> int:
     from fraud.tasks import build_features
 
     start, end = day_interval(args.date)
-    run_id = f"cli__{args.date}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    run_id = _run_id(args.date)
     count = load_settings().feature_partitions
     started = time.perf_counter()
     shares = []
@@ -167,7 +172,7 @@ def train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     challenger = train_challenger(cutoff, "manual: fraud train")
     trained = time.perf_counter() - started
-    decision = decide_promotion(challenger, f"cli__train__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    decision = decide_promotion(challenger, _run_id("train"))
     summary = {
         "label_cutoff": cutoff.isoformat(),
         "version": challenger["version"],
