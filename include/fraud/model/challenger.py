@@ -178,6 +178,7 @@ def train_challenger(
             registered_model_name=settings.model_name,
         )
     version = int(info.registered_model_version)
+    registry.record_model_text_digest(settings, version, models.booster)
     registry.set_alias(settings, registry.CHALLENGER, version)
     seconds["evaluate_and_log"] = round(time.perf_counter() - started, 3)
     return Challenger(

@@ -2,10 +2,19 @@
 
 A version is only ever used through this module: the booster and the run that produced it,
 under one-line errors that name the (masked) tracking URI when the registry cannot be reached.
+
+Registration tags a version with the SHA-256 of its booster's LightGBM text
+(``model_text_sha256``), and loading reads the booster file once, hashes those bytes and builds
+the booster from the same bytes: a model file changed in the artifact store after registration
+is refused in one line. A version registered before the tag existed loads with a warning. The tag
+lives in the registry's database, apart from the artifact store it vouches for; whoever can
+write the registry itself could rewrite it too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
@@ -21,11 +30,15 @@ if TYPE_CHECKING:
     import numpy as np
     from mlflow import MlflowClient
 
+logger = logging.getLogger(__name__)
+
 # Scores of a float64 feature matrix (the booster's columns, in order).
 Predictor = Callable[["np.ndarray"], "np.ndarray"]
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 EXPERIMENT = "fraud-training"
+# The model-version tag holding the SHA-256 of the booster's LightGBM text, set at registration.
+MODEL_TEXT_SHA256 = "model_text_sha256"
 # The operating system's reason inside a transport error ("[Errno 111] Connection refused").
 _OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
 
@@ -138,8 +151,49 @@ def booster_flavor(settings: Settings, version: int, flavors: dict[str, dict]) -
     return str(flavor["data"])
 
 
+def model_text_digest(text: bytes) -> str:
+    """The hex SHA-256 of a booster's LightGBM text: the ``model_text_sha256`` tag's value."""
+    return hashlib.sha256(text).hexdigest()
+
+
+def record_model_text_digest(settings: Settings, version: int, booster: lgb.Booster) -> str:
+    """Tag a newly registered version with its booster text's SHA-256, which loading checks.
+
+    MLflow saves a Booster with ``Booster.save_model``, which writes ``model_to_string()``.
+    """
+    digest = model_text_digest(booster.model_to_string().encode())
+    client(settings).set_model_version_tag(
+        settings.model_name, str(version), MODEL_TEXT_SHA256, digest
+    )
+    return digest
+
+
+def verified_model_text(
+    settings: Settings, version: int, tags: dict[str, str], model_file: Path
+) -> str:
+    """The booster file's text if it hashes like the version's tag; a warning when the version
+    has no tag, a one-line error naming the version and the file when the digest differs."""
+    data = model_file.read_bytes()
+    expected = tags.get(MODEL_TEXT_SHA256)
+    where = f"model {settings.model_name!r} version {version}"
+    if expected is None:
+        logger.warning(
+            "%s has no %s tag (registered before it was recorded): loading %s unverified",
+            where,
+            MODEL_TEXT_SHA256,
+            model_file.name,
+        )
+    elif (digest := model_text_digest(data)) != expected:
+        raise RegistryError(
+            f"{where}: {model_file.name} has SHA-256 {digest[:12]}, not the {expected[:12]}"
+            f" recorded in its {MODEL_TEXT_SHA256} tag at registration: refusing to load it"
+        )
+    return data.decode()
+
+
 def load_version(settings: Settings, version: int) -> RegisteredModel:
-    """Load one registered version's LightGBM booster, refusing anything else (one line)."""
+    """Load one registered version's LightGBM booster, refusing anything else (one line) and a
+    booster file whose SHA-256 is not the one recorded at registration."""
     import lightgbm as lgb
     import mlflow.artifacts
     import mlflow.models
@@ -150,7 +204,9 @@ def load_version(settings: Settings, version: int) -> RegisteredModel:
         model_version = mlflow_client.get_model_version(settings.model_name, str(version))
         data = booster_flavor(settings, version, mlflow.models.get_model_info(uri).flavors)
         folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-        booster = lgb.Booster(model_file=str(folder / data))
+        tags = dict(model_version.tags or {})
+        text = verified_model_text(settings, version, tags, folder / data)
+        booster = lgb.Booster(model_str=text)  # the bytes hashed, not the file read again
     return RegisteredModel(settings.model_name, version, str(model_version.run_id), booster)
 
 

@@ -72,7 +72,9 @@ def test_scoring_with_the_compiled_model_gives_the_same_alerts_and_reasons(
     assert scored[reasons].notna().any().all()
 
 
-def test_the_cache_holds_one_model_file_and_one_object_file_per_model(tmp_path: Path) -> None:
+def test_the_cache_holds_a_model_file_an_object_file_and_a_manifest_per_model(
+    tmp_path: Path,
+) -> None:
     booster, rows = _model_and_rows()
     compile_booster(booster, tmp_path)
     built = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
@@ -82,9 +84,9 @@ def test_the_cache_holds_one_model_file_and_one_object_file_per_model(tmp_path: 
     compile_booster(smaller, tmp_path)
 
     key, smaller_key = cache_key(booster.model_to_string()), cache_key(smaller.model_to_string())
-    assert set(built) == {f"{key}.txt", f"{key}.o"}
+    assert set(built) == {f"{key}.txt", f"{key}.o", f"{key}.json"}
     now = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
-    assert set(now) == {*built, f"{smaller_key}.txt", f"{smaller_key}.o"}
+    assert set(now) == {*built, f"{smaller_key}.txt", f"{smaller_key}.o", f"{smaller_key}.json"}
     assert {name: now[name] for name in built} == built
     matrix = rows[COLUMNS].to_numpy(dtype=np.float64)
     np.testing.assert_allclose(again(matrix), booster.predict(matrix), rtol=0, atol=TOLERANCE)
@@ -117,7 +119,7 @@ def test_two_processes_compiling_the_same_model_at_once_both_score(tmp_path: Pat
     expected = lgb.Booster(model_file=str(model_file)).predict(np.load(matrix_file))
     for output in outputs:
         np.testing.assert_allclose(np.load(output), expected, rtol=0, atol=TOLERANCE)
-    assert sorted(path.suffix for path in cache_dir.iterdir()) == [".o", ".txt"]
+    assert sorted(path.suffix for path in cache_dir.iterdir()) == [".json", ".o", ".txt"]
 
 
 def test_scoring_uses_lightgbm_when_compiling_is_switched_off(tmp_path: Path) -> None:
