@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -20,6 +20,8 @@ _CAN_CREATE = """
 select rolname, rolcreatedb or rolsuper from pg_roles where rolname = current_user
 """
 _DATABASE_EXISTS = "select 1 from pg_database where datname = :name"
+# Where libpq looks for the CA when a URL names none (``sslrootcert``).
+_DEFAULT_CA = "the default CA file (PGSSLROOTCERT, else ~/.postgresql/root.crt)"
 
 
 class DatabaseError(RuntimeError):
@@ -53,6 +55,14 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
+def login_url(url: str, user: str, password: str) -> str:
+    """The same URL (scheme, server, database, query) logged in as another role."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
 def create_warehouse_engine(url: str, *, pool_size: int = 2) -> Engine:
     """Create an engine for the warehouse; connections are checked before use."""
     return sa.create_engine(
@@ -68,7 +78,19 @@ def describe_error(error: BaseException, url: str) -> str:
     """Turn a driver exception into one line naming the masked server."""
     message = str(getattr(error, "orig", None) or error).strip().splitlines()
     first = message[0] if message else type(error).__name__
-    return f"database error on {mask_url(sqlalchemy_url(url))}: {mask_passwords(first)}"
+    hint = _certificate_hint(first, url)
+    return f"database error on {mask_url(sqlalchemy_url(url))}: {hint}{mask_passwords(first)}"
+
+
+def _certificate_hint(message: str, url: str) -> str:
+    """Say in plain words why libpq refused the server's certificate, if that is what failed."""
+    if "certificate verify failed" in message:
+        authority = parse_qs(urlsplit(url).query).get("sslrootcert")
+        against = f"the CA in {authority[-1]}" if authority else _DEFAULT_CA
+        return f"the server's certificate could not be verified against {against}: "
+    if "does not match host name" in message:
+        return "the server's certificate does not name the host of the URL: "
+    return ""
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from fraud.db import DatabaseError, one_line_errors, server_name, sqlalchemy_url
+from fraud.db import DatabaseError, describe_error, one_line_errors, server_name, sqlalchemy_url
 from fraud.masking import mask_url
 from fraud.migrations import discover_migrations
 
@@ -83,3 +83,39 @@ def test_database_errors_become_one_line_naming_the_first_failure(
         "database error on postgresql+psycopg2://u:***@db/fraud:"
         " server closed the connection unexpectedly"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "driver_message", "expected"),
+    [
+        (
+            "postgresql://u@db/fraud?sslmode=verify-full&sslrootcert=/etc/ssl/fraud-ca.pem",
+            'connection to server at "db", port 5432 failed: SSL error: certificate verify failed',
+            "database error on postgresql+psycopg2://u@db/fraud?sslmode=verify-full"
+            "&sslrootcert=%2Fetc%2Fssl%2Ffraud-ca.pem: the server's certificate could not be"
+            " verified against the CA in /etc/ssl/fraud-ca.pem: connection to server at"
+            ' "db", port 5432 failed: SSL error: certificate verify failed',
+        ),
+        (
+            "postgresql://u@db/fraud?sslmode=verify-full",
+            'connection to server at "db", port 5432 failed: SSL error: certificate verify failed',
+            "database error on postgresql+psycopg2://u@db/fraud?sslmode=verify-full:"
+            " the server's certificate could not be verified against the default CA file"
+            " (PGSSLROOTCERT, else ~/.postgresql/root.crt): connection to server at"
+            ' "db", port 5432 failed: SSL error: certificate verify failed',
+        ),
+        (
+            "postgresql://u@db/fraud?sslmode=verify-full",
+            'connection to server at "db", port 5432 failed: server certificate for "x"'
+            ' does not match host name "db"',
+            "database error on postgresql+psycopg2://u@db/fraud?sslmode=verify-full:"
+            " the server's certificate does not name the host of the URL: connection to"
+            ' server at "db", port 5432 failed: server certificate for "x" does not match'
+            ' host name "db"',
+        ),
+    ],
+)
+def test_refused_certificates_say_what_to_check(
+    url: str, driver_message: str, expected: str
+) -> None:
+    assert describe_error(psycopg2.OperationalError(driver_message + "\n"), url) == expected
