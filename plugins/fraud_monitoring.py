@@ -16,6 +16,7 @@ framed, so the page's links to MLflow, the reports and the Data Docs would not o
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -38,16 +39,55 @@ from fraud.dashboard.data import (
     artifact_file,
     load_dashboard,
 )
-from fraud.dashboard.html import render_page
+from fraud.dashboard.html import CONTENT_SECURITY_POLICY, render_page
 from fraud.db import describe_error
 
 log = logging.getLogger(__name__)
-# Reports and Data Docs are generated HTML with scripts; served from Airflow's origin they could
-# read the UI's session cookie, so the browser runs them in a sandbox with an opaque origin.
-ARTIFACT_HEADERS = {
-    "Content-Security-Policy": "sandbox allow-scripts allow-popups allow-downloads",
+# On every answer of the app, errors and redirects included: nothing is cached (the page shows
+# live data, the artifacts are rewritten every night, all of it sits behind a login), nothing is
+# sniffed into another type, and no URL of the api-server leaks to MLflow or a CDN as a referrer.
+# The page's own policy (fraud.dashboard.html) is the default; artifacts set theirs.
+EDGE_HEADERS = {
+    "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
+# Reports and Data Docs are third-party HTML with inline scripts and styles: served from Airflow's
+# origin they could act as the signed-in user, so the browser runs them in a sandbox with an
+# opaque origin (no cookies, no same-origin requests), with no fetch, XHR or form going out.
+_ARTIFACT_POLICY = (
+    "sandbox allow-scripts allow-popups allow-downloads",
+    "default-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'self'",
+)
+# An Evidently report is one self-contained file: inline scripts and styles, data: images.
+REPORT_POLICY = "; ".join(
+    (
+        *_ARTIFACT_POLICY,
+        "script-src 'unsafe-inline'",
+        "style-src 'unsafe-inline'",
+        "img-src data: blob:",
+        "font-src data:",
+    )
+)
+# Data Docs load Bootstrap, jQuery and Vega (which compiles expressions with eval) from these CDNs,
+# and their own fonts, styles and images from the site.
+DATA_DOCS_CDNS = (
+    "https://cdn.jsdelivr.net https://cdnjs.cloudflare.com https://code.jquery.com"
+    " https://maxcdn.bootstrapcdn.com https://stackpath.bootstrapcdn.com https://unpkg.com"
+)
+DATA_DOCS_POLICY = "; ".join(
+    (
+        *_ARTIFACT_POLICY,
+        f"script-src 'self' 'unsafe-inline' 'unsafe-eval' {DATA_DOCS_CDNS}",
+        f"style-src 'self' 'unsafe-inline' {DATA_DOCS_CDNS}",
+        "img-src 'self' data:",
+        f"font-src 'self' data: {DATA_DOCS_CDNS}",
+    )
+)
 
 
 async def require_ui_user(request: Request) -> None:
@@ -78,6 +118,17 @@ app = FastAPI(
 )
 
 
+@app.middleware("http")
+async def edge_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Add the edge headers to every answer, keeping a header a route has set itself."""
+    response = await call_next(request)
+    for name, value in EDGE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 @app.exception_handler(StarletteHTTPException)
 async def login_first(request: Request, error: StarletteHTTPException) -> Response:
     """Send a browser without a session to the Airflow login page, then back here."""
@@ -103,28 +154,28 @@ def monitoring_page() -> HTMLResponse:
         log.warning("fraud monitoring page: %s", message)
         raise HTTPException(status_code=503, detail=message) from error
     page = render_page(dashboard, settings.mlflow_browser_url, datetime.now(UTC))
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page)
 
 
-def _served(root: Path, relative: str) -> FileResponse:
-    """One file under ``root``, or 404 for anything outside it or missing."""
+def _served(root: Path, relative: str, policy: str) -> FileResponse:
+    """One file under ``root`` with its sandbox policy, or 404 for anything outside it or missing."""
     try:
         path = artifact_file(root, relative)
     except ArtifactNotFound as error:
         raise HTTPException(status_code=404, detail="Not Found") from error
-    return FileResponse(path, headers=ARTIFACT_HEADERS)
+    return FileResponse(path, headers={"Content-Security-Policy": policy})
 
 
 @app.get("/reports/{relative:path}")
 def drift_report(relative: str) -> FileResponse:
     """A nightly Evidently drift report."""
-    return _served(load_settings().artifact_dir / DRIFT_REPORTS, relative)
+    return _served(load_settings().artifact_dir / DRIFT_REPORTS, relative, REPORT_POLICY)
 
 
 @app.get("/data-docs/{relative:path}")
 def data_docs(relative: str) -> FileResponse:
     """A file of the Great Expectations Data Docs site."""
-    return _served(load_settings().artifact_dir / DATA_DOCS_SITE, relative)
+    return _served(load_settings().artifact_dir / DATA_DOCS_SITE, relative, DATA_DOCS_POLICY)
 
 
 class FraudMonitoringPlugin(AirflowPlugin):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from fraud.model.reference import sample_reference
+from fraud.publish import replacing
 
 
 def write_evidently_report(
@@ -34,7 +35,8 @@ def write_evidently_report(
         ),
         reference_data=Dataset.from_pandas(reference[list(columns)], data_definition=definition),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # save_html silently writes nothing when given a Path rather than a str.
-    snapshot.save_html(str(path))
+    # Published by rename: the page may be serving the previous version of this night's report.
+    with replacing(path) as scratch:
+        # save_html silently writes nothing when given a Path rather than a str.
+        snapshot.save_html(str(scratch))
     return path

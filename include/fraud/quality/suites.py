@@ -110,9 +110,13 @@ def open_context(context_dir: Path) -> GateContext:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from fraud.quality.data_docs import site_config
+
     context_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", context_root_dir=str(context_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # Data Docs are published file by file while the monitoring page serves them.
+    context.variables.data_docs_sites = site_config()
     context.variables.save()
     source = _pandas_source(context)
     batches = {name: _whole_frame(source, name) for name in _ASSETS}

@@ -2,10 +2,11 @@
 
 The warehouse gets a champion history, fourteen nights of drift across the three bands, a real
 Evidently report, real Data Docs (one day through the quality gate) and alerts recorded the way
-the notifier records them. The browser test starts the real Airflow api-server with the plugin
-on a free port, logs in through the Airflow login page in headless Chromium (Debian's
-``/usr/bin/chromium``, no browser download) and reads the page; the screenshot goes to
-``test-output/``.
+the notifier records them. The real Airflow api-server then runs with the plugin on a free port:
+every route is asked, without a browser, who gets in (no login, a forged or expired token, a user
+without UI access, a viewer) and which headers it answers with; the browser test logs in through
+the Airflow login page in headless Chromium (Debian's ``/usr/bin/chromium``, no browser download)
+and reads the page; the screenshot goes to ``test-output/``.
 """
 
 from __future__ import annotations
@@ -19,19 +20,25 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from email.message import Message
 from pathlib import Path
 
+import jwt
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from fraud_monitoring import DATA_DOCS_POLICY, REPORT_POLICY
 
 from fraud.config import PsiBands, load_settings
 from fraud.dashboard.data import analyst_engine, load_dashboard
+from fraud.dashboard.html import CONTENT_SECURITY_POLICY
 from fraud.dates import day_interval
 from fraud.db import create_warehouse_engine
 from fraud.local.demo import last_night
@@ -74,6 +81,11 @@ DRIFT_SLOPES = {
 }
 NIGHTS = 14
 SERVER_START_SECONDS = 180
+# The api-server's users: an admin, a viewer, and a user listed without a role, whom the simple
+# auth manager lets log in but never lets into the UI.
+USERS = {"admin": "admin", "viewer": "viewer", "outsider": ""}
+# The session cookie of the Airflow UI (airflow.api_fastapi.auth.managers.base_auth_manager).
+SESSION_COOKIE = "_token"
 
 
 @dataclass(frozen=True)
@@ -303,15 +315,21 @@ def test_make_up_summary_counts_the_last_validated_night(seeded: Seeded) -> None
     assert (night.scored, night.alerts) == (0, 0)  # the night was validated, not scored
 
 
-# --- the real page in a browser -----------------------------------------------------------------
+# --- the real page on the real api-server ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Server:
-    """A running api-server and its admin login."""
+    """A running api-server, its users' passwords and the secret it signs tokens with."""
 
     base_url: str
-    password: str
+    passwords: dict[str, str]
+    jwt_secret: str
+
+    @property
+    def password(self) -> str:
+        """The admin's password."""
+        return self.passwords["admin"]
 
 
 def _free_port() -> int:
@@ -334,16 +352,19 @@ def api_server(
 ) -> Generator[Server, None, None]:
     """The real Airflow api-server with the repository's plugins, simple auth, a free port."""
     home = tmp_path_factory.mktemp("api-server")
-    password = secrets.token_urlsafe(12)
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps({"admin": password}))
+    passwords = {user: secrets.token_urlsafe(12) for user in USERS}
+    passwords_file = home / "passwords.json"
+    passwords_file.write_text(json.dumps(passwords))
+    jwt_secret = secrets.token_urlsafe(64)
     port = _free_port()
     env = {
         **os.environ,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{user}:{role}" for user, role in USERS.items()
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
@@ -372,7 +393,7 @@ def api_server(
                 tail = "\n".join(log.read_text().splitlines()[-30:])
                 pytest.fail(f"the api-server did not start; its log ends:\n{tail}")
             time.sleep(1.0)
-        yield Server(base_url=base_url, password=password)
+        yield Server(base_url=base_url, passwords=passwords, jwt_secret=jwt_secret)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -383,8 +404,8 @@ def api_server(
             process.wait()
 
 
-def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
-    """GET without following redirects; return the status and the Location header."""
+def _answer(url: str, headers: dict[str, str]) -> tuple[int, Message]:
+    """GET without following redirects; return the status and the headers."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -393,16 +414,22 @@ def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as response:
-            return response.status, response.headers.get("Location", "")
+            return response.status, response.headers
     except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Location", "")
+        return error.code, error.headers
 
 
-def _token(server: Server) -> str:
-    """An API token for the admin, from Airflow's own token endpoint."""
+def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """GET without following redirects; return the status and the Location header."""
+    status, answered = _answer(url, headers)
+    return status, answered.get("Location", "")
+
+
+def _token(server: Server, user: str = "admin") -> str:
+    """An API token for a user, from Airflow's own token endpoint."""
     request = urllib.request.Request(
         f"{server.base_url}/auth/token",
-        data=json.dumps({"username": "admin", "password": server.password}).encode(),
+        data=json.dumps({"username": user, "password": server.passwords[user]}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -410,14 +437,117 @@ def _token(server: Server) -> str:
         return json.loads(response.read())["access_token"]
 
 
-def test_the_page_is_not_served_without_a_login(api_server: Server) -> None:
-    page = f"{api_server.base_url}/fraud-monitoring/"
-    assert _status(page, {"Accept": "application/json"})[0] == 401
-    status, location = _status(page, {"Accept": "text/html"})
-    assert status == 307
-    assert location.startswith("/auth/login?next=")
-    report = f"{api_server.base_url}/fraud-monitoring/data-docs/index.html"
-    assert _status(report, {"Accept": "application/json"})[0] == 401
+def _signed(secret: str, role: str = "ADMIN", lifetime: timedelta = timedelta(hours=1)) -> str:
+    """An admin token as Airflow signs them (HS512, its audience), made here with any key and life."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "admin",
+        "role": role,
+        "teams": None,
+        "aud": "apache-airflow",
+        "jti": uuid.uuid4().hex,
+        "iat": now - timedelta(hours=2),
+        "nbf": now - timedelta(hours=2),
+        "exp": now + lifetime,
+    }
+    return jwt.encode(claims, secret, algorithm="HS512")
+
+
+def _credentials(server: Server, credential: str) -> dict[str, str]:
+    """The request headers of an API client (or a browser's cookie) presenting a credential."""
+    forged = _signed(secrets.token_urlsafe(64))
+    expired = _signed(server.jwt_secret, lifetime=-timedelta(hours=1))
+    tokens = {
+        "none": None,
+        "forged token": forged,
+        "expired token": expired,
+        "outsider's token": _token(server, "outsider"),
+        "viewer's token": _token(server, "viewer"),
+        "admin token signed with the server's key": _signed(server.jwt_secret),
+    }
+    cookies = {"forged cookie": forged, "expired cookie": expired}
+    headers = {"Accept": "application/json"}
+    if credential in cookies:
+        return headers | {"Cookie": f"{SESSION_COOKIE}={cookies[credential]}"}
+    token = tokens[credential]
+    return headers if token is None else headers | {"Authorization": f"Bearer {token}"}
+
+
+# Every route: the page, a night's report, a Data Docs page and one of its static files.
+ROUTES = [
+    "",
+    "reports/{night}.html",
+    "data-docs/index.html",
+    "data-docs/static/styles/data_docs_default_styles.css",
+]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(
+    ("credential", "status"),
+    [
+        ("none", 401),
+        ("forged token", 403),
+        ("forged cookie", 403),
+        ("expired token", 401),
+        ("expired cookie", 401),
+        ("outsider's token", 403),
+        # The controls: the same hand-made token with the server's key, and the lowest role.
+        ("admin token signed with the server's key", 200),
+        ("viewer's token", 200),
+    ],
+)
+def test_who_gets_each_route(
+    api_server: Server, seeded: Seeded, route: str, credential: str, status: int
+) -> None:
+    url = f"{api_server.base_url}/fraud-monitoring/{route.format(night=seeded.last_night)}"
+    assert _status(url, _credentials(api_server, credential))[0] == status
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("credential", ["none", "expired cookie"])
+def test_a_browser_without_a_valid_session_is_sent_to_the_login(
+    api_server: Server, seeded: Seeded, route: str, credential: str
+) -> None:
+    url = f"{api_server.base_url}/fraud-monitoring/{route.format(night=seeded.last_night)}"
+    headers = _credentials(api_server, credential) | {"Accept": "text/html"}
+    status, location = _status(url, headers)
+    assert (status, location) == (307, "/auth/login?" + urllib.parse.urlencode({"next": url}))
+
+
+@pytest.mark.parametrize(
+    ("route", "credential", "status", "policy"),
+    [
+        ("", "admin token signed with the server's key", 200, CONTENT_SECURITY_POLICY),
+        ("reports/{night}.html", "viewer's token", 200, REPORT_POLICY),
+        ("data-docs/index.html", "viewer's token", 200, DATA_DOCS_POLICY),
+        (
+            "data-docs/static/styles/data_docs_default_styles.css",
+            "viewer's token",
+            200,
+            DATA_DOCS_POLICY,
+        ),
+        ("reports/no-such-night.html", "viewer's token", 404, CONTENT_SECURITY_POLICY),
+        ("", "none", 401, CONTENT_SECURITY_POLICY),
+        ("data-docs/index.html", "outsider's token", 403, CONTENT_SECURITY_POLICY),
+    ],
+)
+def test_every_answer_carries_the_edge_headers(
+    api_server: Server,
+    seeded: Seeded,
+    route: str,
+    credential: str,
+    status: int,
+    policy: str,
+) -> None:
+    url = f"{api_server.base_url}/fraud-monitoring/{route.format(night=seeded.last_night)}"
+    answered, headers = _answer(url, _credentials(api_server, credential))
+    assert answered == status
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Content-Security-Policy"] == policy
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"].split("; ")
 
 
 @pytest.mark.parametrize(
@@ -453,6 +583,16 @@ def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> Non
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            # What the pages' Content-Security-Policies refuse, as Chromium reports it.
+            refused: list[str] = []
+            page.context.on(
+                "console",
+                lambda message: (
+                    refused.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
             page.goto(f"{api_server.base_url}/")
             page.fill("input[name=username]", "admin")
             page.fill("input[name=password]", api_server.password)
@@ -504,5 +644,19 @@ def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> Non
             # Served with a sandbox CSP: the report's scripts cannot read the Airflow session.
             reading = "() => { try { return document.cookie } catch (error) { return error.name } }"
             assert report.evaluate(reading) == "SecurityError"
+
+            assert refused == []  # the page and the report load everything they need
+
+            # Data Docs: their inline scripts and styles run; the CDNs they also use may be out of
+            # reach here, which is a network error, not a refusal. The one refusal is the logo
+            # Great Expectations loads from its own servers with the project's id in the URL.
+            with page.context.expect_page() as opened:
+                page.locator('a[href="data-docs/index.html"]').click()
+            site = opened.value
+            site.get_by_text("Validation Results").first.wait_for()
+            assert site.evaluate(reading) == "SecurityError"
+            assert [text.split("'")[1].split("?")[0] for text in refused] == [
+                "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png"
+            ]
         finally:
             browser.close()

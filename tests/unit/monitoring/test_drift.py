@@ -213,3 +213,19 @@ def test_evidently_report_is_written(tmp_path: Path) -> None:
     )
     assert path.exists()
     assert "<html" in path.read_text(encoding="utf-8")
+
+
+def test_a_new_report_replaces_the_previous_one_whole(tmp_path: Path) -> None:
+    path = tmp_path / "drift" / "2026-03-01.html"
+    reference = pd.DataFrame({"amount": _normal(20, 300)})
+    write_evidently_report(
+        reference, pd.DataFrame({"amount": _normal(21, 300, 1.0)}), ["amount"], path
+    )
+    previous = path.read_bytes()
+    with path.open("rb") as reader:  # the page serving the night's first report
+        rerun = pd.DataFrame({"amount": _normal(22, 300, 2.0)})
+        write_evidently_report(reference, rerun, ["amount"], path)
+        assert reader.read() == previous
+    assert path.read_bytes() != previous
+    assert path.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert [item.name for item in path.parent.iterdir()] == [path.name]

@@ -330,6 +330,33 @@ def test_check_frame_builds_data_docs(context_dir: Path) -> None:
     assert Path(result.data_docs_path).is_file()
 
 
+def test_data_docs_are_published_file_by_file(context_dir: Path) -> None:
+    def build(run_name: str) -> Path:
+        result = check_frame(
+            clean_frame(),
+            interval_start=START,
+            interval_end=END,
+            known_ids=frozenset(),
+            volume_history=HISTORY,
+            gate=GATE,
+            context_dir=context_dir,
+            run_name=run_name,
+        )
+        assert result.data_docs_path is not None
+        return Path(result.data_docs_path)
+
+    index = build("docs-night-1")
+    styles = index.parent / "static" / "styles" / "data_docs_default_styles.css"
+    inodes = {path: path.stat().st_ino for path in (index, styles)}
+    previous = index.read_bytes()
+    with index.open("rb") as reader:  # the monitoring page serving the site
+        assert build("docs-night-2") == index
+        assert reader.read() == previous
+    assert "docs-night-2" in index.read_text() and "docs-night-2" not in previous.decode()
+    assert all(path.stat().st_ino != inode for path, inode in inodes.items())
+    assert not [path for path in index.parent.rglob("*") if path.name.endswith(".partial")]
+
+
 def utc(values: list[str | None]) -> pd.DatetimeIndex:
     """Parse ISO timestamps (None for missing) as UTC."""
     return pd.to_datetime(values, utc=True, format="ISO8601")
