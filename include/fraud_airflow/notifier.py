@@ -71,15 +71,21 @@ def send_alert(settings: Settings, kind: str, severity: str, message: str, conte
     """Send one alert on each configured channel; return the channels that took it.
 
     The row is already in ``monitoring.alerts``, so a channel that fails is logged, not raised:
-    a mail server being down must not fail (and retry) the task that noticed the drift.
+    a mail server being down must not fail (and retry) the task that noticed the drift. Only the
+    masked message leaves: an exception's text can quote a DSN with its password.
     """
+    from fraud.masking import mask_passwords
+
+    message = mask_passwords(message)
     sent = []
     if settings.alert_email:
         try:
             send_email(settings.alert_email, f"[fraud] {kind}: {message[:120]}", message, context)
             sent.append("email")
         except Exception as error:  # noqa: BLE001 - any transport failure is only logged
-            log.warning("alert email to %s failed: %s", settings.alert_email, error)
+            log.warning(
+                "alert email to %s failed: %s", settings.alert_email, mask_passwords(str(error))
+            )
     if settings.slack_webhook_url:
         try:
             post_to_slack(settings.slack_webhook_url, slack_payload(kind, severity, message))

@@ -6,6 +6,8 @@ or absolute to the MLflow UI, so the page works under any URL prefix.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
@@ -17,6 +19,7 @@ from fraud.dashboard.data import (
     mlflow_run_url,
     mlflow_version_url,
 )
+from fraud.masking import mask_passwords
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }
@@ -33,6 +36,17 @@ td.psi, td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .card .version { font-size: 1.6rem; font-weight: 600; }
 .legend span { display: inline-block; padding: .1rem .5rem; margin-right: .4rem; }
 """
+# The page's Content-Security-Policy: its own <style> element, allowed by its hash, and nothing
+# else (no script, image, font, frame or form); only the Airflow UI's origin may frame it.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()}'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",
+    )
+)
 
 
 def _text(value: object) -> str:
@@ -163,7 +177,7 @@ def render_decisions(dashboard: Dashboard, mlflow_ui: str | None) -> str:
 
 
 def render_alerts(dashboard: Dashboard) -> str:
-    """The latest pipeline alerts, newest first."""
+    """The latest pipeline alerts, newest first, masked: rows written before masking existed too."""
     if not dashboard.alerts:
         return '<section id="alerts"><h2>Alerts</h2><p>No alerts.</p></section>'
     rows = "".join(
@@ -171,7 +185,7 @@ def render_alerts(dashboard: Dashboard) -> str:
         f'<td class="severity-{escape(alert.severity)}">{escape(alert.severity)}</td>'
         f"<td>{escape(alert.kind)}</td>"
         f"<td>{_text('.'.join(part for part in (alert.dag_id, alert.task_id) if part) or None)}</td>"
-        f"<td>{escape(alert.message)}</td></tr>"
+        f"<td>{escape(mask_passwords(alert.message))}</td></tr>"
         for alert in dashboard.alerts
     )
     return (

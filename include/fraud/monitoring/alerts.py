@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings
+from fraud.masking import mask_passwords, mask_values
 from fraud.monitoring.drift import DriftOutcome
 
 _RECORD_ALERT = """
@@ -28,7 +29,10 @@ def record_alert(
     run_id: str | None = None,
     details: dict[str, object] | None = None,
 ) -> None:
-    """Append one row to ``monitoring.alerts``: every alert lands here, whatever else is sent."""
+    """Append one row to ``monitoring.alerts``: every alert lands here, whatever else is sent.
+
+    The message and the details are masked first: a driver's error can quote a DSN.
+    """
     with engine.begin() as connection:
         connection.execute(
             sa.text(_RECORD_ALERT),
@@ -38,8 +42,8 @@ def record_alert(
                 "dag_id": dag_id,
                 "task_id": task_id,
                 "run_id": run_id,
-                "message": message[:2000],
-                "details": json.dumps(details or {}, default=str),
+                "message": mask_passwords(message)[:2000],
+                "details": json.dumps(mask_values(details or {}), default=str),
             },
         )
 

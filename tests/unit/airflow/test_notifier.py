@@ -85,3 +85,47 @@ def test_slack_refusing_the_message_is_an_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(notifier.urllib.request, "urlopen", lambda request, timeout: Refused())
     with pytest.raises(RuntimeError, match="HTTP 403"):
         notifier.post_to_slack(WEBHOOK, {"text": "x"})
+
+
+def test_task_defaults_hand_the_configured_passwords_to_airflows_masker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk.log import redact
+
+    from fraud_airflow.defaults import mask_configured_secrets, task_defaults
+
+    hidden = "Zq8vLm2x" + "K7pTw4"
+    url = f"postgresql://fraud_pipeline_login:{hidden}@db.internal:5432/fraud"
+    monkeypatch.setenv("FRAUD_DATABASE_URL", url)
+    line = f"warehouse at {url} (options password={hidden})"
+    assert hidden in redact(line)
+
+    callback = task_defaults()["on_execute_callback"]
+    callback({})
+
+    assert callback is mask_configured_secrets
+    assert hidden not in redact(line)
+    assert "fraud_pipeline_login:***@db.internal:5432/fraud" in redact(line)
+
+
+def test_send_alert_sends_only_the_masked_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    hidden = "Zq8vLm2x" + "K7pTw3"
+    emails, posts = [], []
+    monkeypatch.setattr(
+        notifier,
+        "send_email",
+        lambda to, subject, message, context: emails.append(subject + message),
+    )
+    monkeypatch.setattr(
+        notifier.urllib.request,
+        "urlopen",
+        lambda request, timeout: posts.append(request.data.decode()) or _Accepted(),
+    )
+    message = f"fraud_score failed: host=db password={hidden} dbname=fraud"
+    settings = Settings(alert_email="oncall@example.org", slack_webhook_url=WEBHOOK)
+
+    assert notifier.send_alert(settings, "task_failure", "critical", message, {}) == [
+        "email",
+        "slack",
+    ]
+    assert all(hidden not in text and "password=***" in text for text in emails + posts)

@@ -22,9 +22,27 @@ from fraud.config import ENVIRONMENT_VARIABLES, REPOSITORY_ROOT, load_settings
 COMPOSE_FILE = REPOSITORY_ROOT / "docker-compose.yaml"
 DOCKERFILE = REPOSITORY_ROOT / "Dockerfile"
 OPERATIONS_DOC = REPOSITORY_ROOT / "docs" / "operations.md"
-POSTGRES_INIT = REPOSITORY_ROOT / "docker" / "postgres-init.sql"
-# The one variable without a default: compose refuses to start without it.
-TEST_ENVIRON = {"AIRFLOW__API_AUTH__JWT_SECRET": "test-only-secret"}
+POSTGRES_INIT = REPOSITORY_ROOT / "docker" / "postgres-init.sh"
+MLFLOW_AUTH_CONFIG = REPOSITORY_ROOT / "docker" / "mlflow-auth.ini"
+ENV_EXAMPLE = REPOSITORY_ROOT / ".env.example"
+# The variables without a default: compose refuses to start without any of them. Each test
+# value is distinct, so a test can tell which secret ended up where.
+REQUIRED = (
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "POSTGRES_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "MLFLOW_DB_PASSWORD",
+    "FRAUD_PIPELINE_DB_PASSWORD",
+    "FRAUD_ANALYST_DB_PASSWORD",
+    "REDIS_PASSWORD",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+)
+TEST_ENVIRON = {name: f"test-only-{name.lower().replace('_', '-')}" for name in REQUIRED}
+# A variable whose value is a secret, by its name.
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|AIRFLOW_CONN_")
 
 BUILT = "Dockerfile"
 AIRFLOW_SERVICES = (
@@ -40,18 +58,23 @@ _AIRFLOW_DEPENDS = ("postgres", "redis", "airflow-init")
 _MLFLOW_COMMAND = (
     "mlflow server --host 0.0.0.0 --port 5000 --workers 2"
     " --serve-artifacts --artifacts-destination /opt/airflow/mlflow-artifacts"
+    " --app-name basic-auth"
+)
+_REDIS_COMMAND = (
+    "sh -c 'printf '\"'\"'requirepass %s\\n'\"'\"' \"$REDIS_PASSWORD\" > /tmp/redis.conf"
+    " && exec docker-entrypoint.sh redis-server /tmp/redis.conf'"
 )
 # The services table of docs/operations.md: service -> (image, command, ports, depends on).
 SERVICES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "postgres": ("postgres:16", "", (), ()),
-    "redis": ("redis:7.2-bookworm", "", (), ()),
+    "redis": ("redis:7.2-bookworm", _REDIS_COMMAND, (), ()),
     "airflow-init": (
         BUILT,
-        "bash -c 'airflow db migrate && fraud db migrate'",
+        "bash -c 'airflow db migrate && fraud db migrate && fraud db logins'",
         (),
         ("postgres", "redis"),
     ),
-    "airflow-apiserver": (BUILT, "api-server", ("8080:8080",), _AIRFLOW_DEPENDS),
+    "airflow-apiserver": (BUILT, "api-server", ("127.0.0.1:8080:8080",), _AIRFLOW_DEPENDS),
     "airflow-scheduler": (BUILT, "scheduler", (), _AIRFLOW_DEPENDS),
     "airflow-dag-processor": (BUILT, "dag-processor", (), _AIRFLOW_DEPENDS),
     "airflow-triggerer": (BUILT, "triggerer", (), _AIRFLOW_DEPENDS),
@@ -61,7 +84,7 @@ SERVICES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
         (),
         (*_AIRFLOW_DEPENDS, "airflow-apiserver", "mlflow"),
     ),
-    "mlflow": (BUILT, _MLFLOW_COMMAND, ("5000:5000",), ("postgres",)),
+    "mlflow": (BUILT, _MLFLOW_COMMAND, ("127.0.0.1:5000:5000",), ("postgres",)),
 }
 # The volumes table of docs/operations.md: named volume -> (mounted at, services).
 VOLUMES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -70,6 +93,7 @@ VOLUMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "airflow-auth": ("/opt/airflow/auth", AIRFLOW_SERVICES),
     "fraud-artifacts": ("/opt/airflow/artifacts", AIRFLOW_SERVICES),
     "mlflow-artifacts": ("/opt/airflow/mlflow-artifacts", ("mlflow",)),
+    "mlflow-auth": ("/opt/airflow/mlflow-auth", ("mlflow",)),
 }
 
 _SUBSTITUTION = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<operator>:-|:\?)(?P<argument>[^}]*))?\}")
@@ -107,6 +131,21 @@ def command_of(service: Mapping[str, Any]) -> str:
         part = service.get(key, [])
         words += shlex.split(part) if isinstance(part, str) else [str(word) for word in part]
     return shlex.join(words)
+
+
+def substitutions(value: Any) -> list[tuple[str, str, str]]:
+    """Every ``${NAME...}`` in a compose value: ``(name, operator, argument)``, walked deeply."""
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in substitutions(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in substitutions(item)]
+    if not isinstance(value, str):
+        return []
+    return [
+        (match["name"], match["operator"] or "", match["argument"] or "")
+        for match in _SUBSTITUTION.finditer(value)
+        if match["name"]
+    ]
 
 
 def named_mounts(service: Mapping[str, Any]) -> dict[str, str]:
@@ -200,23 +239,183 @@ def test_airflow_services_keep_the_common_environment(
     assert services[name]["user"] == common["user"] == "50000:0"
 
 
-def test_a_missing_jwt_secret_is_refused(raw: dict[str, Any]) -> None:
-    with pytest.raises(KeyError, match="AIRFLOW__API_AUTH__JWT_SECRET"):
-        interpolate(raw, {})
+@pytest.mark.parametrize("name", REQUIRED)
+def test_each_missing_secret_is_refused(raw: dict[str, Any], name: str) -> None:
+    environ = {key: value for key, value in TEST_ENVIRON.items() if key != name}
+    with pytest.raises(KeyError, match=f"^'{name} is required"):
+        interpolate(raw, environ)
 
 
-def test_database_passwords_come_from_the_environment(raw: dict[str, Any]) -> None:
-    environments = [
-        raw["x-airflow-common"]["environment"],
-        raw["services"]["mlflow"]["environment"],
+def test_no_secret_has_a_default(raw: dict[str, Any]) -> None:
+    # A secret is required; only an optional channel (the SMTP connection) may be empty.
+    defaults = {
+        (name, argument)
+        for name, operator, argument in substitutions(raw)
+        if _SECRET_NAME.search(name) and operator != ":?"
+    }
+    assert defaults == {("AIRFLOW_CONN_SMTP_DEFAULT", "")}
+
+
+def test_every_required_variable_is_a_required_substitution(raw: dict[str, Any]) -> None:
+    operators = {(name, operator) for name, operator, _ in substitutions(raw)}
+    required = {name for name, operator in operators if operator == ":?"}
+    assert required == set(REQUIRED)
+    assert not any(name in required and operator != ":?" for name, operator in operators)
+
+
+def test_header_lists_every_variable_the_file_reads(raw: dict[str, Any]) -> None:
+    header = COMPOSE_FILE.read_text().split("\n---", 1)[0]
+    named = {name for name, _, _ in substitutions(raw)}
+    assert named <= set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", header))
+    for name in REQUIRED:
+        assert re.search(rf"#\s+{name}\s+required", header), name
+
+
+def test_env_example_holds_names_only(raw: dict[str, Any]) -> None:
+    assignments = [
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     ]
-    urls = [value for env in environments for value in env.values() if "@postgres:" in value]
-    assert len(urls) == 4
-    for url in urls:
-        assert "${POSTGRES_USER:-airflow}:${POSTGRES_PASSWORD:-airflow}@" in url
-    assert raw["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == (
-        "${POSTGRES_PASSWORD:-airflow}"
+    assert all(value == "" for _, value in assignments)
+    assert set(REQUIRED) <= {name for name, _ in assignments}
+    assert {name for name, _ in assignments} <= {name for name, _, _ in substitutions(raw)}
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"],
+)
+def test_airflow_keys_are_required_and_shared_by_every_component(
+    raw: dict[str, Any], services: dict[str, Any], variable: str
+) -> None:
+    assert raw["x-airflow-common"]["environment"][variable].startswith(f"${{{variable}:?")
+    values = {services[name]["environment"][variable] for name in AIRFLOW_SERVICES}
+    assert values == {TEST_ENVIRON[variable]}
+
+
+def test_only_airflow_init_has_the_warehouse_owner(services: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, service in services.items()
+        for value in service.get("environment", {}).values()
+        if TEST_ENVIRON["POSTGRES_PASSWORD"] in str(value)
+    }
+    assert holders == {"postgres", "airflow-init"}
+    owner = urlsplit(services["airflow-init"]["environment"]["FRAUD_OWNER_DATABASE_URL"])
+    assert (owner.username, owner.hostname, owner.path) == ("postgres", "postgres", "/fraud")
+    assert {
+        name
+        for name, service in services.items()
+        if "FRAUD_OWNER_DATABASE_URL" in service.get("environment", {})
+    } == {"airflow-init"}
+    # `fraud db logins` reads the two logins' passwords; no other service needs them.
+    for variable in ("FRAUD_PIPELINE_DB_PASSWORD", "FRAUD_ANALYST_DB_PASSWORD"):
+        assert {
+            name for name, service in services.items() if variable in service.get("environment", {})
+        } == {"airflow-init"}
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_the_warehouse_urls_use_the_pipeline_and_analyst_logins(
+    services: dict[str, Any], name: str
+) -> None:
+    environment = services[name]["environment"]
+    warehouse = urlsplit(environment["FRAUD_DATABASE_URL"])
+    assert (warehouse.username, warehouse.password, warehouse.path) == (
+        "fraud_pipeline_login",
+        TEST_ENVIRON["FRAUD_PIPELINE_DB_PASSWORD"],
+        "/fraud",
     )
+    analyst = environment.get("FRAUD_ANALYST_DATABASE_URL")
+    if name == "airflow-apiserver":
+        parts = urlsplit(analyst)
+        assert (parts.username, parts.password, parts.path) == (
+            "fraud_analyst_login",
+            TEST_ENVIRON["FRAUD_ANALYST_DB_PASSWORD"],
+            "/fraud",
+        )
+    else:
+        assert analyst is None
+
+
+def test_airflow_and_mlflow_have_logins_of_their_own(services: dict[str, Any]) -> None:
+    environment = services["airflow-worker"]["environment"]
+    stores = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+        "AIRFLOW__CELERY__RESULT_BACKEND": environment["AIRFLOW__CELERY__RESULT_BACKEND"],
+        "MLFLOW_BACKEND_STORE_URI": services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"],
+    }
+    logins = {name: urlsplit(url)[1].split("@")[0] for name, url in stores.items()}
+    airflow = f"airflow:{TEST_ENVIRON['AIRFLOW_DB_PASSWORD']}"
+    assert logins == {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow,
+        "AIRFLOW__CELERY__RESULT_BACKEND": airflow,
+        "MLFLOW_BACKEND_STORE_URI": f"mlflow:{TEST_ENVIRON['MLFLOW_DB_PASSWORD']}",
+    }
+    broker = urlsplit(environment["AIRFLOW__CELERY__BROKER_URL"])
+    assert broker.password == TEST_ENVIRON["REDIS_PASSWORD"]
+    redis = services["redis"]["environment"]
+    assert redis["REDIS_PASSWORD"] == redis["REDISCLI_AUTH"] == TEST_ENVIRON["REDIS_PASSWORD"]
+    assert "$REDIS_PASSWORD" not in command_of(services["redis"]).split("&&")[1]
+
+
+def test_postgres_init_script_creates_the_logins_with_quoted_passwords(
+    services: dict[str, Any],
+) -> None:
+    script = POSTGRES_INIT.read_text()
+    environment = services["postgres"]["environment"]
+    assert environment["POSTGRES_PASSWORD"] == TEST_ENVIRON["POSTGRES_PASSWORD"]
+    for role, variable in (("airflow", "AIRFLOW_DB_PASSWORD"), ("mlflow", "MLFLOW_DB_PASSWORD")):
+        assert environment[variable] == TEST_ENVIRON[variable]
+        # psql quotes a variable read as :'name'; the shell never pastes it into the SQL.
+        assert f'--set {role}_password="${variable}"' in script
+        assert f"create role {role} login password :'{role}_password';" in script
+        assert f"create database {role} owner {role};" in script
+        assert f"grant connect on database {role} to {role};" in script
+    assert "<<'SQL'" in script
+    assert "revoke connect, temporary on database airflow, fraud, mlflow from public;" in script
+    assert POSTGRES_INIT.stat().st_mode & 0o111
+
+
+def test_mlflow_asks_for_a_login_wherever_it_is_published(services: dict[str, Any]) -> None:
+    mlflow = services["mlflow"]
+    command = mlflow["command"]
+    published_everywhere = [port for port in mlflow.get("ports", []) if port.count(":") < 2]
+    authenticated = command[command.index("--app-name") + 1] == "basic-auth"
+    assert authenticated or not published_everywhere
+    assert authenticated
+    environment = mlflow["environment"]
+    assert environment["MLFLOW_AUTH_ADMIN_PASSWORD"] == TEST_ENVIRON["MLFLOW_ADMIN_PASSWORD"]
+    assert (
+        environment["MLFLOW_FLASK_SERVER_SECRET_KEY"]
+        == (TEST_ENVIRON["MLFLOW_FLASK_SERVER_SECRET_KEY"])
+    )
+    config = named_mounts(mlflow)["./docker/mlflow-auth.ini"]
+    assert environment["MLFLOW_AUTH_CONFIG_PATH"] == config
+    # The user store lives in its own volume, not among the artifacts the server serves.
+    store = re.search(r"^database_uri = sqlite:///(/\S+)$", MLFLOW_AUTH_CONFIG.read_text(), re.M)
+    assert store and Path(store.group(1)).parent == Path(named_mounts(mlflow)["mlflow-auth"])
+    assert "admin_password" not in MLFLOW_AUTH_CONFIG.read_text().replace("# admin_password", "")
+    for name in AIRFLOW_SERVICES:
+        clients = services[name]["environment"]
+        assert clients["MLFLOW_TRACKING_USERNAME"] == "admin"
+        assert clients["MLFLOW_TRACKING_PASSWORD"] == TEST_ENVIRON["MLFLOW_ADMIN_PASSWORD"]
+
+
+def test_every_port_is_published_on_loopback_only(services: dict[str, Any]) -> None:
+    ports = [port for service in services.values() for port in service.get("ports", [])]
+    assert ports and all(port.startswith("127.0.0.1:") for port in ports)
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_only_the_apiserver_mounts_the_artifacts_read_only(
+    services: dict[str, Any], name: str
+) -> None:
+    (mount,) = [
+        volume for volume in services[name]["volumes"] if volume.startswith("fraud-artifacts:")
+    ]
+    assert mount.endswith(":ro") == (name == "airflow-apiserver")
 
 
 # --- every service as the docs say ----------------------------------------------------------------
@@ -298,7 +497,7 @@ def test_mounted_code_keeps_the_repository_layout(services: dict[str, Any]) -> N
 
 
 def test_postgres_creates_every_database_the_urls_name(services: dict[str, Any]) -> None:
-    created = set(re.findall(r"^create database (\w+);$", POSTGRES_INIT.read_text(), re.M))
+    created = set(re.findall(r"^create database (\w+)\b", POSTGRES_INIT.read_text(), re.M))
     environment = services["airflow-worker"]["environment"]
     named = {
         urlsplit(url).path.lstrip("/")
@@ -310,7 +509,7 @@ def test_postgres_creates_every_database_the_urls_name(services: dict[str, Any])
         )
     }
     assert created == named == {"airflow", "fraud", "mlflow"}
-    init_script = "./docker/postgres-init.sql"
+    init_script = "./docker/postgres-init.sh"
     assert named_mounts(services["postgres"])[init_script].startswith(
         "/docker-entrypoint-initdb.d/"
     )
@@ -352,7 +551,7 @@ def test_settings_load_from_the_compose_environment(services: dict[str, Any]) ->
     assert (warehouse.hostname, warehouse.path) == ("postgres", "/fraud")
     assert (metadata.hostname, metadata.path) == ("postgres", "/airflow")
     assert tracking.hostname in services
-    assert f"{tracking.port}:{tracking.port}" in services[tracking.hostname]["ports"]
+    assert f"127.0.0.1:{tracking.port}:{tracking.port}" in services[tracking.hostname]["ports"]
     mounted = set(named_mounts(services["airflow-worker"]).values())
     assert str(settings.artifact_dir) in mounted
 
@@ -371,7 +570,7 @@ def test_workers_reach_the_execution_api(services: dict[str, Any]) -> None:
     environment = services["airflow-worker"]["environment"]
     execution = urlsplit(environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
     assert (execution.hostname, execution.path) == ("airflow-apiserver", "/execution/")
-    assert f"{execution.port}:{execution.port}" in services["airflow-apiserver"]["ports"]
+    assert f"127.0.0.1:{execution.port}:{execution.port}" in services["airflow-apiserver"]["ports"]
     assert (
         environment["AIRFLOW__API_AUTH__JWT_SECRET"]
         == TEST_ENVIRON["AIRFLOW__API_AUTH__JWT_SECRET"]

@@ -17,6 +17,12 @@ Allowed, because they are not secrets:
   ``test-only-secret``, ``topsecret``);
 - a line carrying the marker ``secret-scan: allow`` (the reviewer sees it in the diff).
 
+Short defaults are the exception to the length rule: a well-known word of ``WEAK_PASSWORDS``
+used as a password in a URL, or as the password of a URL's own user, or assigned to a variable
+or key named like a password (a compose file, a Makefile, JSON, YAML), and any default at all of
+a shell-style reference to a secret's variable, fail too: these are what a deployment runs with
+when nobody sets the variable. psql's quoted variables (``:'name'``) are references.
+
 Anything else that looks like a credential fails the test with its file and line.
 """
 
@@ -61,6 +67,46 @@ PLACEHOLDER_WORDS = frozenset(
 _REFERENCE = re.compile(r"^(\$\{[^}]*\}|\$\w+|\{[^}]*\}|%\(\w+\)s|<[^>]*>)$")
 _SHELL_REFERENCE = re.compile(r"\$\{\w+(?::?-(?P<default>[^}]*))?\}")
 _MASK = re.compile(r"^[*xX.\-]+$")
+# Words that get deployed as passwords when a default is left in place.
+WEAK_PASSWORDS = frozenset(
+    {
+        "12345",
+        "123456",
+        "12345678",
+        "admin",
+        "airflow",
+        "changeme",
+        "default",
+        "fraud",
+        "guest",
+        "letmein",
+        "mlflow",
+        "pass",
+        "passwd",
+        "password",
+        "postgres",
+        "qwerty",
+        "redis",
+        "root",
+    }
+)
+_SECRET_VARIABLE_DEFAULT = re.compile(
+    r"\$\{(?P<name>\w*(?:PASSWORD|PASSWD|SECRET|TOKEN|_KEY)\w*):?-(?P<default>[^}]+)\}", re.I
+)
+_PASSWORD_KEY = r"[\w.-]*(?:password|passwd|pwd)"
+_WEAK_RULES = (
+    ("weak password in URL", re.compile(r"://([^\s:/@'\"$]*):([^\s@/'\"]+)@")),
+    # A quoted key (JSON, a dict) takes a quoted value; a bare one (env, YAML) may take a bare word.
+    (
+        "weak password assigned",
+        re.compile(rf"(?i)[\"']{_PASSWORD_KEY}[\"']\s*[:=]\s*[\"'](\w+)[\"']"),
+    ),
+    (
+        "weak password assigned",
+        re.compile(rf"(?i)\b{_PASSWORD_KEY}\s*[:=]\s*[\"']?(\w+)\b(?![(.\[])"),
+    ),
+)
+_PSQL_VARIABLE = re.compile(r":'[\w{}]+'")
 
 
 @dataclass(frozen=True)
@@ -112,13 +158,28 @@ def is_placeholder(value: str) -> bool:
     )
 
 
+def weak_passwords(line: str) -> list[str]:
+    """Rule names of the short defaults in one line: a secret's default, a well-known word."""
+    found = ["default of a secret variable" for _ in _SECRET_VARIABLE_DEFAULT.finditer(line)]
+    for name, pattern in _WEAK_RULES:
+        for match in pattern.finditer(line):
+            user, value = (
+                (match.group(1), match.group(2)) if pattern.groups == 2 else ("", match[1])
+            )
+            if value.lower() in WEAK_PASSWORDS or (user and value == user):
+                found.append(name)
+    return found
+
+
 def find_secrets(text: str) -> list[tuple[int, str]]:
     """(line number, rule name) of every credential-looking value in a text."""
     found: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if ALLOW_MARKER in line:
             continue
-        # ``${USER:-x}:${PASSWORD:-y}@`` holds colons of its own: judge each by its default.
+        line = _PSQL_VARIABLE.sub(" ${VAR}", line)
+        found += [(number, name) for name in weak_passwords(line)]
+        # ``${USER:-x}:${PASS_VAR:-y}@`` holds colons of its own: judge each by its default.
         line = _SHELL_REFERENCE.sub(lambda match: match["default"] or "${VAR}", line)
         for rule in RULES:
             for match in rule.pattern.finditer(line):
@@ -149,7 +210,7 @@ def repository_files() -> list[Path]:
     [
         ("url = 'postgresql://fraud:" + "Zq8vLm2x@db:5432/warehouse'", "password in URL"),
         ("AIRFLOW_CONN_WAREHOUSE=postgres://etl:" + "Hq7rWm2pLx@db/w", "password in URL"),
-        ("postgresql://u:${DB_PASSWORD:-" + "Zq8vLm2xK}@db/w", "password in URL"),
+        ("postgresql://u:${DB_PASS" + "WORD:-Zq8vLm2xK}@db/w", "password in URL"),
         ("-----BEGIN RSA " + "PRIVATE KEY-----", "private key"),
         ("-----BEGIN " + "PRIVATE KEY-----", "private key"),
         ("key_id = AKIA" + "Q3ZT5EXAMPLE7XY2", "AWS access key id"),
@@ -163,6 +224,19 @@ def repository_files() -> list[Path]:
         ('password = "' + 'Zq8vLm2x"', "password assigned a literal"),
         ('{"db_password": "' + 'Zq8vLm2x"}', "password assigned a literal"),
         ("create role alice login password '" + "Zq8vLm2x';", "SQL password literal"),
+        (
+            "url: ${DB_URL:-postgresql://u:" + "${POSTGRES_PASS" + "WORD:-airflow}@pg/db}",
+            "default of a secret variable",
+        ),
+        ("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD" + ":-airflow}", "default of a secret variable"),
+        ("postgresql://postgres:" + "postgres@db/fraud", "weak password in URL"),
+        ("https://user:" + "pass@example.org/", "weak password in URL"),
+        ("postgresql://airflow:" + "changeme@postgres/airflow", "weak password in URL"),
+        ("redis://:" + "redis@redis:6379/0", "weak password in URL"),
+        ("amqp://fraud:" + "fraud@rabbit/", "weak password in URL"),
+        ("POSTGRES_PASSWORD=" + "airflow", "weak password assigned"),
+        ("      password: " + "admin", "weak password assigned"),
+        ('{"password": "' + 'admin"}', "weak password assigned"),
     ],
 )
 def test_scanner_finds(line: str, rule: str) -> None:
@@ -178,8 +252,15 @@ def test_scanner_finds(line: str, rule: str) -> None:
         "postgresql://fraud:***@db/warehouse",
         "postgresql://user:<password>@host/db",
         'f"postgresql://{user}:{password}@{host}/{database}"',
-        "postgresql://airflow:changeme@postgres/airflow",
-        "postgresql+psycopg2://${POSTGRES_USER:-airflow}:${POSTGRES_PASSWORD:-airflow}@pg/db",
+        "postgresql+psycopg2://airflow:${AIRFLOW_DB_PASSWORD:?set it}@pg/db",
+        "FERNET_KEY: ${AIRFLOW__CORE__FERNET_KEY:?set AIRFLOW__CORE__FERNET_KEY in .env}",
+        "AIRFLOW_CONN_SMTP_DEFAULT: ${AIRFLOW_CONN_SMTP_DEFAULT:-}",
+        "image: ${FRAUD_IMAGE:-fraud-airflow:local}",
+        "password: str | None = None",
+        "password=password_of(settings)",
+        '{**arguments, "user": name, "password": password}',
+        "create role alice login password :'password' in role fraud_analyst;",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS: admin:admin",
         "smtp://alerts%40example.com:app-password@smtp.example.com:587",
         '{"AIRFLOW__API_AUTH__JWT_SECRET": "test-only-secret"}',
         "postgresql://u:p%40ss@db:5433/fraud",

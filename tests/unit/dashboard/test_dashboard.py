@@ -245,6 +245,15 @@ def test_page_escapes_what_it_shows() -> None:
     assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
 
 
+def test_page_masks_secrets_in_alert_messages() -> None:
+    hidden = "Zq8vLm2x" + "K7pTw4"
+    message = f"fraud_score.score_partition failed: postgresql://fraud:{hidden}@db/fraud"
+    alert = Alert(START, "critical", "task_failure", "fraud_score", None, message)
+    page = render_page(dashboard(alerts=(alert,)), None, START)
+    assert hidden not in page
+    assert "postgresql://fraud:***@db/fraud" in page
+
+
 def test_drift_header_links_only_available_reports() -> None:
     grid = DriftGrid(
         nights=(Night(date(2026, 3, 19), 2, None), Night(date(2026, 3, 20), 2, "2026-03-20.html")),
