@@ -40,9 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = subcommands.add_parser("db", help="warehouse schema").add_subparsers(
         dest="db", required=True
     )
-    db.add_parser("migrate", help="apply pending sql/ migrations").set_defaults(
+    db.add_parser("migrate", help="apply pending sql/ migrations, as the owner").set_defaults(
         func=commands.db_migrate
     )
+    db.add_parser(
+        "logins", help="create the pipeline's and the analysts' login roles, as the owner"
+    ).set_defaults(func=commands.db_logins)
 
     simulate = subcommands.add_parser("simulate", help="write simulated transactions into raw.*")
     simulate.add_argument("--seed", type=int, default=42)

@@ -10,9 +10,12 @@ import json
 import sys
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fraud.config import REPOSITORY_ROOT, ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def print_payload(payload: object, as_json: bool) -> None:
@@ -31,13 +34,47 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def db_migrate(args: argparse.Namespace) -> int:
-    """Apply pending ``sql/`` migrations."""
-    from fraud.migrations import migrate
-    from fraud.tasks import warehouse
+def owner_warehouse() -> Engine:
+    """An engine as the warehouse owner (FRAUD_OWNER_DATABASE_URL, else FRAUD_DATABASE_URL)."""
+    from fraud.db import create_warehouse_engine
 
-    applied = migrate(warehouse())
+    return create_warehouse_engine(load_settings().require_owner_database_url(), pool_size=1)
+
+
+def db_migrate(args: argparse.Namespace) -> int:
+    """Apply pending ``sql/`` migrations and the declared privileges, as the owner."""
+    from fraud.migrations import migrate
+
+    engine = owner_warehouse()
+    try:
+        applied = migrate(engine)
+    finally:
+        engine.dispose()
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def db_logins(args: argparse.Namespace) -> int:
+    """Create or update the pipeline's and the analysts' login roles, as the owner."""
+    from fraud.privileges import LOGINS, ensure_login
+
+    settings = load_settings()
+    passwords = {
+        "fraud_pipeline_login": ("FRAUD_PIPELINE_DB_PASSWORD", settings.pipeline_db_password),
+        "fraud_analyst_login": ("FRAUD_ANALYST_DB_PASSWORD", settings.analyst_db_password),
+    }
+    missing = [variable for variable, password in passwords.values() if not password]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} not set: each login needs its password")
+    engine = owner_warehouse()
+    try:
+        with engine.begin() as connection:
+            for login, group in LOGINS.items():
+                ensure_login(connection, login, group, str(passwords[login][1]))
+    finally:
+        engine.dispose()
+    for login, group in LOGINS.items():
+        print(f"{login}: login, member of {group} only")
     return 0
 
 
@@ -46,9 +83,10 @@ def simulate(args: argparse.Namespace) -> int:
     from fraud.simulation.generate import simulate as run_simulation
     from fraud.simulation.params import SimulationParams
     from fraud.simulation.warehouse import next_transaction_id, write_simulation
-    from fraud.tasks import warehouse
 
-    with warehouse().begin() as connection:
+    # The simulator plays the payments system: it writes raw.*, which the pipeline only reads.
+    engine = owner_warehouse()
+    with engine.begin() as connection:
         params = SimulationParams(
             seed=args.seed,
             n_customers=args.customers,
@@ -63,6 +101,7 @@ def simulate(args: argparse.Namespace) -> int:
             first_transaction_id=next_transaction_id(connection),
         )
         transactions, labels = write_simulation(connection, run_simulation(params))
+    engine.dispose()
     print(
         f"wrote {transactions} transactions and {labels} labels"
         f" from {params.start_date} for {params.n_days} days"

@@ -53,7 +53,14 @@ class MetricGate:
 class Settings:
     """Every tunable of the pipeline; built by :func:`load_settings`."""
 
+    # The nightly tasks' login: a member of fraud_pipeline only (docs/operations.md, "Roles").
     database_url: str | None = None
+    # The warehouse owner, for the steps that change its schema or write raw.* (migrations, the
+    # logins, the simulator): never given to the workers. Default: database_url.
+    owner_database_url: str | None = None
+    # Passwords `fraud db logins` gives fraud_pipeline_login and fraud_analyst_login.
+    pipeline_db_password: str | None = field(default=None, repr=False)
+    analyst_db_password: str | None = field(default=None, repr=False)
     # The monitoring page's login; it must be fraud_analyst or a member of it. Default: database_url.
     analyst_database_url: str | None = None
     airflow_database_url: str | None = None
@@ -150,6 +157,17 @@ class Settings:
             )
         return self.database_url
 
+    def require_owner_database_url(self) -> str:
+        """Return the owner's warehouse URL, else the tasks' one, or fail with a one-line hint."""
+        if self.owner_database_url:
+            return self.owner_database_url
+        if not self.database_url:
+            raise ConfigError(
+                "neither FRAUD_OWNER_DATABASE_URL nor FRAUD_DATABASE_URL is set: export the"
+                " warehouse owner's URL"
+            )
+        return self.database_url
+
 
 def _parse(name: str, raw: str, kind: type) -> object:
     """Convert one environment value, naming the variable when it is malformed."""
@@ -181,6 +199,9 @@ def _parse_float(name: str, raw: str) -> float:
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
     "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
+    "FRAUD_OWNER_DATABASE_URL": ("owner_database_url", str),
+    "FRAUD_PIPELINE_DB_PASSWORD": ("pipeline_db_password", str),
+    "FRAUD_ANALYST_DB_PASSWORD": ("analyst_db_password", str),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from fraud.bulk import dbapi
 from fraud.config import REPOSITORY_ROOT
 from fraud.db import DatabaseError
+from fraud.privileges import apply_privileges
 
 SQL_DIR = REPOSITORY_ROOT / "sql"
 _MIGRATION_LOCK_KEY = 7_305_190_411
@@ -76,8 +77,10 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
 
     A versioned migration may replace a table that views depend on, so once one has run every
     repeatable migration (the analytics views) runs again. ``until`` (``"V022"``, say) applies
-    the versions up to that one only, then the repeatable ones: a warehouse as it stood then, for
-    tests of the migrations that follow.
+    the versions up to that one only and no repeatable one, since the views follow the newest
+    schema: a warehouse as it stood then, without its views, for tests of the migrations that
+    follow. A full run ends by making every privilege equal the
+    declared table (:mod:`fraud.privileges`), in the same transaction.
     """
     applied_now: list[str] = []
     versioned_ran = False
@@ -89,7 +92,7 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
             for version, checksum in connection.execute(sa.text(_APPLIED))
         }
         for migration in discover_migrations(sql_dir):
-            if until is not None and not migration.repeatable and migration.version > until:
+            if until is not None and (migration.repeatable or migration.version > until):
                 continue
             checksum = migration.checksum
             if migration.version in done:
@@ -110,4 +113,6 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
             )
             applied_now.append(migration.path.name)
             versioned_ran = versioned_ran or not migration.repeatable
+        if until is None and sql_dir == SQL_DIR:
+            apply_privileges(connection)
     return applied_now

@@ -56,6 +56,47 @@ def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
         engine.dispose()
 
 
+_WHO_AM_I = """
+select current_user, r.rolsuper,
+    coalesce(array_agg(g.rolname order by g.rolname) filter (where g.rolname is not null), '{}')
+from pg_roles r
+left join pg_auth_members m on m.member = r.oid
+left join pg_roles g on g.oid = m.roleid
+where r.rolname = current_user
+group by r.rolname, r.rolsuper
+"""
+
+
+def connects_as(url: str) -> str:
+    """Which role a URL logs in as and what it is a member of, or the one-line error."""
+    engine = create_warehouse_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            user, superuser, groups = connection.execute(sa.text(_WHO_AM_I)).one()
+    except sa.exc.SQLAlchemyError as error:
+        return describe_error(error, url)
+    finally:
+        engine.dispose()
+    if superuser:
+        return f"{user} (superuser)"
+    return f"{user} (member of {', '.join(groups)})" if groups else f"{user} (no group role)"
+
+
+def connection_roles(settings: Settings) -> dict[str, str]:
+    """The role each part of the system connects to PostgreSQL as."""
+    parts = {
+        "nightly tasks (FRAUD_DATABASE_URL)": settings.database_url,
+        "monitoring page (FRAUD_ANALYST_DATABASE_URL)": settings.analyst_database_url
+        or settings.database_url,
+        "migrations (FRAUD_OWNER_DATABASE_URL)": settings.owner_database_url,
+        "Airflow metadata (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)": settings.airflow_database_url,
+    }
+    # The owner's URL belongs to the migration step only: its absence here is the point.
+    return {
+        part: connects_as(url) if url else "not in this environment" for part, url in parts.items()
+    }
+
+
 def collect_status(settings: Settings) -> dict[str, object]:
     """Everything ``fraud status`` prints; each part degrades to an error line on its own."""
     from fraud.model.registry import RegistryError, champion_version
@@ -75,6 +116,7 @@ def collect_status(settings: Settings) -> dict[str, object]:
             status["last_runs"] = last_runs(settings.airflow_database_url)
         except sa.exc.SQLAlchemyError as error:
             status["last_runs"] = describe_error(error, settings.airflow_database_url)
+    status["connects_as"] = connection_roles(settings)
     engine = create_warehouse_engine(settings.require_database_url(), pool_size=1)
     try:
         status["rows"] = warehouse_counts(engine)

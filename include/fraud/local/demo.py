@@ -27,7 +27,6 @@ from fraud.local.environment import admin_login, child_environment, read_env_fil
 from fraud.local.paths import AIRFLOW_URL, StackPaths
 from fraud.local.stack import up
 from fraud.masking import mask_passwords
-from fraud.migrations import migrate
 from fraud.model.registry import champion_version
 
 T = TypeVar("T")
@@ -158,14 +157,17 @@ def bring_up(days: int, nights: int, timeout_seconds: float = 900.0) -> int:
     plan = plan_demo(datetime.now(UTC).date(), days, nights, previous.get("FRAUD_SCHEDULE_START"))
     environ = {**os.environ, "FRAUD_SCHEDULE_START": plan.schedule_start.isoformat()}
     _say("starting PostgreSQL, Airflow and MLflow (first start takes about a minute)")
-    env = up(environ=environ)
+    env, owner_url, applied = up(environ=environ)
     child_env = child_environment(env, environ)
     os.environ.update(env)
     settings = load_settings(child_env)
+    _say(
+        f"warehouse migrated as its owner ({len(applied)} new migration(s)); the tasks log in as"
+        " fraud_pipeline_login, the page as fraud_analyst_login"
+    )
 
-    warehouse = create_warehouse_engine(settings.require_database_url())
-    applied = migrate(warehouse)
-    _say(f"warehouse migrated ({len(applied)} new migration(s))")
+    # The owner plays the payments system here: it writes raw.*, which the pipeline only reads.
+    warehouse = create_warehouse_engine(owner_url)
     _seed_if_empty(warehouse, plan)
 
     airflow_engine = create_warehouse_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
@@ -279,7 +281,7 @@ def summary_text(
         f"  Champion     {champion_line}",
         f"  Last night   {night_line}",
         f"  Shell setup  set -a; . {env_file}; set +a   # then: fraud status",
-        '  Analysts     psql "$FRAUD_DATABASE_URL" -c "select * from analytics.daily_alerts"',
+        '  Analysts     psql "$FRAUD_ANALYST_DATABASE_URL" -c "select * from analytics.daily_alerts"',
     ]
     return "\n".join(["", *lines, ""])
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fraud.config import REPOSITORY_ROOT
-from fraud.db import sqlalchemy_url, with_database
+from fraud.db import login_url, sqlalchemy_url, with_database
 from fraud.local.paths import (
     ADMIN_USER,
     AIRFLOW_URL,
@@ -27,6 +27,8 @@ GENERATED_SECRETS = (
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__API__SECRET_KEY",
     "AIRFLOW__CORE__FERNET_KEY",
+    "FRAUD_PIPELINE_DB_PASSWORD",
+    "FRAUD_ANALYST_DB_PASSWORD",
 )
 
 
@@ -74,6 +76,8 @@ def generate_secrets(previous: Mapping[str, str]) -> dict[str, str]:
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         # A Fernet key is 32 random bytes in url-safe base64, padding included.
         "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "FRAUD_PIPELINE_DB_PASSWORD": secrets.token_urlsafe(24),
+        "FRAUD_ANALYST_DB_PASSWORD": secrets.token_urlsafe(24),
     }
     return {name: previous.get(name) or fresh[name] for name in GENERATED_SECRETS}
 
@@ -87,8 +91,18 @@ def build_env(
     """Return every variable the stack's processes need; its wiring wins over the caller's."""
     include = str(REPOSITORY_ROOT / "include")
     given_path = [part for part in environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    # The tasks and the page log in as members of fraud_pipeline and fraud_analyst; the owner's
+    # URL (urls.warehouse) stays with `fraud up`, which migrates and seeds.
+    pipeline, analyst = (
+        login_url(urls.warehouse, login, generated[variable])
+        for login, variable in (
+            ("fraud_pipeline_login", "FRAUD_PIPELINE_DB_PASSWORD"),
+            ("fraud_analyst_login", "FRAUD_ANALYST_DB_PASSWORD"),
+        )
+    )
     wiring = {
-        "FRAUD_DATABASE_URL": urls.warehouse,
+        "FRAUD_DATABASE_URL": pipeline,
+        "FRAUD_ANALYST_DATABASE_URL": analyst,
         "MLFLOW_TRACKING_URI": external_tracking_uri(environ) or MLFLOW_URL,
         # Models are LightGBM text files: nothing the stack runs may unpickle one.
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",

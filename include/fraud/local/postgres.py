@@ -11,17 +11,22 @@ from pathlib import Path
 import psutil
 
 from fraud.db import DatabaseError, create_database
-from fraud.local.environment import derive_urls
+from fraud.local.environment import derive_urls, read_env_file
 from fraud.local.paths import DATABASES, ServerUrls, StackError, StackPaths
 from fraud.local.services import alive
 
 
 def start_postgres(paths: StackPaths, environ: Mapping[str, str]) -> ServerUrls:
-    """Use the server in FRAUD_DATABASE_URL, else start the embedded one; create the databases."""
-    given = environ.get("FRAUD_DATABASE_URL", "").strip()
+    """Use the owner's server (FRAUD_OWNER_DATABASE_URL, else FRAUD_DATABASE_URL), else start the
+    embedded one; create the databases. ``warehouse`` of the result is the owner's URL."""
+    given = (
+        environ.get("FRAUD_OWNER_DATABASE_URL", "").strip()
+        or environ.get("FRAUD_DATABASE_URL", "").strip()
+    )
     recorded = paths.embedded_url_file.read_text() if paths.embedded_url_file.exists() else ""
-    # A shell that sourced an earlier env file still carries the embedded URL: that is not a choice.
-    if given and given != recorded:
+    written = read_env_file(paths).get("FRAUD_DATABASE_URL", "")
+    # A shell that sourced an earlier env file still carries the stack's own URLs: not a choice.
+    if given and given not in {recorded, written}:
         urls = derive_urls(given, environ, embedded=False)
     else:
         warehouse = _start_embedded(paths.pgdata)

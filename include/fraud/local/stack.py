@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
-from fraud.db import server_name
+import sqlalchemy as sa
+
+from fraud.db import create_warehouse_engine, one_line_errors, server_name
 from fraud.local.environment import child_environment, read_env_file, services_for, write_env_file
-from fraud.local.paths import SERVICES, StackPaths
+from fraud.local.paths import SERVICES, ServerUrls, StackPaths
 from fraud.local.postgres import postgres_pid, start_postgres, stop_postgres
 from fraud.local.services import (
     migrate_airflow,
@@ -19,6 +22,48 @@ from fraud.local.services import (
 )
 
 
+class Started(NamedTuple):
+    """What ``up`` leaves: the env file's variables, the owner's URL and the migrations it ran."""
+
+    env: dict[str, str]
+    owner_url: str
+    migrations: list[str]
+
+
+_CLOSE_TO_PUBLIC = """
+do $$ begin execute format('revoke all on database %I from public', current_database()); end $$
+"""
+
+
+def prepare_databases(urls: ServerUrls, env: Mapping[str, str]) -> list[str]:
+    """As the owner, in a step of its own: migrate the warehouse, create the two logins, and
+    close the Airflow and MLflow databases to PUBLIC; return the migrations applied."""
+    from fraud.migrations import migrate
+    from fraud.privileges import LOGINS, ensure_login
+
+    passwords = {
+        "fraud_pipeline_login": env["FRAUD_PIPELINE_DB_PASSWORD"],
+        "fraud_analyst_login": env["FRAUD_ANALYST_DB_PASSWORD"],
+    }
+    owner = create_warehouse_engine(urls.warehouse, pool_size=1)
+    try:
+        with one_line_errors(urls.warehouse):
+            applied = migrate(owner)
+            with owner.begin() as connection:
+                for login, group in LOGINS.items():
+                    ensure_login(connection, login, group, passwords[login])
+    finally:
+        owner.dispose()
+    for url in (urls.airflow, urls.mlflow):
+        engine = create_warehouse_engine(url, pool_size=1)
+        try:
+            with one_line_errors(url), engine.begin() as connection:
+                connection.execute(sa.text(_CLOSE_TO_PUBLIC))
+        finally:
+            engine.dispose()
+    return applied
+
+
 def up(
     home: Path | None = None,
     *,
@@ -26,19 +71,21 @@ def up(
     dags_folder: Path | None = None,
     plugins_folder: Path | None = None,
     timeout_seconds: float = 180.0,
-) -> dict[str, str]:
-    """Start the whole local stack (idempotent) and return the variables of its env file."""
+) -> Started:
+    """Start the whole local stack (idempotent): the databases, migrated as the owner, then the
+    services, which connect as the least-privileged logins."""
     environ = dict(os.environ if environ is None else environ)
     folders = {"dags_folder": dags_folder, "plugins_folder": plugins_folder}
     paths = StackPaths.at(home, **{key: value for key, value in folders.items() if value})
     paths.create_directories()
     urls = start_postgres(paths, environ)
     env = write_env_file(paths, urls, environ)
+    applied = prepare_databases(urls, env)
     if any(running_pid(paths, name) is None for name in services_for(env)):
         migrate_airflow(paths, child_environment(env, environ), urls.airflow)
     start_services(paths, env, urls, environ)
     wait_healthy(paths, timeout_seconds)
-    return env
+    return Started(env, urls.warehouse, applied)
 
 
 def stop_stack(home: Path | None = None) -> None:
@@ -54,7 +101,7 @@ def service_status(home: Path | None = None) -> dict[str, str]:
     status = {name: f"running (pid {pid})" if pid else "stopped" for name, pid in _pids(paths)}
     warehouse = read_env_file(paths).get("FRAUD_DATABASE_URL")
     recorded = paths.embedded_url_file.read_text() if paths.embedded_url_file.exists() else None
-    if warehouse and warehouse != recorded:
+    if warehouse and (not recorded or server_name(warehouse) != server_name(recorded)):
         status["postgres"] = f"external ({server_name(warehouse)})"
     return status
 

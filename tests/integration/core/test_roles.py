@@ -93,6 +93,19 @@ FORBIDDEN_FOR_PIPELINE = (
     "alter table scoring.transaction_scores add column x int",
     "drop table monitoring.alerts",
     "select * from analytics.scored_transactions limit 1",
+    # Ledgers are append-only; the quarantine and the requests change only their resolution.
+    "update quality.validation_run set status = 'passed'",
+    "delete from quality.validation_run",
+    "update monitoring.model_decisions set decision = 'promoted'",
+    "delete from monitoring.model_decisions",
+    "update monitoring.alerts set message = 'x'",
+    "delete from monitoring.alerts",
+    "delete from quality.quarantine",
+    "update quality.quarantine set failed_expectations = '{}'",
+    "delete from monitoring.retraining_requests",
+    "update monitoring.retraining_requests set reason = 'x'",
+    "update scoring.transaction_scores set score = 1",
+    "select * from public.schema_migrations",
 )
 
 

@@ -26,6 +26,8 @@ CORE = {
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",
+    "fraud.privileges",
+    "fraud.publish",
     "fraud.resources",
     "fraud.shares",
     "fraud.xcom",

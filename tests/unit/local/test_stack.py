@@ -99,7 +99,6 @@ def test_env_file_lines_are_single_quoted_exports() -> None:
     [
         # The stack's wiring wins over a stale value from a shell that sourced an old env file.
         ({"AIRFLOW_HOME": "/elsewhere"}, "AIRFLOW_HOME", "HOME/airflow"),
-        ({"FRAUD_DATABASE_URL": "postgresql://old/fraud"}, "FRAUD_DATABASE_URL", SOCKET_URL),
         # A tracking server the caller names is used instead of starting one.
         ({"MLFLOW_TRACKING_URI": "http://x:1"}, "MLFLOW_TRACKING_URI", "http://x:1"),
         # Tunables and pipeline settings given by the caller are kept.
@@ -127,6 +126,24 @@ def test_build_env(tmp_path: Path, given: dict[str, str], name: str, expected: s
     env = build_env(paths, _urls(), generated, given)
     expected = expected.replace("HOME", str(paths.home)).replace("TMP", str(tmp_path))
     assert env[name] == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "login", "password"),
+    [
+        ("FRAUD_DATABASE_URL", "fraud_pipeline_login", "FRAUD_PIPELINE_DB_PASSWORD"),
+        ("FRAUD_ANALYST_DATABASE_URL", "fraud_analyst_login", "FRAUD_ANALYST_DB_PASSWORD"),
+    ],
+)
+def test_tasks_and_page_log_in_as_least_privileged_roles(
+    tmp_path: Path, variable: str, login: str, password: str
+) -> None:
+    # A stale owner URL from the caller's shell never reaches the services either.
+    given = {"FRAUD_DATABASE_URL": "postgresql://old/fraud"}
+    generated = generate_secrets({})
+    env = build_env(_paths(tmp_path), _urls(), generated, given)
+    assert env[variable] == SOCKET_URL.replace("postgres:@", f"{login}:{generated[password]}@")
+    assert SOCKET_URL not in env.values()
 
 
 @pytest.mark.parametrize("name", ["HOME", "PATH", "AWS_SECRET_ACCESS_KEY", "AIRFLOW_DATABASE_URL"])
