@@ -48,6 +48,7 @@ from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import next_transaction_id, write_simulation
 from fraud.tasks import validate_batch
+from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
 
@@ -347,8 +348,18 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
+def analyst_url(seeded: Seeded) -> Generator[str, None, None]:
+    """A login that is a member of fraud_analyst only, as the page has in a deployment."""
+    with member_login(seeded.url, "fraud_analyst") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def api_server(
-    airflow_db: None, seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
+    airflow_db: None,
+    seeded: Seeded,
+    analyst_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Generator[Server, None, None]:
     """The real Airflow api-server with the repository's plugins, simple auth, a free port."""
     home = tmp_path_factory.mktemp("api-server")
@@ -357,8 +368,11 @@ def api_server(
     passwords_file.write_text(json.dumps(passwords))
     jwt_secret = secrets.token_urlsafe(64)
     port = _free_port()
+    # As deployed: the page logs in as a member of fraud_analyst and has no other warehouse URL.
+    environ = {name: value for name, value in os.environ.items() if name != "FRAUD_DATABASE_URL"}
     env = {
-        **os.environ,
+        **environ,
+        "FRAUD_ANALYST_DATABASE_URL": analyst_url,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
             f"{user}:{role}" for user, role in USERS.items()
@@ -369,7 +383,6 @@ def api_server(
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
-        "FRAUD_DATABASE_URL": seeded.url,
         "FRAUD_ARTIFACT_DIR": str(seeded.artifact_dir),
         "FRAUD_MLFLOW_UI_URL": MLFLOW_UI,
     }
