@@ -166,9 +166,9 @@ def analyst_engine(url: str) -> Engine:
     warehouse URL the api-server already has) and takes the role at connection start through
     libpq's ``options=-c role=fraud_analyst``: every query then has exactly the analysts'
     privileges, the ``analytics`` views and nothing else, and ``default_transaction_read_only``
-    refuses writes even there. The login must be ``fraud_analyst`` or a member of it (the owner
-    used by ``make up`` and docker-compose is); a login of ``fraud_pipeline`` alone is refused,
-    so give the page its own analyst login in that case. The role is a guard on what the page's
+    refuses writes even there. The login must be ``fraud_analyst`` or a member of it: ``make up``
+    and docker-compose give the page ``fraud_analyst_login``; a login of ``fraud_pipeline`` alone
+    is refused. The role is a guard on what the page's
     own queries can reach, not a sandbox: the server process is trusted code either way.
     """
     return sa.create_engine(
