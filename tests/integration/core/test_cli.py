@@ -7,6 +7,7 @@ import json
 import pytest
 
 from fraud.cli import main
+from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,45 @@ def test_status_reports_rows(warehouse_url: str, capsys: pytest.CaptureFixture[s
     status = json.loads(capsys.readouterr().out)
     assert status["rows"]["raw.transactions"] > 0
     assert set(status) >= {"champion", "rows"}
+
+
+def test_status_says_which_role_each_part_connects_as(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        member_login(warehouse_url, "fraud_pipeline") as pipeline,
+        member_login(warehouse_url, "fraud_analyst") as analyst,
+    ):
+        monkeypatch.setenv("FRAUD_DATABASE_URL", pipeline)
+        monkeypatch.setenv("FRAUD_ANALYST_DATABASE_URL", analyst)
+        monkeypatch.delenv("FRAUD_OWNER_DATABASE_URL", raising=False)
+        assert main(["status", "--json"]) == 0
+    roles = json.loads(capsys.readouterr().out)["connects_as"]
+    assert roles["nightly tasks (FRAUD_DATABASE_URL)"].endswith("(member of fraud_pipeline)")
+    assert roles["monitoring page (FRAUD_ANALYST_DATABASE_URL)"].endswith(
+        "(member of fraud_analyst)"
+    )
+    assert roles["migrations (FRAUD_OWNER_DATABASE_URL)"] == "not in this environment"
+
+
+def test_logins_need_their_passwords(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FRAUD_PIPELINE_DB_PASSWORD", raising=False)
+    monkeypatch.setenv("FRAUD_ANALYST_DB_PASSWORD", "x")
+    assert main(["db", "logins"]) == 2
+    assert "FRAUD_PIPELINE_DB_PASSWORD not set" in capsys.readouterr().err
+
+
+def test_a_pipeline_login_cannot_migrate(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with member_login(warehouse_url, "fraud_pipeline") as pipeline:
+        monkeypatch.setenv("FRAUD_DATABASE_URL", pipeline)
+        monkeypatch.delenv("FRAUD_OWNER_DATABASE_URL", raising=False)
+        assert main(["db", "migrate"]) == 2
+    error = capsys.readouterr().err
+    assert "permission denied" in error and len(error.strip().splitlines()) == 1
 
 
 def test_unreachable_database_is_one_masked_line(
