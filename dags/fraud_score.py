@@ -9,8 +9,9 @@ worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS`
 predicted by the model compiled to native code (cached per version under
 `FRAUD_ARTIFACT_DIR/compiled`; `FRAUD_SCORE_COMPILED=false` uses LightGBM's predict) and is
 replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are alerts; once every
-share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K`. Alerts carry their three
-strongest reason codes.
+share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K` and publishes the day: until
+then the analytics views show the day's previous complete run, or nothing. Alerts carry their
+three strongest reason codes.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ scores as (
         model_version,
         is_alert
     from scoring.transaction_scores
+    left join scoring.scored_day
+        on (transaction_scores.tx_datetime at time zone 'UTC')::date = scored_day.tx_date
+    -- A day's published run only: never a run still under way (sql/V025__publish_scored_days.sql).
+    where transaction_scores.generation = coalesce(scored_day.generation, 0)
 
 ),
 

@@ -7,7 +7,12 @@ with
 
 scores as (
 
-    select * from scoring.transaction_scores
+    select transaction_scores.*
+    from scoring.transaction_scores
+    left join scoring.scored_day
+        on (transaction_scores.tx_datetime at time zone 'UTC')::date = scored_day.tx_date
+    -- A day's published run only: never a run still under way (sql/V025__publish_scored_days.sql).
+    where transaction_scores.generation = coalesce(scored_day.generation, 0)
 
 ),
 
@@ -92,4 +97,4 @@ comment on column analytics.scored_transactions.is_fraud_reported is
 comment on column analytics.scored_transactions.reported_at is
     'When the bank learnt the label (fraud or not); null while no label is known.';
 comment on column analytics.scored_transactions.scored_at is
-    'When the score was written; a re-run of the night replaces the day''s scores.';
+    'When the score was written; a re-run of the night replaces the day''s scores once it is complete.';

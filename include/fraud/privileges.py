@@ -84,7 +84,10 @@ GRANTS: tuple[Grant, ...] = (
         "table",
         "scoring.transaction_scores",
         _READ_WRITE_DAY,
+        # The top k marks alerts and reasons, and carries a share's published rows into the
+        # generation it publishes (sql/V025__publish_scored_days.sql).
         columns=(
+            "generation",
             "is_alert",
             "reason_1",
             "reason_1_contribution",
@@ -93,6 +96,14 @@ GRANTS: tuple[Grant, ...] = (
             "reason_3",
             "reason_3_contribution",
         ),
+    ),
+    # Which generation of each day's scores readers see: the top k publishes it.
+    Grant(
+        PIPELINE,
+        "table",
+        "scoring.scored_day",
+        _LEDGER,
+        columns=("generation", "published_at"),
     ),
     # Ledgers: every run appends, none rewrites.
     *_tables(

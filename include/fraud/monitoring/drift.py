@@ -23,25 +23,30 @@ from fraud.monitoring.report import write_evidently_report
 
 TOP_IMPORTANCE_FEATURES = 5
 
-# The version that scored most of the night's rows (the lowest of a tie).
+# The version that scored most of the night's published rows (the lowest of a tie).
 _NIGHT_VERSION = """
-select model_version, count(*)
-from scoring.transaction_scores
-where tx_datetime >= :start and tx_datetime < :end and model_name = :model_name
-group by model_version
+select s.model_version, count(*)
+from scoring.transaction_scores as s
+left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
+where s.tx_datetime >= :start and s.tx_datetime < :end and s.model_name = :model_name
+  and s.generation = coalesce(d.generation, 0)
+group by s.model_version
 order by count(*) desc, model_version
 limit 1
 """
 
-# The night's rows that version scored, with their features; streamed, so %(name)s parameters.
+# The night's published rows that version scored, with their features (never a run still under
+# way: sql/V025__publish_scored_days.sql); streamed, so %(name)s parameters.
 SCORED_FEATURES = """
 select f.*, s.score
 from scoring.transaction_scores as s
 join staging.transaction_features as f
     on f.transaction_id = s.transaction_id and f.tx_datetime = s.tx_datetime
+left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
 where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s
   and f.tx_datetime >= %(start)s and f.tx_datetime < %(end)s
   and s.model_name = %(model_name)s and s.model_version = %(version)s
+  and s.generation = coalesce(d.generation, 0)
 """
 
 # The same rows, a seeded sample of them in a stable order, for the report.

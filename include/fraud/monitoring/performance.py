@@ -18,15 +18,18 @@ from fraud.dates import midnight
 from fraud.model.metrics import ranking_metrics
 
 # A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
-# Streamed through COPY (%(name)s parameters): a day's scores are too many for row objects.
+# Published scores only (sql/V025__publish_scored_days.sql). Streamed through COPY (%(name)s
+# parameters): a day's scores are too many for row objects.
 _SCORES_WITH_LABELS = """
 select (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
        s.customer_id, s.model_version, s.score, s.is_alert,
        coalesce(l.is_fraud, false) as is_fraud
 from scoring.transaction_scores as s
+left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
 left join raw.fraud_labels as l
     on l.transaction_id = s.transaction_id and l.reported_at < %(cutoff)s
 where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s and s.model_name = %(model_name)s
+  and s.generation = coalesce(d.generation, 0)
 """
 _SCORE_TYPES = {
     "tx_us": pa.int64(),

@@ -1,6 +1,7 @@
 """The quality gate's transaction: read one interval, check it, then stage, quarantine and record.
 
-Row-level failures are quarantined verbatim; a batch-level failure stops the run, holds every
+Row-level failures are quarantined verbatim, and the features and scores an earlier run derived
+from them are deleted in the same transaction; a batch-level failure stops the run, holds every
 row in quarantine and writes nothing to staging. Each run adds one row to the ledger
 ``quality.validation_run``, where extracted = validated + quarantined.
 """
@@ -102,6 +103,20 @@ where transaction_id <> all(cast(:quarantined_ids as bigint[]))
 """
 
 
+# A replay may quarantine rows an earlier run passed: their features and scores (every
+# generation, published or not) leave with them, so no reader sees a score of a quarantined row.
+_WITHDRAW_DERIVED = """
+with features as (
+    delete from staging.transaction_features
+    where tx_datetime >= :interval_start and tx_datetime < :interval_end
+      and transaction_id = any(cast(:quarantined_ids as bigint[]))
+)
+delete from scoring.transaction_scores
+where tx_datetime >= :interval_start and tx_datetime < :interval_end
+  and transaction_id = any(cast(:quarantined_ids as bigint[]))
+"""
+
+
 def _replace_interval(
     connection: Connection,
     frame: pd.DataFrame,
@@ -113,14 +128,16 @@ def _replace_interval(
     interval_start: datetime,
     interval_end: datetime,
 ) -> None:
-    """Replace the interval's staging rows and open quarantine set with this run's."""
+    """Replace the interval's staging rows and open quarantine set with this run's, and drop the
+    features and scores of rows it now quarantines."""
     bounds = {"interval_start": interval_start, "interval_end": interval_end}
     connection.execute(sa.text(_DELETE_STAGED), bounds)
     resolve_open(connection, run_id=run_id, **bounds)
-    quarantined_ids = frame["transaction_id"].iloc[list(check.row_failures)]
+    quarantined_ids = [
+        int(value) for value in frame["transaction_id"].iloc[list(check.row_failures)]
+    ]
     staged = connection.execute(
-        sa.text(_INSERT_VALIDATED),
-        {"run_id": run_id, "quarantined_ids": [int(value) for value in quarantined_ids]},
+        sa.text(_INSERT_VALIDATED), {"run_id": run_id, "quarantined_ids": quarantined_ids}
     ).rowcount
     if staged != check.validated_count:
         raise RuntimeError(f"staged {staged} rows but {check.validated_count} were validated")
@@ -134,6 +151,10 @@ def _replace_interval(
         interval_start=interval_start,
         interval_end=interval_end,
     )
+    if quarantined_ids:
+        connection.execute(
+            sa.text(_WITHDRAW_DERIVED), {**bounds, "quarantined_ids": quarantined_ids}
+        )
 
 
 def _hold_failed_batch(

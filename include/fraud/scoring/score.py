@@ -1,8 +1,12 @@
 """Batch scoring of one day: each share streams its features in chunks, is predicted and replaced
-in one transaction; once every share is in, the day's top k become alerts too.
+in one transaction; once every share is in, the day's top k become alerts and the day is published.
 
 The nightly DAG runs :func:`score_share` as mapped tasks, then :func:`mark_top_k`;
 :func:`score_day` runs the very same two steps in one transaction (``fraud score``).
+
+Readers never see a day half scored (``sql/V025__publish_scored_days.sql``): shares write the
+day's next generation of rows beside the published one, and :func:`mark_top_k` publishes it in
+``scoring.scored_day`` and deletes the rows it supersedes, in one transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.bulk import copy_arrow, copy_out_chunks, inline, read_frame
+from fraud.dates import day_interval, utc
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.model.registry import RegisteredModel
 from fraud.partitions import ensure_partitions
@@ -36,17 +41,58 @@ where f.tx_datetime >= %(start)s and f.tx_datetime < %(end)s
   and staging.share_of(f.customer_id, %(share_count)s) = %(share_index)s
 """
 
+# The generation readers see; 0, the rows' default, for a day never published.
+_PUBLISHED_GENERATION = """
+select coalesce(max(generation), 0) from scoring.scored_day where tx_date = :day
+"""
+
+# The share's rows of the next generation, which an earlier run may have left unpublished.
 _DELETE_SHARE = """
 delete from scoring.transaction_scores
-where tx_datetime >= :start and tx_datetime < :end
+where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and staging.share_of(customer_id, :share_count) = :share_index
+"""
+
+_HAS_GENERATION = """
+select exists (
+    select 1 from scoring.transaction_scores
+    where tx_datetime >= :start and tx_datetime < :end and generation = :generation
+)
+"""
+
+# Published rows that no share of the next generation replaced: a run of the same day that
+# published in between took a share's rows of this run with it, and kept its own for them.
+_CARRY_OVER = """
+update scoring.transaction_scores as published
+set generation = :generation
+where published.tx_datetime >= :start and published.tx_datetime < :end
+  and published.generation = :published
+  and not exists (
+      select 1 from scoring.transaction_scores as next
+      where next.tx_datetime >= :start and next.tx_datetime < :end
+        and next.generation = :generation
+        and next.transaction_id = published.transaction_id
+        and next.tx_datetime = published.tx_datetime
+  )
+"""
+
+_DELETE_SUPERSEDED = """
+delete from scoring.transaction_scores
+where tx_datetime >= :start and tx_datetime < :end and generation <> :generation
+"""
+
+_PUBLISH = """
+insert into scoring.scored_day (tx_date, generation, published_at)
+values (:day, :generation, now())
+on conflict (tx_date) do update
+set generation = excluded.generation, published_at = excluded.published_at
 """
 
 # The day's top k by score, ties broken by transaction id, as the single-batch ranking did.
 _TOP_K_OF_INTERVAL = """
 select transaction_id, is_alert
 from scoring.transaction_scores
-where tx_datetime >= :start and tx_datetime < :end
+where tx_datetime >= :start and tx_datetime < :end and generation = :generation
 order by score desc, transaction_id
 limit :top_k
 """
@@ -58,7 +104,7 @@ set is_alert = false,
     reason_1 = null, reason_1_contribution = null,
     reason_2 = null, reason_2_contribution = null,
     reason_3 = null, reason_3_contribution = null
-where tx_datetime >= :start and tx_datetime < :end
+where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and is_alert and score < :threshold and transaction_id <> all(:keep)
 """
 
@@ -74,12 +120,13 @@ set is_alert = true,
     reason_1 = :reason_1, reason_1_contribution = :reason_1_contribution,
     reason_2 = :reason_2, reason_2_contribution = :reason_2_contribution,
     reason_3 = :reason_3, reason_3_contribution = :reason_3_contribution
-where tx_datetime >= :start and tx_datetime < :end and transaction_id = :transaction_id
+where tx_datetime >= :start and tx_datetime < :end and generation = :generation
+  and transaction_id = :transaction_id
 """
 
 _COUNT_ALERTS = """
 select count(*) from scoring.transaction_scores
-where tx_datetime >= :start and tx_datetime < :end and is_alert
+where tx_datetime >= :start and tx_datetime < :end and generation = :generation and is_alert
 """
 
 
@@ -109,6 +156,22 @@ def lock_scope(interval_start: datetime) -> str:
     once are not serialised.)
     """
     return f"scoring:{interval_start.isoformat()}"
+
+
+def scored_day(interval_start: datetime, interval_end: datetime) -> date:
+    """The UTC day an interval scores: a day is published whole, so an interval is one day."""
+    day = utc(interval_start).date()
+    if (utc(interval_start), utc(interval_end)) != day_interval(day):
+        raise ValueError(
+            f"scores are published by UTC day: [{interval_start.isoformat()},"
+            f" {interval_end.isoformat()}) is not one"
+        )
+    return day
+
+
+def published_generation(connection: Connection, day: date) -> int:
+    """The generation of the day's scores that readers see (0 for a day never published)."""
+    return int(connection.execute(sa.text(_PUBLISHED_GENERATION), {"day": day}).scalar_one())
 
 
 def _feature_types(names: list[str]) -> dict[str, pa.DataType]:
@@ -150,9 +213,12 @@ def stream_features(
             yield _frame(table)
 
 
-def _copy_scores(connection: Connection, result: pd.DataFrame) -> int:
-    """COPY one chunk of scores into the score table, in the caller's transaction."""
+def _copy_scores(connection: Connection, result: pd.DataFrame, generation: int) -> int:
+    """COPY one chunk of scores, as rows of ``generation``, in the caller's transaction."""
     table = pa.Table.from_pandas(result, preserve_index=False)
+    table = table.append_column(
+        "generation", pa.repeat(pa.scalar(generation, pa.int32()), len(table))
+    )
     return copy_arrow(connection, table, "scoring.transaction_scores")
 
 
@@ -168,17 +234,23 @@ def score_share(
     chunk_rows: int = 200_000,
     connection: Connection | None = None,
 ) -> ScoreOutcome:
-    """Replace the share's scores of the interval in one transaction, streaming in chunks.
+    """Replace the share's scores of the day's next generation in one transaction, in chunks.
 
     Rows at or above the threshold are alerts with reason codes here; the day's top k is a
-    property of the whole day and is marked afterwards by :func:`mark_top_k`.
+    property of the whole day and is marked afterwards by :func:`mark_top_k`, which also makes
+    the rows visible.
     """
+    day = scored_day(interval_start, interval_end)
     ensure_partitions(engine, interval_start, interval_end)
     # Inside the caller's transaction when it gives one (a whole day), else in one of its own.
     with nullcontext(connection) if connection is not None else engine.begin() as writing:
         window = {"start": interval_start, "end": interval_end}
         share.lock(writing, lock_scope(interval_start))
-        writing.execute(sa.text(_DELETE_SHARE), {**window, **share.params})
+        # Read under the lock: a day is published only by a holder of the whole day.
+        generation = published_generation(writing, day) + 1
+        writing.execute(
+            sa.text(_DELETE_SHARE), {**window, **share.params, "generation": generation}
+        )
         scored = alerts = 0
         chunks = stream_features(engine, interval_start, interval_end, share, chunk_rows)
         # Closed on any error too, so the reading connection and its thread end with this call.
@@ -192,12 +264,30 @@ def score_share(
                 )
                 if written is not None:
                     written.result()
-                written = writer.submit(_copy_scores, writing, result)
+                written = writer.submit(_copy_scores, writing, result, generation)
                 scored += len(result)
                 alerts += int(result["is_alert"].sum())
             if written is not None:
                 written.result()
         return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
+
+
+def publish_next(
+    connection: Connection, day: date, interval_start: datetime, interval_end: datetime
+) -> int:
+    """Make the day's next generation the one readers see, if it has rows; return the visible one.
+
+    The caller holds the whole day. Published rows that the next generation lacks join it, then
+    the rows it supersedes are deleted, all in the caller's transaction.
+    """
+    published = published_generation(connection, day)
+    window = {"start": interval_start, "end": interval_end, "generation": published + 1}
+    if not connection.execute(sa.text(_HAS_GENERATION), window).scalar_one():
+        return published
+    connection.execute(sa.text(_CARRY_OVER), {**window, "published": published})
+    connection.execute(sa.text(_DELETE_SUPERSEDED), window)
+    connection.execute(sa.text(_PUBLISH), {"day": day, "generation": published + 1})
+    return published + 1
 
 
 def mark_top_k(
@@ -209,9 +299,19 @@ def mark_top_k(
     alert_threshold: float,
     alert_top_k: int,
 ) -> int:
-    """Make the day's ``alert_top_k`` highest scores alerts, with reason codes; count alerts."""
-    window = {"start": interval_start, "end": interval_end}
+    """Publish the day's next generation, its ``alert_top_k`` highest scores made alerts with
+    reason codes; count alerts.
+
+    Without rows of a next generation (the top k of a published day marked again), the
+    published generation is marked again.
+    """
+    day = scored_day(interval_start, interval_end)
     WHOLE.lock(connection, lock_scope(interval_start))
+    window = {
+        "start": interval_start,
+        "end": interval_end,
+        "generation": publish_next(connection, day, interval_start, interval_end),
+    }
     top = connection.execute(sa.text(_TOP_K_OF_INTERVAL), {**window, "top_k": alert_top_k})
     ranked = top.fetchall()
     keep = [row.transaction_id for row in ranked]

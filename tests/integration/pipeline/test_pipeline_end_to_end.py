@@ -4,10 +4,15 @@ The scenario follows one small simulated bank: 60 days of history with drift inj
 2026-02-25. The retraining DAG bootstraps a champion, a normal night is ingested, scored and
 monitored, a re-run replaces that night, drifted nights open one retraining request (and only
 one), the Asset event reaches the retraining DAG's queue, and retraining registers a new version.
+
+Every task runs as a login that is a member of ``fraud_pipeline`` only, as in a deployment: a
+privilege the code needs and the declared table (``fraud.privileges``) lacks fails a DAG here.
+The test's own seeding and checks use the owner's connection.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,6 +25,28 @@ DRIFT_START = date(2026, 2, 25)
 DRIFTED_NIGHTS = (date(2026, 2, 27), date(2026, 2, 28))
 EMPTY_NIGHT = date(2026, 3, 10)
 RETRAINING_ASSET_URI = "postgres://warehouse:5432/fraud/monitoring/retraining_requests"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tasks_log_in_as_the_pipeline(warehouse_url: str):
+    """Point the tasks' FRAUD_DATABASE_URL at a member of fraud_pipeline for this module."""
+    import os
+
+    from fraud.tasks import _engine
+    from tests.support.logins import member_login
+
+    with member_login(warehouse_url, "fraud_pipeline") as url:
+        os.environ["FRAUD_DATABASE_URL"] = url
+        _engine.cache_clear()
+        yield url
+        _engine.cache_clear()
+        os.environ["FRAUD_DATABASE_URL"] = warehouse_url
+
+
+def test_tasks_connect_as_a_member_of_fraud_pipeline_only(tasks_log_in_as_the_pipeline) -> None:
+    from fraud.status import connects_as
+
+    assert connects_as(tasks_log_in_as_the_pipeline).endswith("(member of fraud_pipeline)")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +146,7 @@ def test_retraining_bootstraps_a_registered_champion(engine, champion: int) -> N
 
 def test_champion_run_logs_metrics_baselines_and_artifacts(champion: int) -> None:
     from fraud.config import load_settings
+    from fraud.model.artifacts import PLOTS
     from fraud.model.registry import client
 
     settings = load_settings()
@@ -131,9 +159,91 @@ def test_champion_run_logs_metrics_baselines_and_artifacts(champion: int) -> Non
         assert f"baseline_amount_rule_{metric}" in run.data.metrics
     assert "training_fingerprint" in run.data.params
     artifacts = {item.path for item in mlflow_client.list_artifacts(version.run_id, "evaluation")}
-    assert "evaluation/precision_recall_curve.png" in artifacts
-    assert "evaluation/feature_importance.png" in artifacts
+    assert {f"evaluation/{name}" for name in PLOTS} <= artifacts
     assert version.aliases == ["champion"]
+
+
+def test_champion_run_logs_its_windows_as_dataset_inputs(champion: int) -> None:
+    from fraud.config import load_settings
+    from fraud.dates import day_span, parse_moment
+    from fraud.model.registry import client
+
+    settings = load_settings()
+    mlflow_client = client(settings)
+    run = mlflow_client.get_run(
+        mlflow_client.get_model_version(settings.model_name, str(champion)).run_id
+    )
+    params = run.data.params
+    inputs = {
+        {tag.key: tag.value for tag in item.tags}["mlflow.data.context"]: item.dataset
+        for item in run.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "validation"}
+    for context, prefix, rows in (
+        ("training", "train", params["training_rows"]),
+        ("validation", "validation", params["validation_rows"]),
+    ):
+        days = day_span(
+            parse_moment(params[f"{prefix}_start"]), parse_moment(params[f"{prefix}_end"])
+        )
+        assert inputs[context].name.startswith(f"{context} {days}, labels before")
+        source = json.loads(inputs[context].source)["tags"]
+        assert (source["start"], source["end"], source["label_cutoff"]) == (
+            params[f"{prefix}_start"],
+            params[f"{prefix}_end"],
+            params["label_cutoff"],
+        )
+        assert source["rows"] == rows and int(source["frauds"]) > 0
+        assert json.loads(inputs[context].profile)["num_rows"] == int(rows)
+
+
+def test_champion_run_has_one_child_run_per_search_candidate(champion: int) -> None:
+    from fraud.config import load_settings
+    from fraud.model.registry import client, download_run_file
+
+    settings = load_settings()
+    mlflow_client = client(settings)
+    run = mlflow_client.get_run(
+        mlflow_client.get_model_version(settings.model_name, str(champion)).run_id
+    )
+    search_log = json.loads(
+        download_run_file(settings, run.info.run_id, "evaluation/search_log.json").read_text()
+    )
+    children = mlflow_client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert len(children) == len(search_log) >= 1
+    by_name = {child.info.run_name: child for child in children}
+    for number, candidate in enumerate(search_log, start=1):
+        child = by_name[f"candidate-{number}"]
+        for key in ("num_leaves", "min_child_samples", "learning_rate", "scale_pos_weight"):
+            assert float(child.data.params[key]) == candidate[key]
+        assert child.data.metrics["rounds"] == candidate["rounds"]
+    chosen = [child for child in children if child.data.tags["chosen"] == "true"]
+    assert len(chosen) == 1
+    assert chosen[0].data.params["num_leaves"] == run.data.params["lgbm_num_leaves"]
+
+
+def test_champion_version_describes_its_windows_metrics_and_decision(champion: int) -> None:
+    from fraud.config import load_settings
+    from fraud.dates import day_span, parse_moment
+    from fraud.model.registry import client
+
+    settings = load_settings()
+    mlflow_client = client(settings)
+    version = mlflow_client.get_model_version(settings.model_name, str(champion))
+    params = mlflow_client.get_run(version.run_id).data.params
+    metrics = mlflow_client.get_run(version.run_id).data.metrics
+    for prefix in ("train", "validation"):
+        days = day_span(
+            parse_moment(params[f"{prefix}_start"]), parse_moment(params[f"{prefix}_end"])
+        )
+        assert days in version.description
+    assert f"AUC {metrics['auc_roc']:.3f}" in version.description
+    assert (
+        f"AP {metrics['baseline_logistic_regression_average_precision']:.3f}" in version.description
+    )
+    assert "Gate decision: bootstrapped (no champion existed" in version.description
 
 
 def test_nightly_dags_succeed(normal_night: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -24,10 +25,15 @@ from sqlalchemy.engine import Engine
 from fraud.bulk import copy_frame
 from fraud.cli import main
 from fraud.db import create_warehouse_engine
+from fraud.features.columns import FEATURE_COLUMNS
+from fraud.features.nightly import build_share_features
+from fraud.model.registry import RegisteredModel
 from fraud.quality.checks import QUARANTINE_SHARE, GateConfig, check_frame
 from fraud.quality.extract import TRANSACTION_COLUMNS
 from fraud.quality.quarantine import quarantine_records, write_quarantine
 from fraud.quality.validate import BatchValidationError, ValidationOutcome, validate_interval
+from fraud.scoring.score import score_day, score_share
+from fraud.shares import WHOLE
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +134,7 @@ def empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "truncate raw.transactions, raw.fraud_labels, staging.transactions,"
+            " staging.transaction_features, scoring.transaction_scores, scoring.scored_day,"
             " quality.quarantine, quality.validation_run restart identity"
         )
 
@@ -432,6 +439,60 @@ def test_replay_after_correcting_a_raw_row(engine: Engine, artifact_dir: Path) -
     assert (str(staged.tx_amount), staged.run_id) == ("12.00", "replay")
     assert staged_ids(engine) == list(range(1, ROWS + 1))
     assert (outcome.validated_count, outcome.quarantined_count) == (ROWS, 0)
+    assert_accounted(engine, outcome, "replay")
+
+
+def derived_ids(engine: Engine, table: str) -> list[int]:
+    """Ids of the day's rows in a derived table, a score once per generation."""
+    query = (
+        f"select transaction_id from {table}"
+        " where tx_datetime >= :day and tx_datetime < :end order by transaction_id"
+    )
+    return [row[0] for row in rows(engine, query, day=DAY, end=NEXT_DAY)]
+
+
+def score_the_day(engine: Engine) -> None:
+    """Features and published scores of the staged day, then a replay's unpublished share."""
+    window = {"interval_start": DAY, "interval_end": NEXT_DAY}
+    build_share_features(
+        engine, **window, run_id="features", label_delay_days=3, share=WHOLE, chunk_rows=1_000
+    )
+    names = list(FEATURE_COLUMNS)
+    training = pd.DataFrame(
+        [[(row + column) % 5 for column in range(len(names))] for row in range(ROWS)], columns=names
+    )
+    booster = lgb.train(
+        {"objective": "binary", "verbosity": -1, "min_data_in_leaf": 1, "num_threads": 1},
+        lgb.Dataset(training, [row % 2 for row in range(ROWS)]),
+        5,
+    )
+    model = RegisteredModel("quarantine-test", 1, "run", booster)
+    score_day(engine, model, **window, run_id="scores", alert_threshold=0.5, alert_top_k=3)
+    score_share(engine, model, **window, run_id="unpublished", alert_threshold=0.5)
+
+
+def test_a_replay_that_quarantines_a_scored_row_removes_its_features_and_scores(
+    engine: Engine, artifact_dir: Path
+) -> None:
+    seed(engine)
+    validate(engine, artifact_dir, run_id="first")
+    score_the_day(engine)
+    assert derived_ids(engine, "scoring.transaction_scores") == sorted(2 * list(range(1, ROWS + 1)))
+    execute(engine, set_value("tx_amount", "-5.00"))
+
+    outcome = validate(engine, artifact_dir, run_id="replay")
+
+    kept = [transaction_id for transaction_id in range(1, ROWS + 1) if transaction_id != 4]
+    assert [row.transaction_id for row in open_quarantine(engine)] == [4]
+    assert derived_ids(engine, "staging.transaction_features") == kept
+    assert derived_ids(engine, "scoring.transaction_scores") == sorted(2 * kept)
+    shown = rows(
+        engine,
+        "select transaction_id from analytics.scored_transactions where tx_date = :day"
+        " order by transaction_id",
+        day=DAY.date(),
+    )
+    assert [row.transaction_id for row in shown] == kept
     assert_accounted(engine, outcome, "replay")
 
 

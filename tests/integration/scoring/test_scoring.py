@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import lightgbm as lgb
@@ -166,15 +166,8 @@ def test_partitions_and_top_k_equal_the_whole_day(warehouse: Warehouse, partitio
 
 def test_rescoring_one_partition_replaces_only_its_rows(warehouse: Warehouse) -> None:
     _score_day(warehouse, "before", 10_000)
-    score_share(
-        warehouse.engine,
-        warehouse.model,
-        interval_start=warehouse.start,
-        interval_end=warehouse.end,
-        run_id="again",
-        alert_threshold=THRESHOLD,
-        share=Share(1, 4),
-    )
+    _score_shares(warehouse, warehouse.model, "again", [Share(1, 4)])
+    _mark_top_k(warehouse, warehouse.model)
     with warehouse.engine.connect() as connection:
         runs = read_frame(
             connection,
@@ -190,6 +183,130 @@ def test_rescoring_one_partition_replaces_only_its_rows(warehouse: Warehouse) ->
         2: "before",
         3: "before",
     }
+
+
+# What analysts read of one day, every view that shows scores.
+_VIEWS_OF_A_DAY = {
+    "scored_transactions": "select * from analytics.scored_transactions"
+    " where tx_date = :day order by transaction_id",
+    "daily_alerts": "select * from analytics.daily_alerts where tx_date = :day",
+    "model_performance_daily": "select * from analytics.model_performance_daily"
+    " where tx_date = :day",
+}
+
+
+def _views(engine: Engine, day: date) -> dict[str, pd.DataFrame]:
+    """Each score view's rows of the day."""
+    with engine.connect() as connection:
+        return {
+            view: read_frame(connection, query, {"day": day})
+            for view, query in _VIEWS_OF_A_DAY.items()
+        }
+
+
+def _assert_same_views(seen: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]) -> None:
+    for view, frame in expected.items():
+        pd.testing.assert_frame_equal(seen[view], frame, obj=view)
+
+
+def _score_shares(
+    warehouse: Warehouse, model: RegisteredModel, run_id: str, shares: list[Share], **day: datetime
+) -> None:
+    """Score the shares one after the other, each in its own transaction as a mapped task."""
+    for share in shares:
+        score_share(
+            warehouse.engine,
+            model,
+            interval_start=day.get("start", warehouse.start),
+            interval_end=day.get("end", warehouse.end),
+            run_id=run_id,
+            alert_threshold=THRESHOLD,
+            share=share,
+            chunk_rows=50,
+        )
+
+
+def _mark_top_k(warehouse: Warehouse, model: RegisteredModel, **day: datetime) -> int:
+    with warehouse.engine.begin() as connection:
+        return mark_top_k(
+            connection,
+            model,
+            interval_start=day.get("start", warehouse.start),
+            interval_end=day.get("end", warehouse.end),
+            alert_threshold=THRESHOLD,
+            alert_top_k=TOP_K,
+        )
+
+
+def test_views_show_the_last_complete_run_until_every_share_and_the_top_k_are_in(
+    warehouse: Warehouse,
+) -> None:
+    _score_day(warehouse, "complete", 10_000)
+    complete = _views(warehouse.engine, SCORED_DAY)
+    newer = replace(warehouse.model, version=warehouse.model.version + 1)
+    shares = [Share(index, 3) for index in range(3)]
+
+    for done in range(1, len(shares) + 1):
+        _score_shares(warehouse, newer, "replay", shares[done - 1 : done])
+        _assert_same_views(_views(warehouse.engine, SCORED_DAY), complete)
+    alerts = _mark_top_k(warehouse, newer)
+
+    replayed = _views(warehouse.engine, SCORED_DAY)
+    scored = replayed["scored_transactions"]
+    assert (
+        scored["transaction_id"].tolist()
+        == complete["scored_transactions"]["transaction_id"].tolist()
+    )
+    assert set(scored["model_version"]) == {newer.version}
+    assert int(scored["is_alert"].sum()) == alerts >= TOP_K
+    assert replayed["daily_alerts"][
+        ["model_version", "transactions_scored", "alerts"]
+    ].values.tolist() == [[newer.version, len(scored), alerts]]
+    assert replayed["model_performance_daily"]["model_version"].tolist() == [newer.version]
+    assert _stored_generations(warehouse.engine, SCORED_DAY) == 1
+
+
+def test_a_first_night_half_done_shows_nothing_for_its_day(warehouse: Warehouse) -> None:
+    day = SCORED_DAY - timedelta(days=1)
+    start, end = day_interval(day)
+    build_share_features(
+        warehouse.engine,
+        interval_start=start,
+        interval_end=end,
+        run_id="test__features",
+        label_delay_days=3,
+        share=WHOLE,
+        chunk_rows=100_000,
+    )
+    shares = [Share(0, 2), Share(1, 2)]
+
+    _score_shares(warehouse, warehouse.model, "first", shares[:1], start=start, end=end)
+    half_done, half_stored = _views(warehouse.engine, day), _scores(warehouse.engine, start, end)
+    _score_shares(warehouse, warehouse.model, "first", shares[1:], start=start, end=end)
+    _mark_top_k(warehouse, warehouse.model, start=start, end=end)
+
+    assert len(half_stored) > 0
+    assert {view: len(frame) for view, frame in half_done.items()} == dict.fromkeys(
+        _VIEWS_OF_A_DAY, 0
+    )
+    done = _views(warehouse.engine, day)
+    assert len(done["scored_transactions"]) == len(_scores(warehouse.engine, start, end))
+    assert done["daily_alerts"]["transactions_scored"].tolist() == [
+        len(done["scored_transactions"])
+    ]
+
+
+def _stored_generations(engine: Engine, day: date) -> int:
+    """How many generations of the day's scores the table holds."""
+    start, end = day_interval(day)
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text(
+                "select count(distinct generation) from scoring.transaction_scores"
+                " where tx_datetime >= :start and tx_datetime < :end"
+            ),
+            {"start": start, "end": end},
+        ).scalar_one()
 
 
 def test_stale_top_k_alerts_are_cleared_when_the_ranking_changes(warehouse: Warehouse) -> None:
