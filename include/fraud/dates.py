@@ -49,3 +49,9 @@ def days_in(start: datetime, end: datetime) -> list[date]:
     """The UTC days that ``[start, end)`` touches, in order."""
     first, last = utc(start).date(), (utc(end) - timedelta(microseconds=1)).date()
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def day_span(start: datetime, end: datetime) -> str:
+    """The first and last UTC days of ``[start, end)`` in words: ``2026-01-04 to 2026-01-17``."""
+    days = days_in(start, end)
+    return f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0])

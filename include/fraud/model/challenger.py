@@ -21,7 +21,7 @@ from fraud.features.window import (
     window_rows,
 )
 from fraud.model import registry, train
-from fraud.model.artifacts import write_artifacts
+from fraud.model.artifacts import log_search, log_windows, write_artifacts
 from fraud.model.reference import DRIFT_COLUMNS, build_reference
 
 
@@ -129,10 +129,10 @@ def train_challenger(
     )
     seconds["fit"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    results = train.evaluate_models(models, validation)
-    scored_validation = validation.assign(
-        score=train.booster_scores(models.booster, _matrix(validation))
-    )
+    # Each model scores the validation rows once: the metrics and the plots share the scores.
+    scores = train.score_models(models, validation)
+    results = train.evaluate_scores(validation, scores)
+    scored_validation = validation.assign(score=scores.pop("model"))
     reference = build_reference(scored_validation, DRIFT_COLUMNS, bins=settings.psi_bins)
 
     registry.client(settings)
@@ -164,9 +164,19 @@ def train_challenger(
         for model_name, metrics in results.items():
             prefix = "" if model_name == "model" else f"baseline_{model_name}_"
             mlflow.log_metrics({f"{prefix}{key}": value for key, value in metrics.items()})
+        log_windows(windows, datasets.reads, datasets.sampling, _schema_rows(training))
+        log_search(models)
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
-            write_artifacts(folder, models, scored_validation, reference, results)
+            write_artifacts(
+                folder,
+                models,
+                scored_validation,
+                reference,
+                results,
+                baseline_scores=scores,
+                alert_top_k=settings.alert_top_k,
+            )
             mlflow.log_artifacts(str(folder / "evaluation"), "evaluation")
             mlflow.log_artifacts(str(folder / "drift"), "drift")
         sample = _matrix(validation).head(200)
@@ -179,6 +189,7 @@ def train_challenger(
         )
     version = int(info.registered_model_version)
     registry.record_model_text_digest(settings, version, models.booster)
+    registry.describe_version(settings, version, run.info.run_id, None)
     registry.set_alias(settings, registry.CHALLENGER, version)
     seconds["evaluate_and_log"] = round(time.perf_counter() - started, 3)
     return Challenger(
@@ -198,3 +209,9 @@ def train_challenger(
 
 def _matrix(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(FEATURE_COLUMNS)]
+
+
+def _schema_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first row of the columns a window's dataset holds: enough for its schema."""
+    columns = [name for name in (*FEATURE_COLUMNS, "is_fraud", "weight") if name in frame]
+    return frame.head(1)[columns]

@@ -1,7 +1,8 @@
 """The promotion gate: a challenger becomes champion only if it beats it on the same window.
 
 The gate is declared as data (``Settings.promotion_gate``); each decision is stored with the
-gate it used in ``monitoring.model_decisions`` and as tags on the MLflow model version and run.
+gate it used in ``monitoring.model_decisions``, as tags on the MLflow model version and run, and
+in the version's description.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fraud.model import registry
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger
 from fraud.model.metrics import compute_metrics
+from fraud.model.registry import GateVerdict
 from fraud.model.train import booster_scores
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ _RECORD_GATE_DECISION = (
 )
 GATE_DECISIONS = ("bootstrapped", "promoted", "rejected")
 _GATE_DECISION_OF = """
-select decision, reason
+select decision, reason, champion_version, champion_metrics
 from monitoring.model_decisions
 where model_name = :name and challenger_version = :version
     and decision in ('bootstrapped', 'promoted', 'rejected')
@@ -202,36 +204,48 @@ def model_inputs(booster: lgb.Booster, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[booster.feature_name()]
 
 
-def gate_decision_of(engine: Engine, settings: Settings, version: int) -> tuple[str, str] | None:
-    """The gate's stored decision and reason for a version, if it decided it already."""
+def gate_decision_of(engine: Engine, settings: Settings, version: int) -> GateVerdict | None:
+    """The gate's stored decision on a version and the champion it compared, if it decided it
+    already."""
     with engine.connect() as connection:
         row = connection.execute(
             sa.text(_GATE_DECISION_OF), {"name": settings.model_name, "version": version}
         ).one_or_none()
-    return None if row is None else (str(row.decision), str(row.reason))
+    if row is None:
+        return None
+    return GateVerdict(
+        decision=str(row.decision),
+        reason=str(row.reason),
+        champion_version=row.champion_version,
+        champion_metrics={
+            key: math.nan if value is None else float(value)
+            for key, value in (row.champion_metrics or {}).items()
+        },
+    )
 
 
-def _apply_decision(settings: Settings, challenger: Challenger, decision: str, reason: str) -> None:
-    """The registry's side of a decision: aliases, then tags. Each step can run again."""
-    if decision != "rejected":
+def _apply_decision(settings: Settings, challenger: Challenger, verdict: GateVerdict) -> None:
+    """The registry's side of a decision: aliases, tags, then the version's description. Each
+    step can run again."""
+    if verdict.decision != "rejected":
         registry.set_alias(settings, registry.CHAMPION, challenger.version)
         registry.clear_alias(settings, registry.CHALLENGER)
-    tag_decision(settings, challenger.version, challenger.run_id, decision, reason)
+    tag_decision(settings, challenger.version, challenger.run_id, verdict.decision, verdict.reason)
+    registry.describe_version(settings, challenger.version, challenger.run_id, verdict)
 
 
 def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger) -> str:
     """Promote the challenger only if it beats the champion on the same window; record it.
 
     Safe to retry after a failure at any step: the decision row is written first, in one
-    transaction, and only then are the aliases moved and the tags set. A retry that finds the
+    transaction, and only then are the aliases moved, the tags set and the description written. A retry that finds the
     version already decided does not judge it again (the champion may by then be the challenger
     itself); it finishes the registry steps of the stored decision.
     """
     earlier = gate_decision_of(engine, settings, challenger.version)
     if earlier is not None:
-        decision, reason = earlier
-        _apply_decision(settings, challenger, decision, reason)
-        return decision
+        _apply_decision(settings, challenger, earlier)
+        return earlier.decision
     validation = pd.read_parquet(
         registry.download_run_file(settings, challenger.run_id, VALIDATION_FRAME)
     )
@@ -266,6 +280,8 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         trigger=challenger.trigger,
     )
     # Another attempt may have decided meanwhile: what is stored is what is applied.
-    decision, reason = gate_decision_of(engine, settings, challenger.version) or (decision, reason)
-    _apply_decision(settings, challenger, decision, reason)
-    return decision
+    verdict = gate_decision_of(engine, settings, challenger.version) or GateVerdict(
+        decision, reason, current, champion_metrics
+    )
+    _apply_decision(settings, challenger, verdict)
+    return verdict.decision

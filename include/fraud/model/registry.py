@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fraud.config import Settings
+from fraud.dates import day_span, parse_moment
 from fraud.masking import mask_passwords
 
 if TYPE_CHECKING:
@@ -41,6 +43,18 @@ EXPERIMENT = "fraud-training"
 MODEL_TEXT_SHA256 = "model_text_sha256"
 # The operating system's reason inside a transport error ("[Errno 111] Connection refused").
 _OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+# The metrics a version's description quotes, with the names people know them by.
+DESCRIBED_METRICS = (
+    ("auc_roc", "AUC"),
+    ("average_precision", "AP"),
+    ("card_precision_at_100", "CP@100"),
+)
+# The baselines a run logs (metric prefix) and their names in the description.
+_BASELINES = (
+    ("baseline_logistic_regression_", "the logistic-regression baseline"),
+    ("baseline_amount_rule_", "the amount rule"),
+)
+_DESCRIPTION_CHARACTERS = 5000
 
 
 class RegistryError(RuntimeError):
@@ -53,6 +67,16 @@ class VersionRef:
 
     model_version: int
     model_uri: str
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The promotion gate's decision on a version, and the champion it was measured against."""
+
+    decision: str
+    reason: str
+    champion_version: int | None = None
+    champion_metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,3 +272,62 @@ def clear_alias(settings: Settings, alias: str) -> None:
         client(settings).delete_registered_model_alias(settings.model_name, alias)
     except MlflowException:
         pass
+
+
+def _span(params: dict[str, str], start: str, end: str) -> str:
+    if start not in params or end not in params:
+        return "days not recorded"
+    return day_span(parse_moment(params[start]), parse_moment(params[end]))
+
+
+def _figures(metrics: dict[str, float], prefix: str = "") -> str:
+    """``AUC 0.912, AP 0.654, CP@100 0.120``, n/a where a metric is missing or undefined."""
+    values = []
+    for key, label in DESCRIBED_METRICS:
+        value = metrics.get(f"{prefix}{key}")
+        shown = "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+        values.append(f"{label} {shown}")
+    return ", ".join(values)
+
+
+def version_description(
+    version: int, params: dict[str, str], metrics: dict[str, float], verdict: GateVerdict | None
+) -> str:
+    """One paragraph on a version: its training and validation windows, the label cut-off, its
+    metrics beside the champion's and the baselines', and the gate's decision and reason."""
+    counts = {key: params.get(key, "?") for key in ("training_rows", "training_frauds")}
+    cutoff = params.get("label_cutoff")
+    labels = f"{parse_moment(cutoff):%Y-%m-%d %H:%M} UTC" if cutoff else "a cut-off not recorded"
+    sentences = [
+        f"Version {version} was trained on the payments of"
+        f" {_span(params, 'train_start', 'train_end')} ({counts['training_rows']} rows read,"
+        f" {counts['training_frauds']} known frauds) and validated on those of"
+        f" {_span(params, 'validation_start', 'validation_end')}"
+        f" ({params.get('validation_rows', '?')} rows), with the labels reported before {labels}."
+    ]
+    compared = [f"it scores {_figures(metrics)}"]
+    if verdict is not None and verdict.champion_version is not None:
+        compared.append(
+            f"champion version {verdict.champion_version}, on the same rows,"
+            f" {_figures(verdict.champion_metrics)}"
+        )
+    compared += [f"{name} {_figures(metrics, prefix)}" for prefix, name in _BASELINES]
+    sentences.append(f"On the validation window {'; '.join(compared)}.")
+    if verdict is None:
+        sentences.append("The promotion gate has not decided on it yet.")
+    else:
+        sentences.append(f"Gate decision: {verdict.decision} ({verdict.reason}).")
+    return " ".join(sentences)[:_DESCRIPTION_CHARACTERS]
+
+
+def describe_version(
+    settings: Settings, version: int, run_id: str, verdict: GateVerdict | None
+) -> str:
+    """Set a version's description from its run's parameters and metrics and the gate's verdict;
+    setting it again writes the same paragraph."""
+    with registry_errors(settings):
+        mlflow_client = client(settings)
+        run = mlflow_client.get_run(run_id)
+        text = version_description(version, run.data.params, run.data.metrics, verdict)
+        mlflow_client.update_model_version(settings.model_name, str(version), description=text)
+    return text

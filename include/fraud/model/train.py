@@ -24,6 +24,8 @@ from fraud.features.frames import History
 from fraud.model.metrics import compute_metrics
 
 _PATIENCE_ROUNDS = 20
+# What the search log records of each candidate beside its parameters.
+SEARCH_RESULTS = ("rounds", "average_precision", "seconds")
 
 
 @dataclass(frozen=True)
@@ -301,10 +303,14 @@ def score_models(models: TrainedModels, frame: pd.DataFrame) -> dict[str, np.nda
 
 def evaluate_models(models: TrainedModels, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Metrics of the model and both baselines on the same labelled frame."""
-    return {
-        name: compute_metrics(frame.assign(score=scores))
-        for name, scores in score_models(models, frame).items()
-    }
+    return evaluate_scores(frame, score_models(models, frame))
+
+
+def evaluate_scores(
+    frame: pd.DataFrame, scores: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Metrics of each model's scores of the same labelled frame."""
+    return {name: compute_metrics(frame.assign(score=values)) for name, values in scores.items()}
 
 
 def fingerprint(frame: pd.DataFrame, label_cutoff: datetime) -> str:

@@ -23,12 +23,14 @@ from sqlalchemy.engine import Engine
 
 from fraud.cli import main
 from fraud.config import Settings, load_settings
+from fraud.dates import day_span
 from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
 from fraud.model import promotion
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger
+from fraud.model.metrics import compute_metrics
 from fraud.model.promotion import decide_promotion
 from fraud.model.registry import (
     CHALLENGER,
@@ -75,12 +77,16 @@ def _booster(shuffled: bool) -> lgb.Booster:
     return lgb.train(params, dataset, num_boost_round=30)
 
 
+WINDOWS = windows_before(CUTOFF, train_days=10, validation_days=5, label_delay_days=3)
+
+
 def _register(settings: Settings, booster: lgb.Booster, folder: Path) -> Challenger:
-    """Log a run with the validation frame and register the booster, as retraining does."""
+    """Log a run with its windows, metrics and validation frame and register the booster, as
+    retraining does."""
     import mlflow
     import mlflow.lightgbm
 
-    _, validation = _frames()
+    training, validation = _frames()
     scored = validation.assign(score=booster.predict(validation[list(FEATURE_COLUMNS)]))
     frame_path = folder / VALIDATION_FRAME
     frame_path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +94,15 @@ def _register(settings: Settings, booster: lgb.Booster, folder: Path) -> Challen
     client(settings)
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run() as run:
+        mlflow.log_params(
+            {
+                **WINDOWS.as_params(),
+                "training_rows": len(training),
+                "training_frauds": int(training["is_fraud"].sum()),
+                "validation_rows": len(validation),
+            }
+        )
+        mlflow.log_metrics(compute_metrics(scored))
         mlflow.log_artifacts(str(frame_path.parent), frame_path.parent.name)
         info = mlflow.lightgbm.log_model(
             booster, name="model", registered_model_name=settings.model_name
@@ -184,6 +199,35 @@ def test_rejected_version_keeps_the_challenger_alias(
     assert tags["decision_reason"] == rejected["reason"]
 
 
+def test_each_version_describes_its_windows_metrics_and_decision(
+    story: Story, settings: Settings, engine: Engine
+) -> None:
+    training, validation = _frames()
+    windows = (
+        f"trained on the payments of {day_span(WINDOWS.train_start, WINDOWS.train_end)}"
+        f" ({len(training)} rows read, {int(training['is_fraud'].sum())} known frauds) and"
+        f" validated on those of {day_span(WINDOWS.validation_start, WINDOWS.validation_end)}"
+        f" ({len(validation)} rows), with the labels reported before 2026-02-01 00:00 UTC."
+    )
+    rows = {row["challenger_version"]: row for row in _decision_rows(engine)}
+    for version in (story.weak, story.strong, story.rejected):
+        row = rows[version]
+        description = client(settings).get_model_version(MODEL_NAME, str(version)).description
+        assert windows in description
+        challenger = row["challenger_metrics"]
+        assert (
+            f"it scores AUC {challenger['auc_roc']:.3f}, AP {challenger['average_precision']:.3f},"
+            f" CP@100 {challenger['card_precision_at_100']:.3f}"
+        ) in description
+        assert description.endswith(f"Gate decision: {row['decision']} ({row['reason']}).")
+        champion = row["champion_metrics"]
+        if row["champion_version"] is not None:
+            assert (
+                f"champion version {row['champion_version']}, on the same rows,"
+                f" AUC {champion['auc_roc']:.3f}, AP {champion['average_precision']:.3f}"
+            ) in description
+
+
 def test_rollback_command_restores_the_replaced_champion(
     story: Story, settings: Settings, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -248,6 +292,9 @@ def test_a_retry_after_a_failure_at_any_step_ends_as_one_clean_run(
         assert _alias_version(mlflow_client, name, CHALLENGER) is None
         tags = mlflow_client.get_model_version(name, str(strong.version)).tags
         assert tags["decision"] == "promoted"
+        description = mlflow_client.get_model_version(name, str(strong.version)).description
+        assert f"champion version {weak.version}" in description
+        assert "Gate decision: promoted (" in description
         assert mlflow_client.get_run(strong.run_id).data.tags["decision"] == "promoted"
     with engine.connect() as connection:
         rows = connection.execute(

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pendulum
 import pytest
 
-from fraud.dates import day_interval, days_in, midnight, parse_moment, utc, utc_interval
+from fraud.dates import day_interval, day_span, days_in, midnight, parse_moment, utc, utc_interval
 
 EIGHT_AM_UTC = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -69,3 +69,18 @@ def test_an_empty_interval_is_refused_with_its_bounds() -> None:
 def test_the_days_an_interval_touches(start: datetime, end: datetime, days: int) -> None:
     touched = days_in(start, end)
     assert len(touched) == days and touched[0] == start.date()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "words"),
+    [
+        (
+            datetime(2026, 1, 4, tzinfo=UTC),
+            datetime(2026, 1, 18, tzinfo=UTC),
+            "2026-01-04 to 2026-01-17",
+        ),
+        (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC), "2026-03-02"),
+    ],
+)
+def test_a_span_names_its_first_and_last_day(start: datetime, end: datetime, words: str) -> None:
+    assert day_span(start, end) == words
