@@ -8,12 +8,18 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: install browser up down status test lint format clean
 
+# pip says what it does (a line per package it collects, a bar per download): the first install
+# takes minutes and should never look stuck.
 $(INSTALLED): requirements.txt constraints.txt pyproject.toml
+	@echo "[make install] 1/3 creating $(VENV) with pip 25.3"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	@echo "[make install] 2/3 the pinned stack (requirements.txt with constraints.txt): a few minutes the first time"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt -c constraints.txt
+	@echo "[make install] 3/3 the fraud package itself, editable"
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
+	@echo "[make install] done"
 
 # The monitoring-page test drives Debian's Chromium (no browser download). Installed when missing
 # and possible (root with apt-get); otherwise that one test skips, so this never fails the install.

@@ -157,6 +157,8 @@ def _step(
     share: int | None = None,
 ) -> StepFigures:
     """Run one step in a child process and collect its figures."""
+    where = "" if share is None else f" share {share}"
+    progress(f"{step}{where}: running")
     started = time.perf_counter()
     measured = run_child(
         "benchmarks.night_child", {**spec, "step": step, "share": share}, step, environment
@@ -170,7 +172,6 @@ def _step(
         baseline_rss_mib=round(measured["baseline_rss_mib"], 1),
         result=measured["result"],
     )
-    where = "" if share is None else f" share {share}"
     progress(
         f"{step}{where}: {figures.seconds:.1f} s ({figures.wall_seconds:.1f} s with the process),"
         f" peak {figures.peak_rss_mib:.0f} MiB"
@@ -205,7 +206,9 @@ def run_night_benchmark(
     try:
         with tempfile.TemporaryDirectory(prefix="fraud-night-") as work:
             folder = Path(work)
+            started = time.perf_counter()
             migrate(engine)
+            progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
             warehouse = fill(
                 engine,
                 rows_per_day=rows_per_day,
@@ -219,7 +222,12 @@ def run_night_benchmark(
                 for days in settings.performance_maturity_days
                 if days < history_days
             ]
-            fill_scores(engine, MODEL_NAME, matured)
+            started = time.perf_counter()
+            scored = fill_scores(engine, MODEL_NAME, matured)
+            progress(
+                f"scores for {len(matured)} matured day(s): {scored:,} rows"
+                f" in {time.perf_counter() - started:.1f} s"
+            )
             environment = {
                 "FRAUD_DATABASE_URL": scratch,
                 "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",

@@ -208,11 +208,23 @@ def run_scoring_benchmark(
         with tempfile.TemporaryDirectory(prefix="fraud-benchmark-") as work:
             started = time.perf_counter()
             migrate(engine)
+            progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
+            phase = time.perf_counter()
             base, training = simulate_base(
                 customers, seed, settings.label_delay_days, settings.train_days
             )
+            progress(
+                f"simulated {len(base):,} feature rows to replicate"
+                f" in {time.perf_counter() - phase:.1f} s"
+            )
+            phase = time.perf_counter()
             booster = train_model(training, model, settings)
+            progress(
+                f"{model} model: {booster.num_trees()} trees in {time.perf_counter() - phase:.1f} s"
+            )
+            phase = time.perf_counter()
             fill(engine, base, rows, customer_stride=int(base["customer_id"].max()))
+            progress(f"filled the day in {time.perf_counter() - phase:.1f} s")
             generation_seconds = time.perf_counter() - started
             progress(f"generated {rows:,} rows from {len(base):,} in {generation_seconds:.1f} s")
             model_path, csv_path = Path(work) / "model.txt", Path(work) / "scores.csv"
@@ -245,6 +257,7 @@ def run_scoring_benchmark(
             for method in METHODS:
                 if method == "tutorial" and skip_tutorial:
                     continue
+                progress(f"{TITLES[method]}: measuring")
                 checkpoints = empty_scores(engine) and checkpoints
                 figures[method] = _run_method(engine, method, spec, rows)
                 progress(f"{TITLES[method]}: {figures[method].seconds:.2f} s")

@@ -100,7 +100,8 @@ def simulate(args: argparse.Namespace) -> int:
             drift_strength=args.drift_strength,
             first_transaction_id=next_transaction_id(connection),
         )
-        transactions, labels = write_simulation(connection, run_simulation(params))
+        simulation = run_simulation(params, progress=progress)
+        transactions, labels = write_simulation(connection, simulation, progress=progress)
     engine.dispose()
     print(
         f"wrote {transactions} transactions and {labels} labels"
@@ -311,6 +312,24 @@ def benchmark_night(args: argparse.Namespace) -> int:
     print(
         json.dumps(report.as_dict(), indent=2, default=str) if args.json else format_report(report)
     )
+    return 0
+
+
+def benchmark_page(args: argparse.Namespace) -> int:
+    """The monitoring page read and rendered over a scratch warehouse of many nights."""
+    benchmarks()
+    from benchmarks.page import format_report, run_page_benchmark
+
+    report = run_page_benchmark(
+        load_settings(),
+        rows_per_day=args.rows_per_day,
+        nights=args.nights,
+        alerts_per_day=args.alerts_per_day,
+        renders=args.renders,
+        keep=args.keep,
+        progress=progress,
+    )
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     return 0
 
 

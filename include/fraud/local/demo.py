@@ -11,11 +11,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -23,16 +22,14 @@ from fraud import dag_ids
 from fraud.config import Settings, load_settings
 from fraud.dashboard.data import URL_PREFIX
 from fraud.db import create_warehouse_engine
+from fraud.local.airflow_api import AirflowApi
 from fraud.local.environment import admin_login, child_environment, read_env_file
+from fraud.local.nights import PipelineRunError, wait_for_dags, wait_for_nights, wait_for_run
 from fraud.local.paths import AIRFLOW_URL, StackPaths
 from fraud.local.stack import up
 from fraud.masking import mask_passwords
 from fraud.model.registry import champion_version
 
-T = TypeVar("T")
-
-_RUN_STATES = "select run_id, state from dag_run where dag_id = :dag_id"
-_PARSED_DAGS = "select count(*) from dag where dag_id = any(:ids) and not is_stale"
 _HAS_HISTORY = "select exists (select 1 from raw.transactions)"
 _LAST_PASSED_NIGHT = """
 select data_interval_start::date, extracted_count, validated_count, quarantined_count
@@ -46,10 +43,6 @@ select count(*), count(*) filter (where is_alert)
 from scoring.transaction_scores
 where tx_datetime >= :day and tx_datetime < :day + interval '1 day'
 """
-
-
-class PipelineRunError(RuntimeError):
-    """A DAG run of the local pipeline failed or did not finish in time."""
 
 
 @dataclass(frozen=True)
@@ -96,59 +89,6 @@ def _airflow(env: Mapping[str, str], *arguments: str) -> str:
     return result.stdout
 
 
-def _wait(
-    predicate: Callable[[], T], timeout_seconds: float, what: str, poll_seconds: float = 5.0
-) -> T:
-    """Poll ``predicate`` until it returns a truthy value or the timeout passes."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_seconds)
-    raise PipelineRunError(f"timed out after {timeout_seconds:.0f}s waiting for {what}")
-
-
-def _run_states(airflow_engine: sa.Engine, dag_id: str) -> list[tuple[str, str]]:
-    with airflow_engine.connect() as connection:
-        return [
-            (row[0], row[1])
-            for row in connection.execute(
-                sa.text(_RUN_STATES),
-                {"dag_id": dag_id},
-            )
-        ]
-
-
-def _dags_parsed(airflow_engine: sa.Engine) -> bool:
-    with airflow_engine.connect() as connection:
-        try:
-            found = connection.execute(
-                sa.text(_PARSED_DAGS),
-                {"ids": list(dag_ids.ALL)},
-            ).scalar()
-        except sa.exc.ProgrammingError:
-            return False
-    return found == len(dag_ids.ALL)
-
-
-def _wait_for_runs(
-    airflow_engine: sa.Engine, dag_id: str, expected: int, timeout_seconds: float
-) -> None:
-    """Wait until ``expected`` runs of ``dag_id`` succeeded; fail fast when one fails."""
-
-    def finished() -> bool:
-        states = _run_states(airflow_engine, dag_id)
-        failed = [run_id for run_id, state in states if state == "failed"]
-        if failed:
-            raise PipelineRunError(
-                f"{dag_id} run {failed[0]} failed: open {AIRFLOW_URL}/dags/{dag_id} for its logs"
-            )
-        return sum(state == "success" for _, state in states) >= expected
-
-    _wait(finished, timeout_seconds, f"{expected} successful run(s) of {dag_id}")
-
-
 def bring_up(days: int, nights: int, timeout_seconds: float = 900.0) -> int:
     """Start everything, seed, bootstrap the champion and run the last ``nights`` nights."""
     started = time.monotonic()
@@ -170,19 +110,19 @@ def bring_up(days: int, nights: int, timeout_seconds: float = 900.0) -> int:
     warehouse = create_warehouse_engine(owner_url)
     _seed_if_empty(warehouse, plan)
 
-    airflow_engine = create_warehouse_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    _wait(lambda: _dags_parsed(airflow_engine), 300, "the DAG processor to parse the DAGs")
-    _bootstrap_champion(child_env, airflow_engine, plan, settings)
+    # Airflow is read through its REST API only, as the stack's admin, never through its tables.
+    api = AirflowApi(AIRFLOW_URL, *admin_login(paths))
+    _say("waiting for the DAG processor to parse the DAGs")
+    wait_for_dags(api, dag_ids.ALL, 300)
+    _bootstrap_champion(child_env, api, plan, settings)
 
     _airflow(child_env, "dags", "unpause", "-y", "--treat-dag-id-as-regex", "^fraud_")
     _say(f"running the nightly pipeline for {plan.nights} night(s) from {plan.schedule_start}")
     remaining = max(timeout_seconds - (time.monotonic() - started), 60.0)
-    for dag_id in dag_ids.NIGHTLY:
-        _wait_for_runs(airflow_engine, dag_id, plan.nights, remaining)
+    wait_for_nights(api, dag_ids.NIGHTLY, plan.nights, remaining, _say)
     _say(f"done in {time.monotonic() - started:.0f}s")
     print_summary(paths, settings, warehouse)
     warehouse.dispose()
-    airflow_engine.dispose()
     return 0
 
 
@@ -197,12 +137,13 @@ def _seed_if_empty(warehouse: sa.Engine, plan: DemoPlan) -> None:
             return
         _say(f"seeding {plan.days} days of simulated history from {plan.history_start}")
         params = SimulationParams(start_date=plan.history_start, n_days=plan.days)
-        transactions, labels = write_simulation(connection, simulate(params))
+        simulation = simulate(params, progress=_say)
+        transactions, labels = write_simulation(connection, simulation, progress=_say)
     _say(f"seeded {transactions} transactions and {labels} labels")
 
 
 def _bootstrap_champion(
-    env: Mapping[str, str], airflow_engine: sa.Engine, plan: DemoPlan, settings: Settings
+    env: Mapping[str, str], api: AirflowApi, plan: DemoPlan, settings: Settings
 ) -> None:
     """Train the first champion through the retraining DAG when the registry has none."""
     if champion_version(settings) is not None:
@@ -213,16 +154,7 @@ def _bootstrap_champion(
     run_id = f"bootstrap__{plan.schedule_start.isoformat()}__{int(time.time())}"
     conf = json.dumps({"as_of": plan.schedule_start.isoformat()})
     _airflow(env, "dags", "trigger", dag_ids.RETRAIN, "--run-id", run_id, "--conf", conf)
-
-    def finished() -> bool:
-        state = dict(_run_states(airflow_engine, dag_ids.RETRAIN)).get(run_id)
-        if state == "failed":
-            raise PipelineRunError(
-                f"{dag_ids.RETRAIN} run {run_id} failed: open {AIRFLOW_URL}/dags/{dag_ids.RETRAIN}"
-            )
-        return state == "success"
-
-    _wait(finished, 900, f"{dag_ids.RETRAIN} run {run_id}")
+    wait_for_run(api, dag_ids.RETRAIN, run_id, 900, _say)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ says what each parameter means.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -37,6 +39,8 @@ from fraud.simulation.scenarios import (
 )
 
 _CUSTOMER_BLOCK = 256
+# A run reports its progress this many times over its days.
+PROGRESS_STEPS = 10
 
 TRANSACTION_COLUMNS = ["transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount"]
 LABEL_COLUMNS = ["transaction_id", "is_fraud", "reported_at"]
@@ -222,17 +226,41 @@ def _frames(params: SimulationParams, data: dict[str, np.ndarray], events: Event
     return Simulation(transactions, labels, truth, compromise_table(params, events))
 
 
-def simulate(params: SimulationParams) -> Simulation:
-    """Simulate ``n_days`` of transactions from ``start_date``, with fraud and delayed labels."""
+def progress_days(n_days: int, steps: int = PROGRESS_STEPS) -> list[int]:
+    """After which numbers of days a run reports: each ``1/steps`` of the days, the last included."""
+    return sorted({-(-n_days * step // steps) for step in range(1, steps + 1)} - {0})
+
+
+def _silent(message: str) -> None:
+    """No progress lines: what a caller that reports nothing passes."""
+
+
+def simulate(params: SimulationParams, progress: Callable[[str], None] = _silent) -> Simulation:
+    """Simulate ``n_days`` of transactions from ``start_date``, with fraud and delayed labels.
+
+    ``progress`` receives a line after each tenth of the days and one when the fraud is in.
+    """
     check(params)
+    started = time.perf_counter()
     customers = _customers(params, _terminal_positions(params))
-    days = [
-        _simulate_day(params, customers, params.start_date + timedelta(days=index))
-        for index in range(params.n_days)
-    ]
+    reports = set(progress_days(params.n_days))
+    days: list[_Day] = []
+    for index in range(params.n_days):
+        days.append(_simulate_day(params, customers, params.start_date + timedelta(days=index)))
+        if len(days) in reports:
+            payments = sum(len(day.customer) for day in days)
+            progress(
+                f"simulated {len(days)}/{params.n_days} days ({payments:,} payments)"
+                f" in {time.perf_counter() - started:.1f} s"
+            )
     data = _concatenate(days or [_empty_day()])
     order = np.lexsort((data["customer"], data["second"]))
     data = {name: values[order] for name, values in data.items()}
     events = compromise_events(params)
     add_fraud(params, data, events)
-    return _frames(params, data, events)
+    simulation = _frames(params, data, events)
+    progress(
+        f"added fraud and labels ({len(simulation.labels):,} labels)"
+        f" in {time.perf_counter() - started:.1f} s"
+    )
+    return simulation

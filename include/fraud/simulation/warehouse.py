@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -20,19 +23,34 @@ def _iso_utc(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.assign(**{column: text})
 
 
-def write_simulation(connection: Connection, simulation: Simulation) -> tuple[int, int]:
+def _silent(message: str) -> None:
+    """No progress lines: what a caller that reports nothing passes."""
+
+
+def write_simulation(
+    connection: Connection, simulation: Simulation, progress: Callable[[str], None] = _silent
+) -> tuple[int, int]:
     """COPY transactions and labels into ``raw.*`` in the caller's transaction; return counts.
 
     Labels whose transaction is not in the simulation are left out, so every stored label
-    points at a stored transaction.
+    points at a stored transaction. ``progress`` receives a line after each table.
     """
+    started = time.perf_counter()
     transactions = simulation.transactions[TRANSACTION_COLUMNS]
     labels = simulation.labels[LABEL_COLUMNS]
     labels = labels[labels["transaction_id"].isin(transactions["transaction_id"])]
     written_transactions = copy_frame(
         connection, _iso_utc(transactions, "tx_datetime"), "raw.transactions"
     )
+    progress(
+        f"copied {written_transactions:,} transactions into raw.transactions"
+        f" in {time.perf_counter() - started:.1f} s"
+    )
     written_labels = copy_frame(connection, _iso_utc(labels, "reported_at"), "raw.fraud_labels")
+    progress(
+        f"copied {written_labels:,} labels into raw.fraud_labels"
+        f" in {time.perf_counter() - started:.1f} s"
+    )
     return written_transactions, written_labels
 
 

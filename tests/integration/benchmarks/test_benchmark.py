@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -61,10 +62,41 @@ def _scratch_name(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(warehouse_url: str) -> dict:
+def completed(warehouse_url: str) -> subprocess.CompletedProcess[str]:
     completed = _benchmark(warehouse_url, "--rows", str(ROWS), "--json", *SMALL_POPULATION)
     assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+@pytest.fixture(scope="module")
+def report(completed: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(completed.stdout)
+
+
+# Each phase's line on stderr, in order, and the seconds it ends with.
+PHASES = [
+    r"created scratch database \S+ on \S+",
+    r"migrated the scratch warehouse in \d+\.\d s",
+    r"simulated [\d,]+ feature rows to replicate in \d+\.\d s",
+    r"largest model: \d+ trees in \d+\.\d s",
+    r"filled the day in \d+\.\d s",
+    rf"generated {ROWS:,} rows from [\d,]+ in \d+\.\d s",
+    r"compiled the model for our step in \d+\.\d s",
+    *(
+        line
+        for title in ("ours", "I/O floor", "to_sql way")
+        for line in (rf"{title} .*: measuring", rf"{title} .*: \d+\.\d\d s")
+    ),
+]
+
+
+def test_each_phase_says_on_stderr_how_long_it_took(
+    completed: subprocess.CompletedProcess[str],
+) -> None:
+    lines = completed.stderr.splitlines()
+    assert len(lines) == len(PHASES), completed.stderr
+    for line, phase in zip(lines, PHASES, strict=True):
+        assert re.fullmatch(phase, line), (line, phase)
 
 
 def test_every_method_reports_every_figure(report: dict) -> None:

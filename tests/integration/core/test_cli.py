@@ -28,6 +28,24 @@ def test_simulate_appends_after_existing_ids(
     assert "from 2025-06-04 for 3 days" in output
 
 
+def test_simulate_shows_its_progress_on_stderr(
+    warehouse_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["simulate", "--customers", "20", "--terminals", "40", "--days", "20"]
+    assert main([*arguments, "--start-date", "2024-01-01"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("simulated ")] == [
+        f"{day}/20" for day in range(2, 21, 2)
+    ]
+    assert [line.split(" in ")[0].split()[-1] for line in lines if line.startswith("copied ")] == [
+        "raw.transactions",
+        "raw.fraud_labels",
+    ]
+    assert all(line.endswith(" s") for line in lines)
+    assert captured.out.startswith("wrote ") and captured.out.count("\n") == 1
+
+
 def test_status_reports_rows(warehouse_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraud.simulation.generate import Simulation, simulate
+from fraud.simulation.generate import Simulation, progress_days, simulate
 from fraud.simulation.params import (
     COMPROMISED_CARD,
     COMPROMISED_TERMINAL,
@@ -351,3 +351,26 @@ def test_drift_starts_on_its_first_day(small: Simulation, drifted: Simulation) -
 def test_invalid_parameters_are_rejected(change: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(change))):
         simulate(replace(SMALL, **change))
+
+
+@pytest.mark.parametrize(
+    ("n_days", "reported_after"),
+    [
+        (90, [9, 18, 27, 36, 45, 54, 63, 72, 81, 90]),
+        (35, [4, 7, 11, 14, 18, 21, 25, 28, 32, 35]),
+        (5, [1, 2, 3, 4, 5]),
+        (1, [1]),
+        (0, []),
+    ],
+)
+def test_progress_after_each_tenth_of_the_days(n_days: int, reported_after: list[int]) -> None:
+    assert progress_days(n_days) == reported_after
+
+
+def test_a_run_reports_each_tenth_of_its_days_then_the_fraud() -> None:
+    lines: list[str] = []
+    simulation = simulate(SMALL, progress=lines.append)
+    days = [line.split()[1] for line in lines[:-1]]
+    assert days == [f"{day}/35" for day in progress_days(35)]
+    assert all(line.startswith("simulated ") and line.endswith(" s") for line in lines[:-1])
+    assert lines[-1].startswith(f"added fraud and labels ({len(simulation.labels):,} labels) in ")
