@@ -141,7 +141,8 @@ async def login_first(request: Request, error: StarletteHTTPException) -> Respon
 
 @app.get("/", response_class=HTMLResponse)
 def monitoring_page() -> HTMLResponse:
-    """The page: champion, 14 nights of PSI, the latest decisions and alerts."""
+    """The page: champion, the live model's last 30 nights, its alert queue, 14 nights of PSI,
+    the latest decisions and alerts."""
     try:
         settings = load_settings()
         url = settings.analyst_database_url or settings.require_database_url()

@@ -149,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--json", action="store_true")
     night.set_defaults(func=commands.benchmark_night)
 
+    page = benchmark.add_parser(
+        "page",
+        help="the monitoring page's data and HTML over many nights, on a scratch warehouse",
+    )
+    page.add_argument("--rows-per-day", type=_positive, default=100_000, help="scores a night")
+    page.add_argument("--nights", type=_positive, default=90, help="nights of history")
+    page.add_argument("--alerts-per-day", type=_positive, default=150, help="alerts a night")
+    page.add_argument("--renders", type=_positive, default=20, help="timed runs after a warm-up")
+    page.add_argument("--keep", action="store_true", help="keep the scratch database")
+    page.add_argument("--json", action="store_true")
+    page.set_defaults(func=commands.benchmark_page)
+
     up = subcommands.add_parser("up", help="start the local stack and run the nightly pipeline")
     up.add_argument("--days", type=int, default=90, help="days of simulated history to seed")
     up.add_argument("--nights", type=int, default=7, help="nights the scheduler runs")

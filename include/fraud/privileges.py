@@ -54,6 +54,7 @@ ANALYTICS_VIEWS = (
     "feature_drift_daily",
     "model_decisions",
     "model_performance_daily",
+    "model_performance_matured",
     "pipeline_alerts",
     "quality_daily",
     "quarantine_reasons_daily",

@@ -1,4 +1,5 @@
-"""The fraud-monitoring page's data: the champion, a fortnight of drift, decisions and alerts.
+"""The fraud-monitoring page's data: the champion, a fortnight of drift, decisions and alerts,
+and the live model's last 30 nights (``fraud.dashboard.live``).
 
 Everything is read from the ``analytics`` views as ``fraud_analyst``; ``fraud.dashboard.html``
 renders it and ``plugins/fraud_monitoring.py`` serves it from the Airflow api-server. Neither
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import PsiBands, Settings
+from fraud.dashboard.live import LiveModel, load_live_model
 from fraud.db import sqlalchemy_url
 
 # Where plugins/fraud_monitoring.py mounts the page on the Airflow api-server.
@@ -154,6 +156,7 @@ class Dashboard:
     alerts: tuple[Alert, ...]
     bands: PsiBands
     data_docs: bool
+    live: LiveModel
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -183,9 +186,13 @@ def analyst_engine(url: str) -> Engine:
     )
 
 
-def load_dashboard(engine: Engine, settings: Settings) -> Dashboard:
-    """Read the views and build the page's data for the configured model."""
+def load_dashboard(engine: Engine, settings: Settings, today: date | None = None) -> Dashboard:
+    """Read the views and build the page's data for the configured model.
+
+    The charts cover the nights before ``today`` (the current UTC day unless given).
+    """
     parameters = {"model_name": settings.model_name}
+    today = datetime.now(UTC).date() if today is None else today
     with engine.connect() as connection:
         decisions = [
             Decision(**row)
@@ -195,6 +202,7 @@ def load_dashboard(engine: Engine, settings: Settings) -> Dashboard:
         grid = drift_grid([dict(row) for row in drift], settings.psi_bands)
         alerts = connection.execute(sa.text(_ALERTS), {"limit": LATEST_ALERTS}).mappings()
         latest_alerts = tuple(Alert(**row) for row in alerts)
+        live = load_live_model(connection, settings, today)
     return Dashboard(
         model_name=settings.model_name,
         champion=current_champion(decisions),
@@ -203,6 +211,7 @@ def load_dashboard(engine: Engine, settings: Settings) -> Dashboard:
         alerts=latest_alerts,
         bands=settings.psi_bands,
         data_docs=(settings.artifact_dir / DATA_DOCS_SITE / "index.html").is_file(),
+        live=live,
     )
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
+from fraud.dashboard.charts import Guide, Series, bar_chart, line_chart
 from fraud.dashboard.data import (
     ANALYST_ROLE,
     Dashboard,
@@ -19,6 +20,7 @@ from fraud.dashboard.data import (
     mlflow_run_url,
     mlflow_version_url,
 )
+from fraud.dashboard.live import Trend
 from fraud.masking import mask_passwords
 
 _STYLE = """
@@ -35,6 +37,8 @@ td.psi, td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .card { display: inline-block; border: 1px solid #e2e8f0; border-radius: 6px; padding: .8rem 1rem; }
 .card .version { font-size: 1.6rem; font-weight: 600; }
 .legend span { display: inline-block; padding: .1rem .5rem; margin-right: .4rem; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem 1.5rem; }
+.chart { border: 1px solid #e2e8f0; border-radius: 6px; background: #fff; }
 """
 # The page's Content-Security-Policy: its own <style> element, allowed by its hash, and nothing
 # else (no script, image, font, frame or form); only the Airflow UI's origin may frame it.
@@ -99,6 +103,87 @@ def render_champion(dashboard: Dashboard, mlflow_ui: str | None) -> str:
         f'<div class="muted">champion since {_moment(champion.since)}'
         f" ({escape(champion.became.replace('_', ' '))})</div>"
         f"{metrics}</div></section>"
+    )
+
+
+def _series(trends: tuple[Trend, ...]) -> list[Series]:
+    return [Series(trend.name, trend.values) for trend in trends]
+
+
+def render_live(dashboard: Dashboard) -> str:
+    """The live model's charts over the last nights: performance, alerts, drift, quarantine."""
+    live, bands = dashboard.live, dashboard.bands
+    labels = [f"{night:%m-%d}" for night in live.nights]
+    nights = len(labels)
+    maturing = "no night has measured a day with matured labels yet"
+    charts = (
+        line_chart(
+            "Average precision as labels mature",
+            labels,
+            _series(live.average_precision),
+            top=1.0,
+            empty=f"No average precision yet: {maturing}.",
+        ),
+        line_chart(
+            "Alert precision (alerts confirmed as fraud) as labels mature",
+            labels,
+            _series(live.alert_precision),
+            top=1.0,
+            empty=f"No alert precision yet: {maturing}.",
+        ),
+        bar_chart(
+            "Alerts per night",
+            labels,
+            live.alerts.values,
+            empty="No alerts in these nights: no night was scored.",
+        ),
+        line_chart(
+            f"PSI of the score and the {max(len(live.psi) - 1, 0)} most drifted features",
+            labels,
+            _series(live.psi),
+            guides=(Guide("warning", bands.warning), Guide("alert", bands.alert)),
+            empty="No drift computed in these nights.",
+        ),
+        bar_chart(
+            "Rows quarantined per night",
+            labels,
+            live.quarantined.values,
+            empty="No night validated in these nights.",
+        ),
+    )
+    return (
+        f'<section id="live-model"><h2>The live model: the last {nights} nights</h2>'
+        '<p class="muted">Each night measures the days whose labels are 7, 14 and 30 days old;'
+        " a point stands on the night that measured it. Hover a point or a bar for its value.</p>"
+        f'<div class="charts">{"".join(charts)}</div></section>'
+    )
+
+
+def render_queue(dashboard: Dashboard) -> str:
+    """The latest night's alert queue: the cards with the highest-scored alerts."""
+    live = dashboard.live
+    if live.queue_night is None:
+        return (
+            '<section id="alert-queue"><h2>Alert queue</h2>'
+            f"<p>No alerts in the last {len(live.nights)} nights.</p></section>"
+        )
+    rows = "".join(
+        f"<tr><td class=number>{rank}</td><td>{card.customer_id}</td>"
+        f"<td class=number>{card.score:.3f}</td><td class=number>{card.tx_amount:,.2f}</td>"
+        f"<td>{escape(', '.join(card.reasons)) or '—'}</td>"
+        f"<td>{_moment(card.tx_datetime)}</td><td>{card.terminal_id}</td>"
+        f"<td class=number>{card.card_alerts}</td><td class=number>{card.card_amount:,.2f}</td>"
+        f"<td>{'yes' if card.is_fraud_reported else 'not yet'}</td></tr>"
+        for rank, card in enumerate(live.queue, start=1)
+    )
+    return (
+        f'<section id="alert-queue"><h2>Alert queue of {live.queue_night}</h2>'
+        f'<p class="muted">The top {len(live.queue)} of {live.queue_cards} cards alerted that'
+        " night, each by its highest-scored alert.</p>"
+        '<table id="alert-queue-table"><thead><tr><th>#</th><th>card</th><th>score</th>'
+        "<th>amount</th><th>reason codes</th><th>when</th><th>terminal</th>"
+        "<th>alerts of the card</th><th>amount alerted</th><th>fraud reported</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
     )
 
 
@@ -211,7 +296,8 @@ def render_page(dashboard: Dashboard, mlflow_ui: str | None, generated_at: datet
         f'<nav class="links">{"".join(links)}</nav>'
         f'<p class="muted">Read through the analytics views as {ANALYST_ROLE}'
         f" at {_moment(generated_at)}.</p>"
-        f"{render_champion(dashboard, mlflow_ui)}{render_drift(dashboard)}"
+        f"{render_champion(dashboard, mlflow_ui)}{render_live(dashboard)}"
+        f"{render_queue(dashboard)}{render_drift(dashboard)}"
         f"{render_decisions(dashboard, mlflow_ui)}{render_alerts(dashboard)}"
         "</body></html>"
     )

@@ -14,11 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -48,6 +43,7 @@ from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import next_transaction_id, write_simulation
 from fraud.tasks import validate_batch
+from tests.support.api_server import Server, running_api_server
 from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
@@ -81,7 +77,14 @@ DRIFT_SLOPES = {
     "customer_tx_count_1d": 0.002,
 }
 NIGHTS = 14
-SERVER_START_SECONDS = 180
+# The live model's charts, by the first words of their labels, in the page's order.
+LIVE_CHARTS = [
+    "Average precision as labels mature",
+    "Alert precision (alerts confirmed as fraud) as labels mature",
+    "Alerts per night",
+    "PSI of the score and the 3 most drifted features",
+    "Rows quarantined per night",
+]
 # The api-server's users: an admin, a viewer, and a user listed without a role, whom the simple
 # auth manager lets log in but never lets into the UI.
 USERS = {"admin": "admin", "viewer": "viewer", "outsider": ""}
@@ -222,6 +225,91 @@ def _alerts(engine: sa.Engine) -> None:
     )
 
 
+# The live model: nights scored before the last one (the last is validated only), their alerts
+# on a few cards, and a third of the alerts reported as fraud.
+SCORED_NIGHTS = 5
+ALERTS_PER_NIGHT = 6
+ALERTED_CARDS = 4
+
+
+def _scores(engine: sa.Engine, model_name: str, last_night: date) -> None:
+    """Twenty scores a night, the first six alerts with reason codes, written as scoring does."""
+    rows = []
+    for back in range(1, SCORED_NIGHTS + 1):
+        night = last_night - timedelta(days=back)
+        for number in range(20):
+            alert = number < ALERTS_PER_NIGHT
+            rows.append(
+                {
+                    # Negative ids: no clash with the simulated payments' labels.
+                    "transaction_id": -(back * 100 + number),
+                    "tx_datetime": datetime.combine(night, datetime.min.time(), tzinfo=UTC)
+                    + timedelta(hours=number),
+                    "customer_id": number % ALERTED_CARDS if alert else 100 + number,
+                    "amount": 10 + number,
+                    "score": 0.9 - number / 100 if alert else 0.01 * number,
+                    "model_name": model_name,
+                    "is_alert": alert,
+                    "reason": "terminal_fraud_risk_7d" if alert else None,
+                    "reason_2": "tx_amount" if alert and number % 2 else None,
+                }
+            )
+    with engine.begin() as connection:
+        for back in range(1, SCORED_NIGHTS + 1):
+            connection.execute(
+                sa.text("select staging.ensure_day_partitions(:day)"),
+                {"day": last_night - timedelta(days=back)},
+            )
+        connection.execute(
+            sa.text(
+                "insert into scoring.transaction_scores (transaction_id, tx_datetime, customer_id,"
+                " terminal_id, tx_amount, score, model_name, model_version, is_alert, reason_1,"
+                " reason_1_contribution, reason_2, reason_2_contribution, run_id) values"
+                " (:transaction_id, :tx_datetime, :customer_id, 7, :amount, :score, :model_name,"
+                " 2, :is_alert, :reason, 1.5, :reason_2, 0.5, 'monitoring_page_test')"
+            ),
+            rows,
+        )
+        connection.execute(
+            sa.text(
+                "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
+                " select transaction_id, true, tx_datetime + interval '1 hour'"
+                " from scoring.transaction_scores"
+                " where run_id = 'monitoring_page_test' and is_alert and transaction_id % 3 = 0"
+            )
+        )
+
+
+def expected_average_precision(maturity: int, back: int) -> float:
+    """The seeded average precision measured ``back`` nights before the last, at a maturity."""
+    return round(0.4 + maturity / 100 + back / 1000, 4)
+
+
+def _performance(engine: sa.Engine, model_name: str, last_night: date) -> None:
+    """The nightly measures of the last ten nights at 7, 14 and 30 days of labels."""
+    rows = [
+        {
+            "day": last_night - timedelta(days=back + maturity),
+            "model_name": model_name,
+            "maturity": maturity,
+            "ap": expected_average_precision(maturity, back),
+            "precision": 0.3,
+        }
+        for back in range(10)
+        for maturity in (7, 14, 30)
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into monitoring.model_performance (date, model_name, model_version,"
+                " maturity_days, transactions, frauds_known, average_precision,"
+                " card_precision_at_100, recall_top_decile, alert_precision) values (:day,"
+                " :model_name, 2, :maturity, 400, 3, :ap, 0.2, 0.5, :precision)"
+            ),
+            rows,
+        )
+
+
 @pytest.fixture(scope="module")
 def seeded(warehouse_url: str) -> Iterator[Seeded]:
     """The module's warehouse with decisions, drift, a report, Data Docs and alerts."""
@@ -236,6 +324,8 @@ def seeded(warehouse_url: str) -> Iterator[Seeded]:
     _drift(engine, settings.model_name, last_night, settings.artifact_dir)
     _evidently_report(settings.artifact_dir / "drift" / f"{last_night}.html")
     _alerts(engine)
+    _scores(engine, settings.model_name, last_night)
+    _performance(engine, settings.model_name, last_night)
     engine.dispose()
     yield Seeded(
         url=warehouse_url,
@@ -271,6 +361,41 @@ def test_dashboard_reads_the_champion_drift_decisions_and_alerts(seeded: Seeded)
     ]
     assert [alert.kind for alert in dashboard.alerts] == ["task_failure", "drift"]
     assert dashboard.data_docs
+
+
+def test_dashboard_reads_the_live_model_as_fraud_analyst(seeded: Seeded) -> None:
+    engine = analyst_engine(seeded.url)
+    live = load_dashboard(engine, load_settings()).live
+    with engine.connect() as connection:
+        quarantined = connection.execute(
+            sa.text("select quarantined_count from analytics.quality_daily where tx_date = :day"),
+            {"day": seeded.last_night},
+        ).scalar_one()
+    engine.dispose()
+    assert live.nights[-1] == seeded.last_night and len(live.nights) == 30
+    scored = [None] * (30 - 1 - SCORED_NIGHTS) + [ALERTS_PER_NIGHT] * SCORED_NIGHTS + [None]
+    assert list(live.alerts.values) == scored
+    assert list(live.confirmed.values) == [
+        None if value is None else 2 for value in scored
+    ]  # transaction ids -100 .. -505: two of each night's six alerts are multiples of three
+    for trend, maturity in zip(live.average_precision, (7, 14, 30), strict=True):
+        assert trend.name == f"{maturity} days of labels"
+        assert list(trend.values) == pytest.approx(
+            [None] * 20 + [expected_average_precision(maturity, back) for back in range(9, -1, -1)]
+        )
+    assert [trend.name for trend in live.psi] == list(DRIFT_SLOPES)
+    assert live.psi[0].values[-NIGHTS:] == pytest.approx(
+        [expected_psi("score", night) for night in range(NIGHTS)]
+    )
+    assert live.quarantined.values[-1] == quarantined
+    # The alert queue: the latest scored night, one row per card, highest score first.
+    assert live.queue_night == seeded.last_night - timedelta(days=1)
+    assert live.queue_cards == ALERTED_CARDS
+    assert [card.customer_id for card in live.queue] == list(range(ALERTED_CARDS))
+    assert [card.card_alerts for card in live.queue] == [2, 2, 1, 1]
+    assert [card.score for card in live.queue] == pytest.approx([0.9, 0.89, 0.88, 0.87])
+    assert live.queue[1].reasons == ("terminal_fraud_risk_7d", "tx_amount")
+    assert live.queue[0].reasons == ("terminal_fraud_risk_7d",)
 
 
 @pytest.mark.parametrize(
@@ -319,34 +444,6 @@ def test_make_up_summary_counts_the_last_validated_night(seeded: Seeded) -> None
 # --- the real page on the real api-server ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Server:
-    """A running api-server, its users' passwords and the secret it signs tokens with."""
-
-    base_url: str
-    passwords: dict[str, str]
-    jwt_secret: str
-
-    @property
-    def password(self) -> str:
-        """The admin's password."""
-        return self.passwords["admin"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def analyst_url(seeded: Seeded) -> Generator[str, None, None]:
     """A login that is a member of fraud_analyst only, as the page has in a deployment."""
@@ -362,59 +459,16 @@ def api_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Generator[Server, None, None]:
     """The real Airflow api-server with the repository's plugins, simple auth, a free port."""
-    home = tmp_path_factory.mktemp("api-server")
-    passwords = {user: secrets.token_urlsafe(12) for user in USERS}
-    passwords_file = home / "passwords.json"
-    passwords_file.write_text(json.dumps(passwords))
-    jwt_secret = secrets.token_urlsafe(64)
-    port = _free_port()
     # As deployed: the page logs in as a member of fraud_analyst and has no other warehouse URL.
     environ = {name: value for name, value in os.environ.items() if name != "FRAUD_DATABASE_URL"}
     env = {
         **environ,
         "FRAUD_ANALYST_DATABASE_URL": analyst_url,
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
-            f"{user}:{role}" for user, role in USERS.items()
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
         "FRAUD_ARTIFACT_DIR": str(seeded.artifact_dir),
         "FRAUD_MLFLOW_UI_URL": MLFLOW_UI,
     }
-    log = home / "api-server.log"
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [airflow, "api-server", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=home,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _answers(f"{base_url}/api/v2/version"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(log.read_text().splitlines()[-30:])
-                pytest.fail(f"the api-server did not start; its log ends:\n{tail}")
-            time.sleep(1.0)
-        yield Server(base_url=base_url, passwords=passwords, jwt_secret=jwt_secret)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            # Shutdown waits for the browser's idle keep-alive connections; a few seconds will do.
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with running_api_server(tmp_path_factory.mktemp("api-server"), USERS, env) as server:
+        yield server
 
 
 def _answer(url: str, headers: dict[str, str]) -> tuple[int, Message]:
@@ -643,6 +697,22 @@ def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> Non
 
             assert "volume outside the band" in page.locator("#alerts").inner_text()
             assert page.locator("#decisions tr").count() == 1 + 3
+
+            # The live model's charts, drawn on the server: each an image with its label.
+            charts = page.locator('#live-model svg[role="img"]')
+            labels = [chart.get_attribute("aria-label") or "" for chart in charts.all()]
+            assert labels == LIVE_CHARTS
+            for chart in charts.all():
+                assert chart.bounding_box()["height"] > 100  # drawn, not an empty frame
+            precision = charts.nth(0)
+            assert precision.locator("g.series").count() == 3  # 7, 14 and 30 days of labels
+            assert precision.locator("circle").count() == 3 * 10
+            assert charts.nth(2).locator("rect").count() == SCORED_NIGHTS
+            assert charts.nth(3).locator("g.series").count() == len(DRIFT_SLOPES)
+            assert charts.nth(3).locator("g.guide").count() == 2
+            queue = page.locator("#alert-queue-table tbody tr")
+            assert queue.count() == ALERTED_CARDS
+            assert "terminal_fraud_risk_7d, tx_amount" in queue.nth(1).inner_text()
 
             docs = page.locator('a[href="data-docs/index.html"]').evaluate("node => node.href")
             assert page.request.get(docs).status == 200

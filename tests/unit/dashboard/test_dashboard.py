@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from fraud.dashboard.data import (
     with_reports,
 )
 from fraud.dashboard.html import render_page
+from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -213,6 +215,22 @@ def test_mlflow_links() -> None:
     )
 
 
+def live(**overrides: object) -> LiveModel:
+    """Three nights of the live model with nothing measured, no queue; overridable per test."""
+    nights = window(START.date(), nights=3)
+    nothing = (None, None, None)
+    values = {
+        "nights": nights,
+        "average_precision": (Trend("7 days of labels", nothing),),
+        "alert_precision": (Trend("7 days of labels", nothing),),
+        "alerts": Trend("alerts", nothing),
+        "confirmed": Trend("confirmed fraud", nothing),
+        "psi": (),
+        "quarantined": Trend("quarantined rows", nothing),
+    }
+    return LiveModel(**{**values, **overrides})  # type: ignore[arg-type]
+
+
 def dashboard(**overrides: object) -> Dashboard:
     """A page's data with a champion and no drift, overridable per test."""
     values = {
@@ -223,6 +241,7 @@ def dashboard(**overrides: object) -> Dashboard:
         "alerts": (),
         "bands": PsiBands(),
         "data_docs": False,
+        "live": live(),
     }
     return Dashboard(**{**values, **overrides})  # type: ignore[arg-type]
 
@@ -266,3 +285,79 @@ def test_drift_header_links_only_available_reports() -> None:
 def test_page_without_a_champion_says_what_to_run() -> None:
     page = render_page(dashboard(champion=None, decisions=()), None, START)
     assert "No champion yet: run the fraud_retrain DAG." in page
+
+
+# The live model's charts: (aria-label prefix, what the chart holds when the nights have data).
+CHARTS = (
+    "Average precision",
+    "Alert precision",
+    "Alerts per night",
+    "PSI of the score",
+    "Rows quarantined per night",
+)
+
+
+def charts(page: str) -> dict[str, str]:
+    """Each chart of the page by its aria-label's first words."""
+    found = {}
+    for svg in page.split("<svg ")[1:]:
+        label = svg.split('aria-label="', 1)[1].split('"', 1)[0]
+        name = next(prefix for prefix in CHARTS if label.startswith(prefix))
+        found[name] = svg.split("</svg>", 1)[0]
+    return found
+
+
+def test_the_live_model_has_its_five_charts_empty_until_the_nights_have_data() -> None:
+    drawn = charts(render_page(dashboard(), None, START))
+    assert list(drawn) == list(CHARTS)
+    assert all('class="empty"' in chart for chart in drawn.values())
+
+
+def test_the_live_model_charts_draw_each_night() -> None:
+    nights = (0.5, 0.6, None)
+    data = live(
+        average_precision=(Trend("7 days of labels", nights), Trend("30 days of labels", nights)),
+        alert_precision=(Trend("7 days of labels", nights),),
+        alerts=Trend("alerts", (100, 90, 95)),
+        psi=(Trend("score", (0.01, 0.3, 0.2)), Trend("tx_amount", (0.1, 0.1, 0.1))),
+        quarantined=Trend("quarantined rows", (4, None, 1)),
+    )
+    drawn = charts(render_page(dashboard(live=data), None, START))
+    assert [chart.count("<circle") for chart in drawn.values()] == [4, 2, 0, 6, 0]
+    assert [chart.count("<rect") for chart in drawn.values()] == [0, 0, 3, 0, 2]
+    assert drawn["PSI of the score"].count('class="guide"') == 2  # warning and alert bands
+
+
+def card(customer: int, reasons: tuple[str, ...]) -> QueuedCard:
+    return QueuedCard(
+        customer_id=customer,
+        transaction_id=customer * 10,
+        tx_datetime=START,
+        terminal_id=3,
+        tx_amount=Decimal("1234.5"),
+        score=0.9876,
+        model_version=2,
+        reasons=reasons,
+        is_fraud_reported=customer == 2,
+        card_alerts=2,
+        card_amount=Decimal("1300"),
+    )
+
+
+def test_the_alert_queue_lists_the_cards_with_score_amount_and_reasons() -> None:
+    queue = (card(1, ("terminal_fraud_risk_7d", "<b>tx_amount</b>")), card(2, ()))
+    data = live(queue_night=date(2026, 2, 28), queue_cards=7, queue=queue)
+    page = render_page(dashboard(live=data), None, START)
+    section = page.split('<section id="alert-queue">', 1)[1].split("</section>", 1)[0]
+    assert "Alert queue of 2026-02-28" in section and "top 2 of 7 cards" in section
+    rows = section.split("<tbody>", 1)[1].split("</tr>")[:-1]
+    assert len(rows) == 2
+    assert "0.988" in rows[0] and "1,234.50" in rows[0] and "1,300.00" in rows[0]
+    assert "terminal_fraud_risk_7d, &lt;b&gt;tx_amount&lt;/b&gt;" in rows[0]
+    assert "<b>" not in section
+    assert ">yes<" in rows[1] and ">not yet<" in rows[0]
+
+
+def test_without_alerts_the_queue_says_so() -> None:
+    page = render_page(dashboard(), None, START)
+    assert "No alerts in the last 3 nights." in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -12,8 +13,26 @@ import pytest
 from fraud.config import PsiBands
 from fraud.dashboard.data import Alert, Cell, Dashboard, DriftGrid, DriftRow, Night
 from fraud.dashboard.html import CONTENT_SECURITY_POLICY, render_page
+from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
 
 NOW = datetime(2026, 3, 21, tzinfo=UTC)
+NIGHTS = window(NOW.date(), nights=3)
+LIVE = LiveModel(
+    nights=NIGHTS,
+    average_precision=(Trend("7 days of labels", (0.6, None, 0.7)),),
+    alert_precision=(Trend("7 days of labels", (0.2, 0.3, 0.25)),),
+    alerts=Trend("alerts", (100, 104, 98)),
+    confirmed=Trend("confirmed fraud", (20, 31, 24)),
+    psi=(Trend("score", (0.01, 0.12, 0.3)), Trend("tx_amount", (0.02, 0.02, 0.05))),
+    quarantined=Trend("quarantined rows", (0, 3, None)),
+    queue_night=NIGHTS[-1],
+    queue_cards=1,
+    queue=(
+        QueuedCard(
+            7, 70, NOW, 9, Decimal("12.50"), 0.97, 2, ("tx_amount",), False, 1, Decimal("12.50")
+        ),
+    ),
+)
 FULL = Dashboard(
     model_name="fraud-lightgbm",
     champion=None,
@@ -25,6 +44,7 @@ FULL = Dashboard(
     alerts=(Alert(NOW, "critical", "task_failure", "fraud_score", None, "failed"),),
     bands=PsiBands(),
     data_docs=True,
+    live=LIVE,
 )
 
 
