@@ -31,6 +31,10 @@ class Share:
         if self.count < 1 or not 0 <= self.index < self.count:
             raise ValueError(f"share {self.index} of {self.count} does not exist")
 
+    def __str__(self) -> str:
+        """``share 1/2``: counted from one, as the logs read."""
+        return f"share {self.index + 1}/{self.count}"
+
     @property
     def params(self) -> dict[str, int]:
         """The bind parameters of the SQL that selects this share's rows."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.bulk import copy_arrow
+from fraud.dates import day_span
 from fraud.features.history import TARGETS_TABLE, new_targets, target_features
 from fraud.partitions import ensure_partitions
 from fraud.shares import Share
@@ -110,12 +111,13 @@ def build_share_features(
         if written != rows:
             raise RuntimeError(f"built features for {written} of the share's {rows} validated rows")
     logger.info(
-        "features of share %d/%d: %d rows in %d parts from %d history rows, %.1f s",
-        share.index,
+        "built features of %s, share %d/%d: %s rows in %d chunks from %s history rows in %.1f s",
+        day_span(interval_start, interval_end),
+        share.index + 1,
         share.count,
-        written,
+        f"{written:,}",
         built.parts,
-        built.history_rows,
+        f"{built.history_rows:,}",
         time.perf_counter() - started,
     )
     return FeatureOutcome(

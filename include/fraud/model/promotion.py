@@ -8,6 +8,7 @@ in the version's description.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -27,6 +28,8 @@ from fraud.model.train import booster_scores
 
 if TYPE_CHECKING:
     import lightgbm as lgb
+
+logger = logging.getLogger(__name__)
 
 _RECORD_DECISION = """
 insert into monitoring.model_decisions (
@@ -245,6 +248,9 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
     earlier = gate_decision_of(engine, settings, challenger.version)
     if earlier is not None:
         _apply_decision(settings, challenger, earlier)
+        logger.info(
+            "version %d was already %s: applied again", challenger.version, earlier.decision
+        )
         return earlier.decision
     validation = pd.read_parquet(
         registry.download_run_file(settings, challenger.run_id, VALIDATION_FRAME)
@@ -284,4 +290,12 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         decision, reason, current, champion_metrics
     )
     _apply_decision(settings, challenger, verdict)
+    logger.info(
+        "version %d %s against champion %s: %s (gate %s)",
+        challenger.version,
+        verdict.decision,
+        verdict.champion_version,
+        verdict.reason,
+        [asdict(gate) for gate in settings.promotion_gate],
+    )
     return verdict.decision

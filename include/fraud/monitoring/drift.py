@@ -3,6 +3,8 @@ of the model version that scored them, stored per column; Evidently's report bes
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -20,6 +22,8 @@ from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
 from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference
 from fraud.monitoring.psi import DriftError, PsiCounts
 from fraud.monitoring.report import write_evidently_report
+
+logger = logging.getLogger(__name__)
 
 TOP_IMPORTANCE_FEATURES = 5
 
@@ -145,6 +149,7 @@ def nightly_drift_report(
     It is kept apart from :func:`nightly_drift` because rendering it is the slow part of a night
     and no decision waits for it.
     """
+    started = time.perf_counter()
     version = _night_version(engine, settings, interval_start, interval_end)
     _, reference = _version_artifacts(settings.mlflow_tracking_uri, settings.model_name, version)
     sample = _reference_sample(settings.mlflow_tracking_uri, settings.model_name, version)
@@ -161,6 +166,14 @@ def nightly_drift_report(
         current = copy_out_table(connection, query, _types(reference)).to_pandas()
     path = drift_report_path(settings, interval_start.date())
     write_evidently_report(sample, current[columns], columns, path)
+    logger.info(
+        "drift report of %s against version %d: %s sampled rows beside %s reference rows in %.1f s",
+        interval_start.date(),
+        version,
+        f"{len(current):,}",
+        f"{len(sample):,}",
+        time.perf_counter() - started,
+    )
     return DriftReport(drift_date=interval_start.date(), report_path=path)
 
 
@@ -173,6 +186,7 @@ def nightly_drift(
     run_id: str,
 ) -> DriftOutcome:
     """PSI of every feature and the score against the scoring model's reference, stored."""
+    started = time.perf_counter()
     version = _night_version(engine, settings, interval_start, interval_end)
     model, reference = _version_artifacts(
         settings.mlflow_tracking_uri, settings.model_name, version
@@ -186,10 +200,12 @@ def nightly_drift(
         "model_name": settings.model_name,
         "version": version,
     }
+    chunks = 0
     with engine.connect() as connection:
         query = inline(connection, SCORED_FEATURES, params)
         for chunk in copy_out_chunks(connection, query, _types(reference), CHUNK_ROWS):
             counts.add(chunk.to_pandas())
+            chunks += 1
     results = counts.results()
     importance = (
         pd.Series(
@@ -222,6 +238,18 @@ def nightly_drift(
         connection.execute(sa.text(_DELETE_NIGHT), {"day": drift_date, "name": settings.model_name})
         copy_frame(connection, rows, "monitoring.feature_drift")
     alert_columns = tuple(rows.loc[rows["band"] == "alert", "feature"])
+    logger.info(
+        "drift of %s against version %d: %s rows in %d chunks, max PSI %.3f (%s),"
+        " in the alert band %s, %.1f s",
+        drift_date,
+        version,
+        f"{counts.rows:,}",
+        chunks,
+        rows["psi"].max(),
+        rows.sort_values("psi", ascending=False)["feature"].iloc[0],
+        list(alert_columns),
+        time.perf_counter() - started,
+    )
     return DriftOutcome(
         drift_date=drift_date.isoformat(),
         model_version=version,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,6 +18,8 @@ from fraud.bulk import copy_frame, copy_out_table, inline
 from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.model.metrics import ranking_metrics
+
+logger = logging.getLogger(__name__)
 
 # A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
 # Published scores only (sql/V025__publish_scored_days.sql). Streamed through COPY (%(name)s
@@ -157,6 +161,7 @@ def nightly_performance(
 ) -> PerformanceOutcome:
     """Measure each day exactly one configured maturity old, with the labels reported before
     the interval's end; replace those days' rows."""
+    started = time.perf_counter()
     night = interval_start.date()
     measured: list[pd.DataFrame] = []
     for maturity in sorted(set(settings.performance_maturity_days)):
@@ -175,9 +180,18 @@ def nightly_performance(
             copy_frame(connection, rows, "monitoring.model_performance")
         measured.append(rows)
     written = pd.concat(measured, ignore_index=True)
-    return PerformanceOutcome(
+    outcome = PerformanceOutcome(
         night=night.isoformat(),
         measured_dates=tuple(sorted({day.isoformat() for day in written.get("date", [])})),
         rows_written=len(written),
         floor_breaches=floor_breaches(written, settings),
     )
+    logger.info(
+        "performance on %s: measured days %s, %d rows written, %d under the floor, %.1f s",
+        night,
+        list(outcome.measured_dates),
+        outcome.rows_written,
+        len(outcome.floor_breaches),
+        time.perf_counter() - started,
+    )
+    return outcome

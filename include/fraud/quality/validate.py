@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from fraud.dates import utc_interval
+from fraud.dates import day_span, utc_interval
 from fraud.partitions import ensure_partitions
 from fraud.quality.checks import CheckResult, GateConfig, VolumeBand, check_frame, check_labels
 from fraud.quality.extract import (
@@ -301,15 +301,15 @@ def validate_interval(
 def _log(outcome: ValidationOutcome, gate: GateConfig, band: VolumeBand | None) -> None:
     """Log the decision with the gate and volume band it was taken against."""
     logger.info(
-        "validation %s of [%s, %s): %s, extracted %d, validated %d, quarantined %d, gate %s,"
-        " volume band %s, failures %s, seconds %s",
-        outcome.run_id,
-        outcome.interval_start.isoformat(),
-        outcome.interval_end.isoformat(),
+        "validated %s: %s extracted, %s validated, %s quarantined in %.1f s, batch %s"
+        " (run %s, gate %s, volume band %s, failures %s, seconds %s)",
+        day_span(outcome.interval_start, outcome.interval_end),
+        f"{outcome.extracted_count:,}",
+        f"{outcome.validated_count:,}",
+        f"{outcome.quarantined_count:,}",
+        sum(outcome.phase_seconds.values()),
         outcome.status,
-        outcome.extracted_count,
-        outcome.validated_count,
-        outcome.quarantined_count,
+        outcome.run_id,
         asdict(gate),
         band,
         [failure.message for failure in outcome.failures],

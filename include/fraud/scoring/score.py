@@ -11,6 +11,8 @@ day's next generation of rows beside the published one, and :func:`mark_top_k` p
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, nullcontext
@@ -29,6 +31,12 @@ from fraud.model.registry import RegisteredModel
 from fraud.partitions import ensure_partitions
 from fraud.scoring.predict import REASON_SLOTS, explain, reason_columns, score_frame
 from fraud.shares import WHOLE, Share, all_shares
+
+logger = logging.getLogger(__name__)
+_SHARE_SCORED = (
+    "scored %s, %s, with version %d: %s rows, %d alerts over the threshold, %d chunks, %.1f s"
+)
+_PUBLISHED = "published %s (generation %d) with its top %d: %d new alerts, %d in all, %.1f s"
 
 # The share's validated rows of the day with their features; amounts and times as the exact
 # text the tables hold, so they are written back unchanged. COPY takes no bind parameters:
@@ -251,7 +259,8 @@ def score_share(
         writing.execute(
             sa.text(_DELETE_SHARE), {**window, **share.params, "generation": generation}
         )
-        scored = alerts = 0
+        scored = alerts = number = 0
+        started = chunk_started = time.perf_counter()
         chunks = stream_features(engine, interval_start, interval_end, share, chunk_rows)
         # Closed on any error too, so the reading connection and its thread end with this call.
         # The writer loads one chunk while the next is scored: the server's COPY and the model's
@@ -267,8 +276,17 @@ def score_share(
                 written = writer.submit(_copy_scores, writing, result, generation)
                 scored += len(result)
                 alerts += int(result["is_alert"].sum())
+                number, rows = number + 1, f"{len(result):,}"
+                seconds, chunk_started = time.perf_counter() - chunk_started, time.perf_counter()
+                logger.info(
+                    "scored chunk %d of %s: %s rows in %.1f s", number, share, rows, seconds
+                )
             if written is not None:
                 written.result()
+        seconds = time.perf_counter() - started
+        logger.info(
+            _SHARE_SCORED, day, share, model.version, f"{scored:,}", alerts, number, seconds
+        )
         return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
 
 
@@ -305,6 +323,7 @@ def mark_top_k(
     Without rows of a next generation (the top k of a published day marked again), the
     published generation is marked again.
     """
+    started = time.perf_counter()
     day = scored_day(interval_start, interval_end)
     WHOLE.lock(connection, lock_scope(interval_start))
     window = {
@@ -331,7 +350,10 @@ def mark_top_k(
                 )
             ],
         )
-    return int(connection.execute(sa.text(_COUNT_ALERTS), window).scalar_one())
+    alerts = int(connection.execute(sa.text(_COUNT_ALERTS), window).scalar_one())
+    seconds = time.perf_counter() - started
+    logger.info(_PUBLISHED, day, window["generation"], alert_top_k, len(new_ids), alerts, seconds)
+    return alerts
 
 
 def score_day(
