@@ -9,8 +9,8 @@ champion on the same held-out window under the promotion gate; every decision is
 `monitoring.model_decisions` and as MLflow tags. With no champion yet, the first version becomes it.
 
 Runs weekly (`FRAUD_RETRAIN_CRON`) and whenever `fraud_drift` updates the
-`fraud_retraining_requests` Asset. Trigger it by hand with `{"as_of": "YYYY-MM-DD"}` to pick the
-label cut-off.
+`fraud_retraining_requests` Asset. Trigger it by hand with `as_of` (a UTC day) to retrain as of
+that date: only the labels reported before it are used.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fraud.assets import RETRAINING_REQUESTS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
+from fraud_airflow.links import MlflowRunLink, publish_mlflow_run, with_links
 
 SETTINGS = load_settings()
 
@@ -40,7 +41,15 @@ SETTINGS = load_settings()
     max_active_runs=1,
     default_args=task_defaults(retries=1),
     dagrun_timeout=timedelta(hours=4),
-    params={"as_of": Param(None, type=["null", "string"], description="label cut-off, ISO date")},
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Retrain as of",
+            description="A UTC day: only labels reported before it are used; empty: the run's date.",
+        )
+    },
     tags=["fraud", "training", "mlflow"],
     doc_md=__doc__,
 )
@@ -58,7 +67,9 @@ def fraud_retrain():
         ]
         drift_dates = [str(extra["drift_date"]) for extra in events if "drift_date" in extra]
         cutoff = retrain_cutoff(params.get("as_of"), drift_dates, logical_date, dag_run.run_after)
-        return train(cutoff, retrain_trigger(events, dag_run.run_type))
+        challenger = train(cutoff, retrain_trigger(events, dag_run.run_type))
+        publish_mlflow_run(SETTINGS, challenger["experiment_id"], challenger["run_id"])
+        return challenger
 
     @task
     def decide_promotion(challenger: dict, run_id=None) -> dict:
@@ -67,7 +78,7 @@ def fraud_retrain():
 
         return decide(challenger, run_id)
 
-    decide_promotion(train_challenger())  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
+    decide_promotion(with_links(train_challenger(), MlflowRunLink()))  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
 
 
 fraud_retrain()

@@ -12,13 +12,18 @@ replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are aler
 share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K` and publishes the day: until
 then the analytics views show the day's previous complete run, or nothing. Alerts carry their
 three strongest reason codes.
+
+Trigger it by hand to rescore one day with a chosen model version: `date` (a UTC day whose
+features were built) replaces the run's data interval and skips the wait for `fraud_ingest`;
+`model_version` (a registered version of `FRAUD_MODEL_NAME`) replaces the champion. Either may be
+left empty.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from fraud import dag_ids
 from fraud.assets import TRANSACTION_SCORES
@@ -38,45 +43,61 @@ PARTITIONS = list(range(SETTINGS.score_partitions))
     max_active_runs=2,
     default_args=task_defaults(),
     dagrun_timeout=timedelta(hours=6),
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day to rescore",
+            description="A UTC day whose features were built; empty: the run's data interval.",
+        ),
+        "model_version": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Model version",
+            description="A registered version of the model; empty: the champion.",
+        ),
+    },
     tags=["fraud", "scoring"],
     doc_md=__doc__,
 )
 def fraud_score():
-    wait_for_ingest = same_day_sensor("wait_for_ingest", dag_ids.INGEST)
+    wait_for_ingest = same_day_sensor("wait_for_ingest", dag_ids.INGEST, skip_for_chosen_day=True)
 
-    @task
-    def resolve_champion() -> dict:
-        """The champion's version, fixed for every partition of this run."""
+    @task(trigger_rule="none_failed")
+    def resolve_champion(params=None) -> dict:
+        """The chosen version, else the champion's, fixed for every partition of this run."""
         from fraud.tasks import resolve_champion as resolve
 
-        return resolve()
+        return resolve(params["model_version"])
 
     @task(map_index_template="{{ task.op_kwargs['partition'] }}")
     def score_partition(
         partition: int,
         champion: dict,
+        params=None,
         data_interval_start=None,
         data_interval_end=None,
         run_id=None,
     ) -> dict:
         """Score one share of the day's customers; XCom carries its counts."""
         from fraud.tasks import score_partition as score
+        from fraud.tasks import scoring_interval
 
-        return score(
-            data_interval_start,
-            data_interval_end,
-            run_id,
-            partition,
-            len(PARTITIONS),
-            champion["model_version"],
-        )
+        start, end = scoring_interval(params["date"], data_interval_start, data_interval_end)
+        return score(start, end, run_id, partition, len(PARTITIONS), champion["model_version"])
 
     @task(outlets=[asset(TRANSACTION_SCORES)])
-    def mark_top_k(champion: dict, data_interval_start=None, data_interval_end=None) -> dict:
+    def mark_top_k(
+        champion: dict, params=None, data_interval_start=None, data_interval_end=None
+    ) -> dict:
         """Add the day's top-k alerts once every share is scored."""
         from fraud.tasks import mark_top_k as mark
+        from fraud.tasks import scoring_interval
 
-        return mark(data_interval_start, data_interval_end, champion["model_version"])
+        start, end = scoring_interval(params["date"], data_interval_start, data_interval_end)
+        return mark(start, end, champion["model_version"])
 
     champion = resolve_champion()
     scored = score_partition.partial(champion=champion).expand(partition=PARTITIONS)

@@ -77,13 +77,31 @@ def build_features(
     return to_xcom(outcome)
 
 
-def resolve_champion() -> XCom:
-    """The champion's version now, so that every share of a run scores with the same one."""
-    from fraud.model.registry import VersionRef, require_champion_version
+def resolve_champion(model_version: int | None = None) -> XCom:
+    """The version every share of a run scores with: the one a manual trigger chose (it must be
+    registered), else the champion's now."""
+    from fraud.model.registry import (
+        VersionRef,
+        client,
+        registry_errors,
+        require_champion_version,
+    )
 
     settings = load_settings()
-    version = require_champion_version(settings)
+    if model_version is None:
+        version = require_champion_version(settings)
+    else:
+        with registry_errors(settings):
+            client(settings).get_model_version(settings.model_name, str(model_version))
+        version = model_version
     return to_xcom(VersionRef(version, f"models:/{settings.model_name}/{version}"))
+
+
+def scoring_interval(
+    day: str | None, interval_start: datetime, interval_end: datetime
+) -> tuple[datetime, datetime]:
+    """The day a manual trigger chose to rescore (``YYYY-MM-DD``), else the run's data interval."""
+    return day_interval(day) if day else (utc(interval_start), utc(interval_end))
 
 
 def score_partition(

@@ -1,15 +1,15 @@
 """The alert notifier: every alert lands in ``monitoring.alerts``; it also goes out by email
 through the SMTP provider when ``FRAUD_ALERT_EMAIL`` is set, and to a Slack incoming webhook
-when ``FRAUD_SLACK_WEBHOOK_URL`` is set."""
+through the Slack provider's notifier when the ``fraud_slack`` Connection is defined."""
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseNotifier
+
+from fraud_airflow.connections import SLACK_CONN_ID, connection_defined
 
 if TYPE_CHECKING:
     from fraud.config import Settings
@@ -44,16 +44,19 @@ class FraudAlertNotifier(BaseNotifier):
     def notify(self, context) -> None:
         """Write the alert row, then send it by email and Slack where configured."""
         from fraud.config import load_settings
-        from fraud.monitoring.alerts import record_alert
+        from fraud.monitoring.alerts import failure_message, record_alert
         from fraud.tasks import warehouse
 
         task_instance = context.get("ti")
-        exception = context.get("exception")
-        message = self.message or (
-            f"{getattr(task_instance, 'dag_id', '?')}.{getattr(task_instance, 'task_id', '?')}"
-            f" failed: {str(exception).splitlines()[0] if exception else 'unknown error'}"
-        )
         settings = load_settings()
+        log_url = task_log_link(settings, task_instance)
+        message = self.message or failure_message(
+            getattr(task_instance, "dag_id", None),
+            getattr(task_instance, "task_id", None),
+            context.get("exception"),
+            log_url,
+        )
+        details = {"try_number": getattr(task_instance, "try_number", None), "log_url": log_url}
         record_alert(
             warehouse(settings),
             kind=self.kind,
@@ -62,9 +65,31 @@ class FraudAlertNotifier(BaseNotifier):
             dag_id=getattr(task_instance, "dag_id", None),
             task_id=getattr(task_instance, "task_id", None),
             run_id=getattr(task_instance, "run_id", None),
-            details={"try_number": getattr(task_instance, "try_number", None), **self.details},
+            details={**details, **self.details},
         )
         send_alert(settings, self.kind, self.severity, message, context)
+
+
+def task_log_link(settings: Settings, task_instance) -> str | None:
+    """The Airflow UI's log of the task instance, under the configured base URL; None without one."""
+    from fraud.links import task_log_url
+
+    dag_id, run_id, task_id = (
+        getattr(task_instance, name, None) for name in ("dag_id", "run_id", "task_id")
+    )
+    if not (isinstance(dag_id, str) and isinstance(run_id, str) and isinstance(task_id, str)):
+        return None
+    map_index, try_number = (
+        getattr(task_instance, name, None) for name in ("map_index", "try_number")
+    )
+    return task_log_url(
+        settings.base_url,
+        dag_id,
+        run_id,
+        task_id,
+        map_index=map_index if isinstance(map_index, int) else None,
+        try_number=try_number if isinstance(try_number, int) else None,
+    )
 
 
 def send_alert(settings: Settings, kind: str, severity: str, message: str, context) -> list[str]:
@@ -86,22 +111,22 @@ def send_alert(settings: Settings, kind: str, severity: str, message: str, conte
             log.warning(
                 "alert email to %s failed: %s", settings.alert_email, mask_passwords(str(error))
             )
-    if settings.slack_webhook_url:
-        try:
-            post_to_slack(settings.slack_webhook_url, slack_payload(kind, severity, message))
+    try:
+        if connection_defined(SLACK_CONN_ID):
+            send_to_slack(slack_payload(kind, severity, message)["text"], context)
             sent.append("slack")
-        except Exception as error:  # noqa: BLE001 - the webhook URL is a secret: never log it
-            log.warning("alert to the Slack webhook failed: %s", type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - the webhook URL is a secret: never log it
+        log.warning("alert to the Slack webhook failed: %s", type(error).__name__)
     return sent
 
 
 def send_email(to: str, subject: str, message: str, context) -> None:
     """Send the alert through the SMTP provider's notifier (connection ``smtp_default``)."""
-    from html import escape
-
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    SmtpNotifier(to=to, subject=subject, html_content=f"<p>{escape(message)}</p>").notify(context)
+    from fraud.monitoring.alerts import html_message
+
+    SmtpNotifier(to=to, subject=subject, html_content=html_message(message)).notify(context)
 
 
 def slack_payload(kind: str, severity: str, message: str) -> dict[str, str]:
@@ -110,35 +135,36 @@ def slack_payload(kind: str, severity: str, message: str) -> dict[str, str]:
     return {"text": f"{icon} *[fraud] {severity} {kind}*: {message}".strip()}
 
 
-def post_to_slack(url: str, payload: dict[str, str]) -> None:
-    """POST the payload as JSON to a Slack incoming webhook; raise unless Slack accepts it."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+def send_to_slack(text: str, context) -> None:
+    """Post the text through the Slack provider's webhook notifier and the ``fraud_slack``
+    Connection (its password: the webhook URL or token); raise unless Slack accepts it."""
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+    notifier = SlackWebhookNotifier(
+        slack_webhook_conn_id=SLACK_CONN_ID, text=text, timeout=SLACK_TIMEOUT_SECONDS
     )
-    with urllib.request.urlopen(request, timeout=SLACK_TIMEOUT_SECONDS) as response:  # noqa: S310
-        if response.status != 200:
-            raise RuntimeError(f"Slack webhook answered HTTP {response.status}")
+    notifier.notify(context)
 
 
 def notify_drift(drift: dict, context) -> str | None:
     """Raise a drift warning when a monitored column is in the alert band; return its message."""
     from fraud.config import load_settings
+    from fraud.links import drift_report_url
     from fraud.monitoring.alerts import drift_alert_message
     from fraud.monitoring.drift import DriftOutcome
     from fraud.xcom import from_xcom
 
     outcome = from_xcom(DriftOutcome, drift)
-    message = drift_alert_message(load_settings(), outcome)
+    settings = load_settings()
+    log_url = task_log_link(settings, context.get("ti"))
+    message = drift_alert_message(settings, outcome, log_url)
     if message is None:
         return None
     details = {
         "drift_date": outcome.drift_date,
         "model_version": outcome.model_version,
         "alert_columns": list(outcome.alerting_columns),
-        "report_path": outcome.report_path,
+        "report_url": drift_report_url(settings.base_url, outcome.drift_date),
     }
     FraudAlertNotifier(kind="drift", severity="warning", message=message, details=details).notify(
         context

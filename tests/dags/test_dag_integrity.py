@@ -78,3 +78,51 @@ def test_parsing_does_not_load_heavy_modules(dag_file: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+# The Trigger form's fields: DAG -> {param: (JSON-schema type, format)}.
+TRIGGER_PARAMS = {
+    "fraud_score": {
+        "date": (["null", "string"], "date"),
+        "model_version": (["null", "integer"], None),
+    },
+    "fraud_retrain": {"as_of": (["null", "string"], "date")},
+    "fraud_ingest": {},
+    "fraud_drift": {},
+}
+
+
+@pytest.mark.parametrize("dag_id", sorted(TRIGGER_PARAMS))
+def test_manual_triggers_have_typed_described_params(dag_bag, dag_id: str) -> None:
+    params = dag_bag.dags[dag_id].params
+    schemas = {name: params.get_param(name).schema for name in params}
+    assert {
+        name: (schema["type"], schema.get("format")) for name, schema in schemas.items()
+    } == TRIGGER_PARAMS[dag_id]
+    for name in params:
+        param = params.get_param(name)
+        assert param.value is None, f"{dag_id}.{name}: a scheduled run must not pick it"
+        assert param.description and param.schema.get("title"), f"{dag_id}.{name} is undescribed"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "valid"),
+    [
+        ("fraud_score", {"date": "2026-02-21", "model_version": 3}, True),
+        ("fraud_score", {"model_version": "three"}, False),
+        ("fraud_score", {"model_version": 0}, False),
+        ("fraud_score", {"date": "21/02/2026"}, False),
+        ("fraud_retrain", {"as_of": "2026-02-20"}, True),
+        ("fraud_retrain", {"as_of": "last week"}, False),
+    ],
+)
+def test_trigger_params_are_validated(dag_bag, dag_id: str, conf: dict, valid: bool) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dag_bag.dags[dag_id].params
+    if valid:
+        assert {name: params.get_param(name).resolve(value) for name, value in conf.items()} == conf
+    else:
+        with pytest.raises(ParamValidationError):
+            for name, value in conf.items():
+                params.get_param(name).resolve(value)

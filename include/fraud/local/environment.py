@@ -10,6 +10,7 @@ import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fraud.config import REPOSITORY_ROOT
 from fraud.db import login_url, sqlalchemy_url, with_database
@@ -82,6 +83,35 @@ def generate_secrets(previous: Mapping[str, str]) -> dict[str, str]:
     return {name: previous.get(name) or fresh[name] for name in GENERATED_SECRETS}
 
 
+def postgres_connection(url: str) -> str:
+    """An Airflow ``postgres`` Connection (``AIRFLOW_CONN_*`` JSON) of a warehouse URL; its query
+    (a socket directory as ``host=``, ``sslmode``) goes to the ``sqlalchemy_query`` extra."""
+    parts = urlsplit(url)
+    fields: dict[str, object] = {
+        "conn_type": "postgres",
+        "login": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "host": parts.hostname or "",
+        "port": parts.port,
+        "schema": unquote(parts.path.lstrip("/")),
+        "extra": {"sqlalchemy_query": dict(parse_qsl(parts.query))} if parts.query else {},
+    }
+    return json.dumps(
+        {name: value for name, value in fields.items() if value not in ("", None, {})}
+    )
+
+
+def slack_connection(webhook_url: str) -> str:
+    """An Airflow ``slackwebhook`` Connection (``AIRFLOW_CONN_*`` JSON) of an incoming-webhook URL."""
+    return json.dumps({"conn_type": "slackwebhook", "password": webhook_url})
+
+
+def slack_from_webhook_url(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``fraud_slack`` Connection of ``FRAUD_SLACK_WEBHOOK_URL``, when that is given."""
+    webhook = environ.get("FRAUD_SLACK_WEBHOOK_URL", "").strip()
+    return {"AIRFLOW_CONN_FRAUD_SLACK": slack_connection(webhook)} if webhook else {}
+
+
 def build_env(
     paths: StackPaths,
     urls: ServerUrls,
@@ -103,6 +133,8 @@ def build_env(
     wiring = {
         "FRAUD_DATABASE_URL": pipeline,
         "FRAUD_ANALYST_DATABASE_URL": analyst,
+        # The DAGs' tasks read the warehouse from this Connection; the CLI from FRAUD_DATABASE_URL.
+        "AIRFLOW_CONN_FRAUD_WAREHOUSE": postgres_connection(pipeline),
         "MLFLOW_TRACKING_URI": external_tracking_uri(environ) or MLFLOW_URL,
         # Models are LightGBM text files: nothing the stack runs may unpickle one.
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
@@ -116,10 +148,17 @@ def build_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.passwords_file),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": "8080",
+        # The links in alerts and task logs open the stack's own api-server.
+        "FRAUD_BASE_URL": AIRFLOW_URL,
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([include, *given_path])),
         **{name: generated[name] for name in GENERATED_SECRETS},
     }
-    defaults = {**TUNABLE_DEFAULTS, "FRAUD_ARTIFACT_DIR": str(paths.artifacts)}
+    defaults = {
+        **TUNABLE_DEFAULTS,
+        "FRAUD_ARTIFACT_DIR": str(paths.artifacts),
+        # A fraud_slack Connection the caller defines wins over the webhook URL.
+        **slack_from_webhook_url(environ),
+    }
     given = {
         name: value
         for name, value in sorted(environ.items())

@@ -77,7 +77,10 @@ def test_a_failure_alert_carries_only_masked_text(
     webhook, bodies = slack_server
     _RecordingSMTP.sent = []
     monkeypatch.setattr(smtplib, "SMTP", _RecordingSMTP)
-    monkeypatch.setenv("FRAUD_SLACK_WEBHOOK_URL", webhook)
+    # The Slack provider's webhook notifier posts to the fraud_slack Connection's URL.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FRAUD_SLACK", json.dumps({"conn_type": "slackwebhook", "password": webhook})
+    )
     monkeypatch.setenv("FRAUD_ALERT_EMAIL", "oncall@example.org")
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT",

@@ -1,18 +1,27 @@
 """The notifier's channels: which are used, what Slack receives, and that a failing one is only
-logged (the alert row is already written). Only the transports are replaced."""
+logged (the alert row is already written). Slack is a local HTTP server behind a ``slackwebhook``
+Connection; only the email transport is replaced."""
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
+from collections.abc import Iterator
 
 import pytest
 
 from fraud.config import Settings
 from fraud_airflow import notifier
+from tests.support.slack import Webhook, slack_webhook
 
-WEBHOOK = "https://hooks.slack.invalid/services/unit-test"
+SLACK_CONNECTION = "AIRFLOW_CONN_FRAUD_SLACK"
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """A local webhook, defined as the ``fraud_slack`` Connection."""
+    with slack_webhook() as served:
+        monkeypatch.setenv(SLACK_CONNECTION, served.connection())
+        yield served
 
 
 @pytest.mark.parametrize(
@@ -25,66 +34,61 @@ def test_slack_payload(severity: str, icon: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "channels"),
+    ("email", "slack", "channels"),
     [
-        (Settings(), []),
-        (Settings(alert_email="oncall@example.org"), ["email"]),
-        (Settings(slack_webhook_url=WEBHOOK), ["slack"]),
-        (Settings(alert_email="oncall@example.org", slack_webhook_url=WEBHOOK), ["email", "slack"]),
+        (None, False, []),
+        ("oncall@example.org", False, ["email"]),
+        (None, True, ["slack"]),
+        ("oncall@example.org", True, ["email", "slack"]),
     ],
 )
 def test_configured_channels_are_used(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, channels: list[str]
+    monkeypatch: pytest.MonkeyPatch,
+    webhook: Webhook,
+    email: str | None,
+    slack: bool,
+    channels: list[str],
 ) -> None:
-    emails, posts = [], []
+    emails: list[str] = []
     monkeypatch.setattr(
         notifier, "send_email", lambda to, subject, message, context: emails.append(to)
     )
-    monkeypatch.setattr(
-        notifier.urllib.request,
-        "urlopen",
-        lambda request, timeout: posts.append(json.loads(request.data)) or _Accepted(),
-    )
+    if not slack:
+        monkeypatch.delenv(SLACK_CONNECTION)
+    settings = Settings(alert_email=email)
     assert notifier.send_alert(settings, "drift", "warning", "PSI", {}) == channels
     assert len(emails) == ("email" in channels)
-    assert posts == (
-        [notifier.slack_payload("drift", "warning", "PSI")] if "slack" in channels else []
+    assert [request["payload"] for request in webhook.requests] == (
+        [notifier.slack_payload("drift", "warning", "PSI")] if slack else []
     )
 
 
-class _Accepted:
-    status = 200
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        return None
+def test_the_webhook_url_setting_alone_sends_nothing(webhook: Webhook, monkeypatch) -> None:
+    # FRAUD_SLACK_WEBHOOK_URL is what `make up` turns into the Connection; tasks read the latter.
+    monkeypatch.delenv(SLACK_CONNECTION)
+    settings = Settings(slack_webhook_url=webhook.url)
+    assert notifier.send_alert(settings, "drift", "warning", "PSI", {}) == []
+    assert webhook.requests == []
 
 
 def test_a_failing_channel_is_logged_without_the_webhook(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refuse(request, timeout):
-        raise urllib.error.URLError(f"cannot reach {request.full_url}")
-
-    monkeypatch.setattr(notifier.urllib.request, "urlopen", refuse)
+    with slack_webhook() as closed:
+        pass
+    monkeypatch.setenv(SLACK_CONNECTION, closed.connection())
     with caplog.at_level(logging.WARNING, logger=notifier.__name__):
-        sent = notifier.send_alert(
-            Settings(slack_webhook_url=WEBHOOK), "drift", "warning", "PSI", {}
-        )
+        sent = notifier.send_alert(Settings(), "drift", "warning", "PSI", {})
     assert sent == []
-    assert "Slack webhook failed: URLError" in caplog.text
-    assert WEBHOOK not in caplog.text
+    assert "alert to the Slack webhook failed: " in caplog.text
+    assert closed.url not in caplog.text
 
 
-def test_slack_refusing_the_message_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Refused(_Accepted):
-        status = 403
-
-    monkeypatch.setattr(notifier.urllib.request, "urlopen", lambda request, timeout: Refused())
-    with pytest.raises(RuntimeError, match="HTTP 403"):
-        notifier.post_to_slack(WEBHOOK, {"text": "x"})
+def test_slack_refusing_the_message_is_an_error(webhook: Webhook) -> None:
+    webhook.status = 403
+    with pytest.raises(Exception, match="Status Code: 403"):
+        notifier.send_to_slack("x", {})
+    assert webhook.texts == ["x"]
 
 
 def test_task_defaults_hand_the_configured_passwords_to_airflows_masker(
@@ -108,24 +112,23 @@ def test_task_defaults_hand_the_configured_passwords_to_airflows_masker(
     assert "fraud_pipeline_login:***@db.internal:5432/fraud" in redact(line)
 
 
-def test_send_alert_sends_only_the_masked_message(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_send_alert_sends_only_the_masked_message(
+    monkeypatch: pytest.MonkeyPatch, webhook: Webhook
+) -> None:
     hidden = "Zq8vLm2x" + "K7pTw3"
-    emails, posts = [], []
+    emails: list[str] = []
     monkeypatch.setattr(
         notifier,
         "send_email",
         lambda to, subject, message, context: emails.append(subject + message),
     )
-    monkeypatch.setattr(
-        notifier.urllib.request,
-        "urlopen",
-        lambda request, timeout: posts.append(request.data.decode()) or _Accepted(),
-    )
     message = f"fraud_score failed: host=db password={hidden} dbname=fraud"
-    settings = Settings(alert_email="oncall@example.org", slack_webhook_url=WEBHOOK)
+    settings = Settings(alert_email="oncall@example.org")
 
     assert notifier.send_alert(settings, "task_failure", "critical", message, {}) == [
         "email",
         "slack",
     ]
+    posts = [request["body"].decode() for request in webhook.requests]  # type: ignore[attr-defined]
+    assert len(posts) == 1
     assert all(hidden not in text and "password=***" in text for text in emails + posts)

@@ -146,6 +146,42 @@ def test_tasks_and_page_log_in_as_least_privileged_roles(
     assert SOCKET_URL not in env.values()
 
 
+@pytest.mark.parametrize(
+    ("given", "slack"),
+    [
+        ({}, None),
+        ({"FRAUD_SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}, "http://127.0.0.1:9/hook"),
+        # A Connection the caller defines wins over the webhook URL.
+        (
+            {
+                "FRAUD_SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+                "AIRFLOW_CONN_FRAUD_SLACK": '{"conn_type": "slackwebhook", "password": "T/B/x"}',
+            },
+            "T/B/x",
+        ),
+    ],
+)
+def test_build_env_defines_the_dags_connections(
+    tmp_path: Path, given: dict[str, str], slack: str | None
+) -> None:
+    import json
+
+    generated = generate_secrets({})
+    # A stale warehouse Connection from the caller's shell never reaches the services.
+    stale = {"AIRFLOW_CONN_FRAUD_WAREHOUSE": "postgresql://old/fraud", **given}
+    env = build_env(_paths(tmp_path), _urls(), generated, stale)
+    warehouse = json.loads(env["AIRFLOW_CONN_FRAUD_WAREHOUSE"])
+    assert warehouse == {
+        "conn_type": "postgres",
+        "login": "fraud_pipeline_login",
+        "password": generated["FRAUD_PIPELINE_DB_PASSWORD"],
+        "schema": "fraud",
+        "extra": {"sqlalchemy_query": {"host": "/tmp/pg"}},
+    }
+    connection = env.get("AIRFLOW_CONN_FRAUD_SLACK")
+    assert (json.loads(connection)["password"] if connection else None) == slack
+
+
 @pytest.mark.parametrize("name", ["HOME", "PATH", "AWS_SECRET_ACCESS_KEY", "AIRFLOW_DATABASE_URL"])
 def test_build_env_leaves_unrelated_variables_out(tmp_path: Path, name: str) -> None:
     env = build_env(_paths(tmp_path), _urls(), generate_secrets({}), {name: "x"})
