@@ -4,7 +4,8 @@
 Nightly, once `fraud_score` has finished the same day: computes the PSI of every model feature
 and of the score against the scoring model version's training reference (fixed bins stored with
 the model in MLflow), writes one row per column to `monitoring.feature_drift`, and saves an
-Evidently data-drift HTML report under `FRAUD_ARTIFACT_DIR/drift/`. A night on which the score or a
+Evidently data-drift HTML report under `FRAUD_ARTIFACT_DIR/drift/`, which the task's "Drift report"
+button opens on the monitoring page. A night on which the score or a
 top-importance feature is in the alert band raises a drift warning (`monitoring.alerts`, email,
 Slack).
 
@@ -33,6 +34,7 @@ from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import same_day_sensor, task_defaults
+from fraud_airflow.links import DriftReportLink, publish_drift_report, with_links
 from fraud_airflow.notifier import notify_drift
 
 SETTINGS = load_settings()
@@ -65,11 +67,10 @@ def fraud_drift():
     @task
     def write_drift_report(data_interval_start=None, data_interval_end=None) -> dict:
         """The Evidently data-drift HTML report of the night (no decision waits for it)."""
-        from fraud.monitoring.alerts import report_location
         from fraud.tasks import write_drift_report as write
 
         report = write(data_interval_start, data_interval_end)
-        print(f"Evidently drift report: {report_location(report['report_path'])}")
+        publish_drift_report(SETTINGS, report["drift_date"])
         return report
 
     @task
@@ -100,7 +101,8 @@ def fraud_drift():
         return drop(data_interval_start)
 
     drift, performance = compute_drift(), compute_performance()
-    wait_for_scores >> [drift, performance, write_drift_report(), drop_expired_partitions()]
+    report = with_links(write_drift_report(), DriftReportLink())
+    wait_for_scores >> [drift, performance, report, drop_expired_partitions()]
     request_retraining(drift, performance)  # type: ignore[arg-type]  # XComArg in the flow, dict in the task
 
 

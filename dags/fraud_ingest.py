@@ -12,7 +12,7 @@ their customers and terminals need.
 
 A batch-level failure (schema, volume, too many bad rows) fails `validate_batch` without retries,
 writes nothing downstream for the day and raises an alert. Re-running a day replaces its rows.
-The task log prints where the day's Great Expectations Data Docs are.
+The task log and the task's "Data Docs" button link the Great Expectations Data Docs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
+from fraud_airflow.links import DataDocsLink, publish_data_docs, with_links
 
 SETTINGS = load_settings()
 PARTITIONS = list(range(SETTINGS.feature_partitions))
@@ -55,9 +56,9 @@ def fraud_ingest():
         try:
             outcome = validate(data_interval_start, data_interval_end, run_id)
         except BatchValidationError as error:
-            print(f"Great Expectations Data Docs: {error.outcome.data_docs_path}")
+            publish_data_docs(SETTINGS)
             raise AirflowFailException(str(error)) from error
-        print(f"Great Expectations Data Docs: {outcome['data_docs_path']}")
+        publish_data_docs(SETTINGS)
         return outcome
 
     @task(
@@ -72,7 +73,7 @@ def fraud_ingest():
 
         return build(data_interval_start, data_interval_end, run_id, partition, len(PARTITIONS))
 
-    validate_batch() >> build_features.expand(partition=PARTITIONS)
+    with_links(validate_batch(), DataDocsLink()) >> build_features.expand(partition=PARTITIONS)
 
 
 fraud_ingest()

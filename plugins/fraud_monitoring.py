@@ -33,7 +33,6 @@ from fraud.config import ConfigError, load_settings
 from fraud.dashboard.data import (
     DATA_DOCS_SITE,
     DRIFT_REPORTS,
-    URL_PREFIX,
     ArtifactNotFound,
     analyst_engine,
     artifact_file,
@@ -41,6 +40,7 @@ from fraud.dashboard.data import (
 )
 from fraud.dashboard.html import CONTENT_SECURITY_POLICY, render_page
 from fraud.db import describe_error
+from fraud.links import DATA_DOCS_ROUTE, REPORTS_ROUTE, URL_PREFIX
 
 log = logging.getLogger(__name__)
 # On every answer of the app, errors and redirects included: nothing is cached (the page shows
@@ -167,13 +167,13 @@ def _served(root: Path, relative: str, policy: str) -> FileResponse:
     return FileResponse(path, headers={"Content-Security-Policy": policy})
 
 
-@app.get("/reports/{relative:path}")
+@app.get(f"/{REPORTS_ROUTE}/{{relative:path}}")
 def drift_report(relative: str) -> FileResponse:
     """A nightly Evidently drift report."""
     return _served(load_settings().artifact_dir / DRIFT_REPORTS, relative, REPORT_POLICY)
 
 
-@app.get("/data-docs/{relative:path}")
+@app.get(f"/{DATA_DOCS_ROUTE}/{{relative:path}}")
 def data_docs(relative: str) -> FileResponse:
     """A file of the Great Expectations Data Docs site."""
     return _served(load_settings().artifact_dir / DATA_DOCS_SITE, relative, DATA_DOCS_POLICY)

@@ -68,6 +68,9 @@ class Settings:
     # The MLflow UI as a browser reaches it, when the tracking URI is not that (a database URL,
     # or a host name only the containers resolve). Default: the tracking URI if it is http(s).
     mlflow_ui_url: str | None = None
+    # Where a browser reaches the Airflow UI and the monitoring page it serves: every link in an
+    # alert or a task log starts here. FRAUD_BASE_URL, else Airflow's own AIRFLOW__API__BASE_URL.
+    base_url: str = "http://localhost:8080"
     # MLflow's HTTP client: retries (exponential backoff) and per-request timeout, so that a task
     # fails within seconds, not minutes, when the tracking server is down; Airflow retries it later.
     mlflow_request_max_retries: int = 2
@@ -196,6 +199,16 @@ def _parse_float(name: str, raw: str) -> float:
     return value
 
 
+def _web_url(name: str, raw: str) -> str:
+    """An http(s) URL with a host, without its trailing slash; the variable is named otherwise."""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL with a host")
+    return raw.rstrip("/")
+
+
+# Airflow's own setting for where its UI is reached: the links' base unless FRAUD_BASE_URL is set.
+AIRFLOW_BASE_URL = "AIRFLOW__API__BASE_URL"
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
     "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
@@ -205,6 +218,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),
+    "FRAUD_BASE_URL": ("base_url", str),
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": ("mlflow_request_max_retries", int),
     "MLFLOW_HTTP_REQUEST_TIMEOUT": ("mlflow_request_timeout_seconds", int),
     "FRAUD_MODEL_NAME": ("model_name", str),
@@ -240,7 +254,12 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_PERFORMANCE_FLOOR_AP": ("performance_floor_average_precision", float),
 }
 # Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
-ENVIRONMENT_VARIABLES: tuple[str, ...] = (*_VARIABLES, "FRAUD_PSI_WARNING", "FRAUD_PSI_ALERT")
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    *_VARIABLES,
+    "FRAUD_PSI_WARNING",
+    "FRAUD_PSI_ALERT",
+    AIRFLOW_BASE_URL,
+)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -257,6 +276,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["psi_bands"] = PsiBands(
             warning=_parse_float("FRAUD_PSI_WARNING", warning) if warning else 0.1,
             alert=_parse_float("FRAUD_PSI_ALERT", alert) if alert else 0.25,
+        )
+    airflow_base_url = environ.get(AIRFLOW_BASE_URL, "").strip()
+    if "base_url" not in values and airflow_base_url:
+        values["base_url"] = airflow_base_url
+    if "base_url" in values:
+        values["base_url"] = _web_url(
+            "FRAUD_BASE_URL" if environ.get("FRAUD_BASE_URL", "").strip() else AIRFLOW_BASE_URL,
+            str(values["base_url"]),
         )
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.psi_bands.warning >= settings.psi_bands.alert:

@@ -21,8 +21,6 @@ from fraud.config import PsiBands, Settings
 from fraud.dashboard.live import LiveModel, load_live_model
 from fraud.db import sqlalchemy_url
 
-# Where plugins/fraud_monitoring.py mounts the page on the Airflow api-server.
-URL_PREFIX = "/fraud-monitoring"
 ANALYST_ROLE = "fraud_analyst"
 NIGHTS = 14
 LATEST_ALERTS = 10

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from fraud import dag_ids
 from fraud.config import Settings, load_settings
-from fraud.dashboard.data import URL_PREFIX
 from fraud.db import create_warehouse_engine
+from fraud.links import URL_PREFIX
 from fraud.local.airflow_api import AirflowApi
 from fraud.local.environment import admin_login, child_environment, read_env_file
 from fraud.local.nights import PipelineRunError, wait_for_dags, wait_for_nights, wait_for_run

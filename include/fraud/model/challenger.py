@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from fraud.model import registry, train
 from fraud.model.artifacts import log_search, log_windows, write_artifacts
 from fraud.model.reference import DRIFT_COLUMNS, build_reference
 
+logger = logging.getLogger(__name__)
+
 
 class NotEnoughData(RuntimeError):
     """The windows before the cut-off hold too few labelled rows to train on."""
@@ -45,6 +48,8 @@ class Challenger:
     validation_rows: int = 0
     genuine_share: float = 1.0
     seconds: dict[str, float] = field(default_factory=dict)
+    # The MLflow experiment of the run, for a link to the run's page.
+    experiment_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,9 +197,20 @@ def train_challenger(
     registry.describe_version(settings, version, run.info.run_id, None)
     registry.set_alias(settings, registry.CHALLENGER, version)
     seconds["evaluate_and_log"] = round(time.perf_counter() - started, 3)
+    logger.info(
+        "registered challenger version %d (labels before %s): %s training rows with %s frauds,"
+        " %s validation rows, seconds %s",
+        version,
+        label_cutoff.isoformat(),
+        f"{len(training):,}",
+        f"{int(training['is_fraud'].sum()):,}",
+        f"{len(validation):,}",
+        seconds,
+    )
     return Challenger(
         version=version,
         run_id=run.info.run_id,
+        experiment_id=str(run.info.experiment_id),
         label_cutoff=label_cutoff,
         validation_start=windows.validation_start,
         validation_end=windows.validation_end,

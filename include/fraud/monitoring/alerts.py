@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
+from html import escape
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings
+from fraud.links import drift_report_url
 from fraud.masking import mask_passwords, mask_values
 from fraud.monitoring.drift import DriftOutcome
 
@@ -48,18 +50,44 @@ def record_alert(
         )
 
 
-def drift_alert_message(settings: Settings, outcome: DriftOutcome) -> str | None:
-    """The alert for a night on which a monitored column is in the alert band, or None."""
+def drift_alert_message(
+    settings: Settings, outcome: DriftOutcome, log_url: str | None = None
+) -> str | None:
+    """The alert for a night on which a monitored column is in the alert band, or None.
+
+    It links the night's report on the monitoring page and, when known, the task's log.
+    """
     if not outcome.alerting_columns:
         return None
+    log = f"; log: {log_url}" if log_url else ""
     return (
         f"Drift on {outcome.drift_date} ({settings.model_name} v{outcome.model_version}):"
         f" PSI >= {settings.psi_bands.alert} on {', '.join(outcome.alerting_columns)};"
         f" max PSI {outcome.max_psi:.3f} over {outcome.rows_compared} rows."
-        f" Report: {report_location(outcome.report_path)}"
+        f" Report: {drift_report_url(settings.base_url, outcome.drift_date)}{log}"
     )
 
 
-def report_location(path: str | Path) -> str:
-    """A clickable location for a report file in logs."""
-    return Path(path).resolve().as_uri()
+def failure_message(
+    dag_id: str | None, task_id: str | None, error: BaseException | None, log_url: str | None
+) -> str:
+    """The alert for a failed task: where, the error's first line, and a link to the task's log."""
+    first_line = str(error).splitlines()[0] if error is not None and str(error) else None
+    reason = first_line or (type(error).__name__ if error is not None else "unknown error")
+    log = f"; log: {log_url}" if log_url else ""
+    return f"{dag_id or '?'}.{task_id or '?'} failed: {reason}{log}"
+
+
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+")
+
+
+def html_message(message: str) -> str:
+    """The alert as one HTML paragraph for email: every text escaped, every http(s) link a link."""
+    parts, position = [], 0
+    for found in _WEB_ADDRESS.finditer(message):
+        url = found.group().rstrip(".,;)")
+        parts.append(escape(message[position : found.start()]))
+        parts.append(f'<a href="{escape(url)}">{escape(url)}</a>')
+        position = found.start() + len(url)
+    parts.append(escape(message[position:]))
+    return f"<p>{''.join(parts)}</p>"

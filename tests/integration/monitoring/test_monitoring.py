@@ -10,14 +10,12 @@ covered by the end-to-end test). Only the email and Slack transports are replace
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from html import escape
 from pathlib import Path
 
 import pytest
@@ -32,6 +30,7 @@ from fraud.db import (
     with_database,
 )
 from fraud.migrations import migrate
+from fraud.monitoring.alerts import html_message
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
@@ -57,7 +56,7 @@ CUTOFF = date(2026, 3, 15)
 DRIFT_START = CUTOFF + timedelta(days=5)
 DRIFT_NIGHTS = tuple(DRIFT_START + timedelta(days=offset) for offset in range(-5, 6))
 STATIONARY_NIGHTS = tuple(CUTOFF + timedelta(days=offset) for offset in range(30))
-SLACK_URL = "https://hooks.slack.invalid/services/monitoring-test"
+SLACK_PATH = "/services/monitoring-test"
 ALERT_EMAIL = "fraud-oncall@example.org"
 
 
@@ -98,38 +97,18 @@ class Transports:
 
 @pytest.fixture(scope="module")
 def transports() -> Generator[Transports, None, None]:
-    """Replace SMTP delivery and the webhook POST; record what they were given."""
+    """Replace SMTP delivery and serve the Slack webhook locally; record what they were given."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from fraud_airflow import notifier
-
-    sent = Transports(emails=[], slack=[])
+    from tests.support.slack import slack_webhook
 
     def smtp_notify(self, context) -> None:
         sent.emails.append({"to": self.to, "subject": self.subject, "body": self.html_content})
 
-    class Accepted:
-        status = 200
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info) -> None:
-            return None
-
-    def urlopen(request, timeout: float) -> Accepted:
-        sent.slack.append(
-            {
-                "url": request.full_url,
-                "content_type": request.get_header("Content-type"),
-                "payload": json.loads(request.data),
-            }
-        )
-        return Accepted()
-
-    with pytest.MonkeyPatch.context() as patch:
+    with slack_webhook(SLACK_PATH) as webhook, pytest.MonkeyPatch.context() as patch:
+        sent = Transports(emails=[], slack=webhook.requests)
         patch.setattr(SmtpNotifier, "notify", smtp_notify)
-        patch.setattr(notifier.urllib.request, "urlopen", urlopen)
+        patch.setenv("AIRFLOW_CONN_FRAUD_SLACK", webhook.connection())
         yield sent
 
 
@@ -140,7 +119,6 @@ def environment(warehouse_url: str, tmp_path_factory) -> Generator[pytest.Monkey
         patch.setenv("FRAUD_MODEL_NAME", MODEL_NAME)
         patch.setenv("FRAUD_ARTIFACT_DIR", str(tmp_path_factory.mktemp("monitoring-artifacts")))
         patch.setenv("FRAUD_ALERT_EMAIL", ALERT_EMAIL)
-        patch.setenv("FRAUD_SLACK_WEBHOOK_URL", SLACK_URL)
         yield patch
 
 
@@ -349,15 +327,19 @@ def test_drift_nights_raise_one_warning_each_on_every_channel(
         assert sorted(row.details["alert_columns"]) == columns
         assert night.night.isoformat() in row.message
         assert all(column in row.message for column in columns)
+    # The email is the alert's text with its http links made clickable.
     assert [email["body"] for email in transports.emails] == [
-        f"<p>{escape(str(night.alert))}</p>" for night in drift_nights
+        html_message(str(night.alert)) for night in drift_nights
     ]
+    assert all('<a href="http://' in email["body"] for email in transports.emails)
     assert all(email["to"] == ALERT_EMAIL for email in transports.emails)
     assert all(
         email["subject"].startswith("[fraud] drift: Drift on") for email in transports.emails
     )
-    assert [message["url"] for message in transports.slack] == [SLACK_URL] * len(drift_nights)
-    assert {message["content_type"] for message in transports.slack} == {"application/json"}
+    assert [message["path"] for message in transports.slack] == [SLACK_PATH] * len(drift_nights)
+    assert {message["content_type"] for message in transports.slack} == {
+        "application/json;charset=utf-8"
+    }
     assert [message["payload"]["text"] for message in transports.slack] == [
         f":warning: *[fraud] warning drift*: {night.alert}" for night in drift_nights
     ]

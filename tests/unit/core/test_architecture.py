@@ -23,6 +23,7 @@ CORE = {
     "fraud.dag_ids",
     "fraud.dates",
     "fraud.db",
+    "fraud.links",
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",

@@ -85,6 +85,12 @@ SERVICES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
         (*_AIRFLOW_DEPENDS, "airflow-apiserver", "mlflow"),
     ),
     "mlflow": (BUILT, _MLFLOW_COMMAND, ("127.0.0.1:5000:5000",), ("postgres",)),
+    "statsd-exporter": (
+        "prom/statsd-exporter:v0.28.0",
+        "--statsd.listen-udp=:9125 --web.listen-address=:9102",
+        ("127.0.0.1:9102:9102",),
+        (),
+    ),
 }
 # The volumes table of docs/operations.md: named volume -> (mounted at, services).
 VOLUMES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -247,13 +253,39 @@ def test_each_missing_secret_is_refused(raw: dict[str, Any], name: str) -> None:
 
 
 def test_no_secret_has_a_default(raw: dict[str, Any]) -> None:
-    # A secret is required; only an optional channel (the SMTP connection) may be empty.
+    # A secret is required; only an optional channel (the SMTP and Slack connections) may be empty.
     defaults = {
         (name, argument)
         for name, operator, argument in substitutions(raw)
         if _SECRET_NAME.search(name) and operator != ":?"
     }
-    assert defaults == {("AIRFLOW_CONN_SMTP_DEFAULT", "")}
+    assert defaults == {("AIRFLOW_CONN_SMTP_DEFAULT", ""), ("AIRFLOW_CONN_FRAUD_SLACK", "")}
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_the_warehouse_connection_is_the_pipeline_login(
+    services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from fraud.db import sqlalchemy_url
+    from fraud_airflow.connections import warehouse_connection_url
+
+    environment = services[name]["environment"]
+    monkeypatch.setenv("AIRFLOW_CONN_FRAUD_WAREHOUSE", environment["AIRFLOW_CONN_FRAUD_WAREHOUSE"])
+    resolved = warehouse_connection_url()
+    assert resolved is not None
+    assert make_url(resolved) == make_url(sqlalchemy_url(environment["FRAUD_DATABASE_URL"]))
+    assert make_url(resolved).username == "fraud_pipeline_login"
+
+
+def test_the_slack_connection_is_optional_and_passed_through(raw: dict[str, Any]) -> None:
+    environment = raw["x-airflow-common"]["environment"]
+    assert environment["AIRFLOW_CONN_FRAUD_SLACK"] == "${AIRFLOW_CONN_FRAUD_SLACK:-}"
+    webhook = '{"conn_type": "slackwebhook", "password": "T/B/x"}'
+    given = interpolate(raw, {**TEST_ENVIRON, "AIRFLOW_CONN_FRAUD_SLACK": webhook})
+    for name in AIRFLOW_SERVICES:
+        assert given["services"][name]["environment"]["AIRFLOW_CONN_FRAUD_SLACK"] == webhook
 
 
 def test_every_required_variable_is_a_required_substitution(raw: dict[str, Any]) -> None:
@@ -576,6 +608,20 @@ def test_workers_reach_the_execution_api(services: dict[str, Any]) -> None:
         == TEST_ENVIRON["AIRFLOW__API_AUTH__JWT_SECRET"]
     )
     assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_airflow_sends_statsd_to_the_exporter(services: dict[str, Any], name: str) -> None:
+    environment = services[name]["environment"]
+    exporter = services[environment["AIRFLOW__METRICS__STATSD_HOST"]]
+    command = command_of(exporter).split()
+    listens = {word.split("=", 1)[0]: word.split("=", 1)[1] for word in command if "=" in word}
+    assert environment["AIRFLOW__METRICS__STATSD_ON"] == "true"
+    assert environment["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    assert listens["--statsd.listen-udp"] == f":{environment['AIRFLOW__METRICS__STATSD_PORT']}"
+    # The metrics page is published on the loopback only; StatsD stays on the Compose network.
+    web_port = listens["--web.listen-address"].lstrip(":")
+    assert exporter["ports"] == [f"127.0.0.1:{web_port}:{web_port}"]
 
 
 def test_mlflow_keeps_runs_in_postgres_and_serves_artifacts(services: dict[str, Any]) -> None:

@@ -35,6 +35,18 @@ from fraud.config import ConfigError, PsiBands, load_settings
             1000,
         ),
         ({"FRAUD_TRAINING_MIN_GENUINE_ROWS": "0"}, "training_min_genuine_rows", 0),
+        ({}, "base_url", "http://localhost:8080"),
+        ({"FRAUD_BASE_URL": "https://fraud.example.org/"}, "base_url", "https://fraud.example.org"),
+        (
+            {"AIRFLOW__API__BASE_URL": "https://af.example.org/air"},
+            "base_url",
+            "https://af.example.org/air",
+        ),
+        (
+            {"FRAUD_BASE_URL": "https://fraud.example.org", "AIRFLOW__API__BASE_URL": "http://a"},
+            "base_url",
+            "https://fraud.example.org",
+        ),
     ],
 )
 def test_values_are_typed(environ: dict[str, str], attribute: str, expected: object) -> None:
@@ -59,6 +71,15 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
         ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "0"}, "FRAUD_TRAINING_MAX_GENUINE_ROWS must be"),
         ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "1000"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
         ({"FRAUD_TRAINING_MIN_GENUINE_ROWS": "-1"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
+        (
+            {"FRAUD_BASE_URL": "file:///srv/fraud"},
+            "FRAUD_BASE_URL='file:///srv/fraud' is not an http",
+        ),
+        ({"FRAUD_BASE_URL": "localhost:8080"}, "FRAUD_BASE_URL='localhost:8080' is not an http"),
+        (
+            {"AIRFLOW__API__BASE_URL": "/airflow"},
+            "AIRFLOW__API__BASE_URL='/airflow' is not an http",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -164,7 +164,20 @@ def test_drift_alert_names_the_monitored_columns_in_the_alert_band(
     assert message is not None
     assert message.startswith("Drift on 2026-03-01 (fraud-lightgbm v3): PSI >= 0.25 on ")
     assert f"on {', '.join(named)};" in message
-    assert "file:///reports/2026-03-01.html" in message
+    assert message.endswith(
+        " Report: http://localhost:8080/fraud-monitoring/reports/2026-03-01.html"
+    )
+
+
+def test_a_drift_alert_links_the_report_under_the_base_url_and_the_task_log() -> None:
+    log_url = "https://af.example.org/dags/fraud_drift/runs/r/tasks/compute_drift?try_number=1"
+    settings = Settings(base_url="https://af.example.org")
+    message = drift_alert_message(settings, outcome(("score",)), log_url)
+    assert message is not None
+    assert message.endswith(
+        f" Report: https://af.example.org/fraud-monitoring/reports/2026-03-01.html; log: {log_url}"
+    )
+    assert "file:" not in message
 
 
 def test_outcomes_survive_the_trip_through_xcom() -> None:
