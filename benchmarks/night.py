@@ -31,18 +31,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from benchmarks.night_data import Warehouse, fill, fill_scores
-from benchmarks.process import BenchmarkError, run_child
+from benchmarks.process import BenchmarkError, create_scratch, run_child
 from fraud.config import Settings
 from fraud.dates import day_interval
 from fraud.db import (
-    LONGEST_NAME,
-    MAINTENANCE_DATABASE,
-    DatabaseError,
-    create_database,
     create_warehouse_engine,
     drop_database,
     server_name,
-    sqlalchemy_url,
 )
 from fraud.migrations import migrate
 
@@ -127,15 +122,6 @@ class NightBenchmark:
         }
 
 
-def scratch_url(url: str) -> str:
-    """The configured URL pointed at ``<database>_night`` on the same server."""
-    parsed = make_url(sqlalchemy_url(url))
-    name = f"{parsed.database or MAINTENANCE_DATABASE}_night"
-    if len(name.encode()) > LONGEST_NAME:
-        raise BenchmarkError(f"scratch database name {name!r} is longer than {LONGEST_NAME} bytes")
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 def retraining_windows(settings: Settings, history_days: int) -> tuple[int, int]:
     """The training and validation days a retraining on ``history_days`` of history can have.
 
@@ -191,14 +177,7 @@ def run_night_benchmark(
     if rows_per_day < 1 or history_days < 2:
         raise BenchmarkError("--rows-per-day must be at least 1 and --history-days at least 2")
     url = settings.require_database_url()
-    scratch = scratch_url(url)
-    try:
-        create_database(scratch)
-    except DatabaseError as error:
-        raise BenchmarkError(
-            f"{error} (the benchmark needs CREATEDB; drop a kept one first)"
-        ) from None
-    progress(f"created scratch database {make_url(scratch).database} on {server_name(url)}")
+    scratch = create_scratch(url, "night", progress)
     night = datetime.now(UTC).date() - timedelta(days=1)
     start, end = day_interval(night)
     engine = create_warehouse_engine(scratch)

@@ -26,19 +26,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from benchmarks.process import BenchmarkError
+from benchmarks.process import BenchmarkError, create_scratch
 from fraud.config import Settings
 from fraud.dashboard.data import analyst_engine, load_dashboard
 from fraud.dashboard.html import render_page
 from fraud.db import (
-    LONGEST_NAME,
-    MAINTENANCE_DATABASE,
-    DatabaseError,
-    create_database,
     create_warehouse_engine,
     drop_database,
     server_name,
-    sqlalchemy_url,
 )
 from fraud.migrations import migrate
 
@@ -171,15 +166,6 @@ class PageBenchmark:
         return figures
 
 
-def scratch_url(url: str) -> str:
-    """The configured URL pointed at ``<database>_page`` on the same server."""
-    parsed = make_url(sqlalchemy_url(url))
-    name = f"{parsed.database or MAINTENANCE_DATABASE}_page"
-    if len(name.encode()) > LONGEST_NAME:
-        raise BenchmarkError(f"scratch database name {name!r} is longer than {LONGEST_NAME} bytes")
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 def fill(
     engine: Engine,
     *,
@@ -258,14 +244,7 @@ def run_page_benchmark(
             " between 1 and --rows-per-day"
         )
     url = settings.require_database_url()
-    scratch = scratch_url(url)
-    try:
-        create_database(scratch)
-    except DatabaseError as error:
-        raise BenchmarkError(
-            f"{error} (the benchmark needs CREATEDB; drop a kept one first)"
-        ) from None
-    progress(f"created scratch database {make_url(scratch).database} on {server_name(url)}")
+    scratch = create_scratch(url, "page", progress)
     today = datetime.now(UTC).date()
     page_settings = replace(settings, model_name=MODEL_NAME)
     engine = create_warehouse_engine(scratch)

@@ -6,14 +6,48 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from fraud.db import (
+    LONGEST_NAME,
+    MAINTENANCE_DATABASE,
+    DatabaseError,
+    create_database,
+    server_name,
+    sqlalchemy_url,
+)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 
 class BenchmarkError(RuntimeError):
     """The benchmark cannot run or a step misbehaved; the message is one line."""
+
+
+def scratch_url(url: str, suffix: str) -> str:
+    """The configured URL pointed at ``<database>_<suffix>`` on the same server."""
+    parsed = make_url(sqlalchemy_url(url))
+    name = f"{parsed.database or MAINTENANCE_DATABASE}_{suffix}"
+    if len(name.encode()) > LONGEST_NAME:
+        raise BenchmarkError(f"scratch database name {name!r} is longer than {LONGEST_NAME} bytes")
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def create_scratch(url: str, suffix: str, progress: Callable[[str], None]) -> str:
+    """Create the benchmark's scratch database beside ``url``'s and return its URL."""
+    scratch = scratch_url(url, suffix)
+    try:
+        create_database(scratch)
+    except DatabaseError as error:
+        raise BenchmarkError(
+            f"{error} (the benchmark needs CREATEDB; drop a kept one first)"
+        ) from None
+    progress(f"created scratch database {make_url(scratch).database} on {server_name(url)}")
+    return scratch
 
 
 def child_environment() -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.page import scratch_url
+from benchmarks.process import scratch_url
 from fraud.db import sqlalchemy_url
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_the_page_benchmark_reports_its_figures_and_drops_its_database(warehouse
     with admin.connect() as connection:
         left = connection.execute(
             sa.text("select 1 from pg_database where datname = :name"),
-            {"name": sa.make_url(scratch_url(warehouse_url)).database},
+            {"name": sa.make_url(scratch_url(warehouse_url, "page")).database},
         ).first()
     admin.dispose()
     assert left is None
