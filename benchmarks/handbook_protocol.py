@@ -107,8 +107,8 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
         lines.append(f"| {name} | Handbook | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     for seed, by_model in results.items():
         for name, metrics in by_model.items():
-            values = " | ".join(f"{metrics[metric]:.3f}" for metric in METRICS)
-            lines.append(f"| {name} | ours, seed {seed} | {values} |")
+            cells = " | ".join(f"{metrics[metric]:.3f}" for metric in METRICS)
+            lines.append(f"| {name} | ours, seed {seed} | {cells} |")
     lines.append("| target for our champion | | " + " | ".join(f"≥ {t}" for t in TARGETS) + " |")
     return "\n".join(lines)
 
