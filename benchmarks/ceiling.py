@@ -12,9 +12,14 @@ rest. CP@100 of that oracle is the ceiling of any scorer under the definition.
 * ``window, label by day end``: the same with every fraud label reported before the end of the
   scoring day counted.
 * ``scenario``: the issue's definition. Every fraud is findable except a compromised-terminal
-  fraud (scenario 2) whose terminal had no fraud reported before the day began.
+  fraud (scenario 2) whose terminal had no fraud reported before the day began. (Here and
+  below, a scenario-2 fraud above the large-amount threshold of 220 counts as findable: the
+  simulator labels it scenario 2, but its amount alone gives it away.)
 * ``scenario, labels by day end``: the same, counting the labels reported before the end of the
   payment's day, the scoring time of the nightly batch (what the features may read).
+* ``scenario, this compromise``: the same, counting for a compromised-terminal fraud only the
+  frauds of the compromise it belongs to (at that terminal since the compromise began) reported
+  before the end of its day: a fraud of the terminal months earlier says nothing of today.
 * ``scenario 2 by window``: the issue's, with scenario 2 judged by the old window: isolates
   whether the two differ by the scenario 1 and 3 frauds the old one counted out.
 * ``every fraud``: every fraud findable.
@@ -40,7 +45,11 @@ import pandas as pd
 from fraud.model.metrics import card_precision_at_k
 from fraud.model.protocol import Protocol, protocol_test
 from fraud.simulation.generate import simulate
-from fraud.simulation.params import COMPROMISED_TERMINAL, SimulationParams
+from fraud.simulation.params import (
+    COMPROMISED_TERMINAL,
+    LARGE_AMOUNT_THRESHOLD,
+    SimulationParams,
+)
 
 DELAY_DAYS = 7
 PROTOCOL = Protocol.from_dates(
@@ -51,6 +60,7 @@ DEFINITIONS = (
     "window, label by day end",
     "scenario",
     "scenario, labels by day end",
+    "scenario, this compromise",
     "scenario 2 by window",
     "every fraud",
 )
@@ -81,8 +91,38 @@ def terminal_fraud_known_before(
     return (known_at.notna() & (known_at < moment)).to_numpy()
 
 
+def compromise_known(
+    test: pd.DataFrame,
+    transactions: pd.DataFrame,
+    labels: pd.DataFrame,
+    compromises: pd.DataFrame,
+) -> np.ndarray:
+    """True for test rows at a terminal compromised at their time with a fraud of that compromise
+    (since it began) reported before the end of their day."""
+    terminals = compromises[compromises["fraud_scenario"] == COMPROMISED_TERMINAL]
+    rows = test[["transaction_id", "terminal_id", "tx_datetime"]].merge(
+        terminals.rename(columns={"entity_id": "terminal_id"}), on="terminal_id"
+    )
+    rows = rows[
+        (rows["compromised_from"] <= rows["tx_datetime"])
+        & (rows["tx_datetime"] < rows["compromised_until"])
+    ]
+    began = rows.groupby("transaction_id")["compromised_from"].min().rename("began").reset_index()
+    frauds = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
+    frauds = frauds.merge(transactions[["transaction_id", "terminal_id", "tx_datetime"]])
+    pairs = began.merge(
+        test[["transaction_id", "terminal_id", "tx_datetime"]], on="transaction_id"
+    ).merge(frauds, on="terminal_id", suffixes=("", "_fraud"))
+    day_end = pairs["tx_datetime"].dt.floor("D") + pd.Timedelta(days=1)
+    known = pairs[(pairs["tx_datetime_fraud"] >= pairs["began"]) & (pairs["reported_at"] < day_end)]
+    return test["transaction_id"].isin(known["transaction_id"]).to_numpy()
+
+
 def oracles(
-    test: pd.DataFrame, transactions: pd.DataFrame, labels: pd.DataFrame
+    test: pd.DataFrame,
+    transactions: pd.DataFrame,
+    labels: pd.DataFrame,
+    compromises: pd.DataFrame,
 ) -> dict[str, np.ndarray]:
     """Each definition's oracle score of the test rows: 1 for a findable fraud, else 0."""
     fraud = test["is_fraud"].to_numpy().astype(bool)
@@ -92,12 +132,17 @@ def oracles(
         test, transactions, labels, day_start + pd.Timedelta(days=1)
     )
     by_day_start = terminal_fraud_known_before(test, transactions, labels, day_start)
-    terminal_scenario = test["fraud_scenario"].to_numpy() == COMPROMISED_TERMINAL
+    # A large amount at a compromised terminal is labelled scenario 2 but stands out by itself.
+    terminal_scenario = (test["fraud_scenario"].to_numpy() == COMPROMISED_TERMINAL) & (
+        test["tx_amount"].to_numpy() <= LARGE_AMOUNT_THRESHOLD
+    )
     return {
         "window": fraud & in_window,
         "window, label by day end": fraud & by_day_end,
         "scenario": fraud & (~terminal_scenario | by_day_start),
         "scenario, labels by day end": fraud & (~terminal_scenario | by_day_end),
+        "scenario, this compromise": fraud
+        & (~terminal_scenario | compromise_known(test, transactions, labels, compromises)),
         "scenario 2 by window": fraud & (~terminal_scenario | in_window),
         "every fraud": fraud,
     }
@@ -118,7 +163,7 @@ def seed_ceilings(seed: int) -> dict[str, float]:
     test = protocol_test(transactions, labels, PROTOCOL, DELAY_DAYS)
     test = test.merge(simulation.truth[["transaction_id", "fraud_scenario"]], on="transaction_id")
     result: dict[str, float] = {}
-    for name, score in oracles(test, transactions, labels).items():
+    for name, score in oracles(test, transactions, labels, simulation.compromises).items():
         scored = test.assign(score=score.astype(float))
         result[name] = card_precision_at_k(scored)
         result[f"{name}, no removal"] = without_removal(scored)
