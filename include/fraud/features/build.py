@@ -2,7 +2,8 @@
 
 Every feature of a transaction at time ``t`` uses only what the bank knew when the nightly
 batch scored it: the customer's transactions up to ``t``, the terminal's transactions before
-``t - label_delay_days`` and the fraud labels reported before the end of ``t``'s UTC day.
+``t - label_delay_days`` (and, for the count and age of its reported frauds, its frauds before
+``t``) and the fraud labels reported before the end of ``t``'s UTC day.
 Rows after ``t`` and labels reported later may be present in the inputs; they are ignored,
 so a multi-day training call and day-by-day scoring calls give the same features.
 

@@ -4,7 +4,8 @@ A transaction's customer features need its customer's rows, its terminal feature
 terminal's rows and the frauds known among them (:mod:`fraud.features.build`). The targets sit
 in a temporary table, ``pg_temp.feature_targets``, that the caller fills (the day's validated
 rows of a share, or a training window's sample). :func:`target_features` reads the rows of the
-targets' customers in one pass and the rows of the targets' terminals in another, and splits
+targets' customers in one pass and the rows of the targets' terminals in another (up to the
+delayed windows' end, then only their reported frauds up to the window's end), and splits
 each pass on the way into ``parts`` files on local disk, by a hash of the customer and of the
 terminal. Each part is then computed alone: memory holds one part's history and the targets'
 features, never the window's history, and the server reads each history once, whatever the
