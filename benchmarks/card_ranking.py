@@ -9,7 +9,8 @@ the mean and standard deviation over the seeds of AUC ROC, AP and CP@100 and the
 from ``champion`` (the model as retraining trains it).
 
     python -m benchmarks.card_ranking --seeds 1 2 3 4 5 --variants champion cp_search \\
-        [--prefix fraud_handbook_seed] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--train-days 7] [--prefix fraud_handbook_seed] \\
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import pickle
 import statistics
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +56,15 @@ def protocol() -> Protocol:
     )
 
 
-def frames(database_url: str, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training and test frames of one warehouse, read once and cached."""
+def frames(
+    database_url: str, cache: Path, train_days: int = 7
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training and test frames of one warehouse, read once and cached.
+
+    ``train_days`` moves the training window's start back from the Handbook's week, its end and
+    label cut-off kept; the test set stays the protocol's (cards known since 2018-07-25 dropped),
+    so that variants with longer windows are judged on the same payments.
+    """
     if cache.exists():
         with cache.open("rb") as file:
             return pickle.load(file)  # noqa: S301 - our own cache
@@ -66,11 +75,13 @@ def frames(database_url: str, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     test = protocol_test(history.transactions, history.labels, window, settings.label_delay_days)
     training, _ = labelled_window(
         engine,
-        start=window.train_start,
+        start=window.train_end - timedelta(days=train_days),
         end=window.train_end,
         cutoff=window.training_label_cutoff,
         label_delay_days=settings.label_delay_days,
-        sampling=training_sampling(engine, settings, window.train_start, window.train_end),
+        sampling=training_sampling(
+            engine, settings, window.train_end - timedelta(days=train_days), window.train_end
+        ),
         chunk_rows=settings.feature_chunk_rows,
     )
     engine.dispose()
@@ -163,13 +174,17 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--prefix", default="fraud_handbook_seed")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/fraud_card_ranking"))
+    parser.add_argument(
+        "--train-days", type=int, default=7, help="training window ending 2018-07-31 (default 7)"
+    )
     add_admin_url(parser)
     args = parser.parse_args()
     server = admin_url(parser, args)
     results: dict[str, dict[int, dict[str, float]]] = {name: {} for name in args.variants}
     for seed in args.seeds:
         url = with_database(server, f"{args.prefix}{seed}")
-        training, test = frames(url, args.cache / f"{args.prefix}{seed}.pickle")
+        cache = args.cache / f"{args.prefix}{seed}_train{args.train_days}d.pickle"
+        training, test = frames(url, cache, args.train_days)
         for name in args.variants:
             scores = VARIANTS[name](training, test)
             metrics = compute_metrics(test.assign(score=scores))
