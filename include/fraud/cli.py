@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--delay-days", required=True, type=int)
     evaluate.add_argument("--test-start", required=True, type=_date)
     evaluate.add_argument("--test-end", required=True, type=_date, help="last test day")
+    evaluate.add_argument(
+        "--known-cards-since",
+        type=_date,
+        help="drop test cards with a fraud since this day reported before their test day"
+        " (default: --train-start, as the Handbook)",
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=commands.evaluate)
 

@@ -241,7 +241,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     protocol = Protocol.from_dates(
-        args.train_start, args.train_end, args.delay_days, args.test_start, args.test_end
+        args.train_start,
+        args.train_end,
+        args.delay_days,
+        args.test_start,
+        args.test_end,
+        args.known_cards_since,
     )
     results = evaluate_protocol(warehouse(settings), settings, protocol)
     if args.json:

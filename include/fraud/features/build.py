@@ -2,7 +2,8 @@
 
 Every feature of a transaction at time ``t`` uses only what the bank knew when the nightly
 batch scored it: the customer's transactions up to ``t``, the terminal's transactions before
-``t - label_delay_days`` and the fraud labels reported before the end of ``t``'s UTC day.
+``t - label_delay_days`` (and, for the count and age of its reported frauds, its frauds before
+``t``) and the fraud labels reported before the end of ``t``'s UTC day.
 Rows after ``t`` and labels reported later may be present in the inputs; they are ignored,
 so a multi-day training call and day-by-day scoring calls give the same features.
 
@@ -156,8 +157,16 @@ def _terminal_features(
     fraud_order = np.argsort(fraud_position)
     fraud_position = fraud_position[fraud_order]
     reported = frauds.reported_ns[fraud_order]
+    # Undelayed: the payments of [t - 30 d, t) whose fraud was reported by the scoring time,
+    # which the delayed windows miss for up to a day (a compromise's first reported fraud).
+    reported_hi = timeline.position(clock.rank_of(t, side="left"), side="left")
+    reported_lo = timeline.position(
+        clock.rank_of(t - LONGEST_WINDOW_DAYS * _DAY_NS, side="left"), side="left"
+    )
     known = {days: np.zeros(len(targets), dtype=np.float64) for days in WINDOWS_DAYS}
     oldest, newest = np.full(len(targets), np.nan), np.full(len(targets), np.nan)
+    reported_count = np.zeros(len(targets), dtype=np.float64)
+    reported_newest = np.full(len(targets), np.nan)
     target_day = t // _DAY_NS
     for day in pd.unique(target_day):
         on_day = target_day == day
@@ -168,6 +177,12 @@ def _terminal_features(
             known[days][on_day] = upper - np.searchsorted(known_position, lo[on_day])
         oldest[on_day], newest[on_day] = _fraud_ages(
             t[on_day], lows[LONGEST_WINDOW_DAYS][on_day], hi[on_day], known_position, sorted_ns
+        )
+        reported_count[on_day] = np.searchsorted(
+            known_position, reported_hi[on_day]
+        ) - np.searchsorted(known_position, reported_lo[on_day])
+        _, reported_newest[on_day] = _fraud_ages(
+            t[on_day], reported_lo[on_day], reported_hi[on_day], known_position, sorted_ns
         )
     features: dict[str, np.ndarray] = {}
     for days, lo in lows.items():
@@ -182,6 +197,10 @@ def _terminal_features(
     edge = float(label_delay_days + LONGEST_WINDOW_DAYS)
     features["terminal_fraud_oldest_days"] = np.nan_to_num(oldest, nan=edge)
     features["terminal_fraud_newest_days"] = np.nan_to_num(newest, nan=edge)
+    features[f"terminal_reported_fraud_count_{LONGEST_WINDOW_DAYS}d"] = reported_count
+    features["terminal_reported_fraud_newest_days"] = np.nan_to_num(
+        reported_newest, nan=float(LONGEST_WINDOW_DAYS)
+    )
     return features
 
 

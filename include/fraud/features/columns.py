@@ -26,6 +26,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "terminal_fraud_oldest_days",
     "terminal_fraud_newest_days",
     *(f"terminal_tx_count_{days}d" for days in WINDOWS_DAYS),
+    # Added by V030: frauds reported by the scoring time in the terminal's undelayed 30 days.
+    "terminal_reported_fraud_count_30d",
+    "terminal_reported_fraud_newest_days",
 )
 
 LONGEST_WINDOW_DAYS = max(WINDOWS_DAYS)

@@ -4,7 +4,8 @@ A transaction's customer features need its customer's rows, its terminal feature
 terminal's rows and the frauds known among them (:mod:`fraud.features.build`). The targets sit
 in a temporary table, ``pg_temp.feature_targets``, that the caller fills (the day's validated
 rows of a share, or a training window's sample). :func:`target_features` reads the rows of the
-targets' customers in one pass and the rows of the targets' terminals in another, and splits
+targets' customers in one pass and the rows of the targets' terminals in another (up to the
+delayed windows' end, then only their reported frauds up to the window's end), and splits
 each pass on the way into ``parts`` files on local disk, by a hash of the customer and of the
 terminal. Each part is then computed alone: memory holds one part's history and the targets'
 features, never the window's history, and the server reads each history once, whatever the
@@ -128,6 +129,19 @@ TERMINAL_HISTORY = _HISTORY_ROWS.format(
     rows=f"t.terminal_id in (select distinct terminal_id from {TARGETS})",
 )
 
+# Rows of the targets' terminals in [terminal_end, end) with a fraud reported before the cut-off:
+# the delayed windows never reach them, the undelayed count of reported frauds does. The genuine
+# rows of those days are not read: that count needs only the frauds' times.
+TERMINAL_LATE_FRAUDS = _HISTORY_ROWS.format(
+    part=_TERMINAL_PART.format(column="t.terminal_id"),
+    end="end",
+    rows=f"""t.terminal_id in (select distinct terminal_id from {TARGETS})
+  and exists (
+      select 1 from raw.fraud_labels as l
+      where l.transaction_id = t.transaction_id and l.is_fraud and l.reported_at < %(cutoff)s
+  )""",
+)
+
 # Frauds reported before the cut-off and since the terminals' windows began: a fraud is reported
 # after its payment, so this holds every fraud among the terminals' rows (the others are left
 # out when they are matched to those rows). No payment is read for it.
@@ -197,11 +211,13 @@ def history_reads(
         "cutoff": cutoff,
         **split,
     }
+    late = {"start": terminals["terminal_end"], "end": end, "cutoff": cutoff, **split}
     customer_history = CUSTOMER_HISTORY_OF_SHARE if whole_share else CUSTOMER_HISTORY_OF_TARGETS
     return {
         "targets": (TARGET_ROWS, split),
         "customers": (customer_history, customers),
         "terminals": (TERMINAL_HISTORY, terminals),
+        "late_frauds": (TERMINAL_LATE_FRAUDS, late),
         "frauds": (TERMINAL_FRAUDS, terminals),
     }
 
@@ -283,6 +299,13 @@ def target_features(
     terminal_part = target_table.column("terminal_part").to_numpy()
     terminal_end = reads["terminals"][1]["terminal_end"]
     late = targets.ns >= int(terminal_end.timestamp()) * 1_000_000_000
+    late_frauds = read_table(connection, *reads["late_frauds"], _PART_TYPES)
+    # A late fraud that is a target is already among the late targets.
+    late_frauds = late_frauds.filter(
+        pc.invert(pc.is_in(late_frauds.column("transaction_id"), pa.array(targets.transaction_id)))
+    )
+    late_fraud_part = late_frauds.column("part").to_numpy()
+    late_fraud_rows = rows_of(late_frauds)
     frauds = read_table(connection, *reads["frauds"], _FRAUD_TYPES)
     fraud_ids = frauds.column("transaction_id").to_numpy()
     fraud_ns = frauds.column("reported_us").to_numpy() * 1000
@@ -312,7 +335,11 @@ def target_features(
             mine = terminal_part == part
             if mine.any():
                 rows = Rows.concatenate(
-                    [_part(terminal_files[part]), targets.take(np.flatnonzero(mine & late))]
+                    [
+                        _part(terminal_files[part]),
+                        targets.take(np.flatnonzero(mine & late)),
+                        late_fraud_rows.take(np.flatnonzero(late_fraud_part == part)),
+                    ]
                 )
                 ids = targets.transaction_id[mine]
                 known = KnownFrauds.of(rows, fraud_ids, fraud_ns)

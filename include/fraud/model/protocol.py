@@ -11,7 +11,8 @@ numbers mean the same thing as the Handbook's:
 * **Test targets** are every label, however late: the truth the model is judged against.
 * **Known cards are dropped from the test**, as the Handbook does: on each test day, the
   transactions of cards with a fraud since ``train_start`` reported before that day began
-  are removed, since an investigator already blocked them.
+  are removed, since an investigator already blocked them. ``known_cards_since`` moves that
+  date, so that windows of different lengths are judged on the same test payments.
 * The model, the logistic-regression baseline and the amount rule are trained by
   :func:`fraud.model.train.fit_models` on a training set read as retraining reads it: every
   known fraud and a weighted sample of the genuine payments, as the training settings
@@ -50,10 +51,17 @@ class Protocol:
     delay_days: int
     test_start: datetime
     test_end: datetime
+    known_cards_since: datetime | None = None
 
     @classmethod
     def from_dates(
-        cls, train_start: date, train_end: date, delay_days: int, test_start: date, test_end: date
+        cls,
+        train_start: date,
+        train_end: date,
+        delay_days: int,
+        test_start: date,
+        test_end: date,
+        known_cards_since: date | None = None,
     ) -> Protocol:
         """Build from inclusive calendar dates, as the command line takes them."""
         protocol = cls(
@@ -62,12 +70,18 @@ class Protocol:
             delay_days,
             midnight(test_start),
             midnight(test_end) + timedelta(days=1),
+            None if known_cards_since is None else midnight(known_cards_since),
         )
         if not protocol.train_start < protocol.train_end <= protocol.training_label_cutoff:
             raise ValueError("the train window is empty or the delay is negative")
         if not protocol.training_label_cutoff <= protocol.test_start < protocol.test_end:
             raise ValueError("the test window must start after the train window plus the delay")
         return protocol
+
+    @property
+    def cards_known_since(self) -> datetime:
+        """Test cards with a fraud since this moment, reported before their day, are dropped."""
+        return self.train_start if self.known_cards_since is None else self.known_cards_since
 
     @property
     def training_label_cutoff(self) -> datetime:
@@ -112,7 +126,7 @@ def protocol_test(
     test = train.labelled_features(
         History(transactions, labels), protocol.test_start, protocol.test_end, label_delay_days
     )
-    test = test[~known_card_mask(test, transactions, labels, protocol.train_start)]
+    test = test[~known_card_mask(test, transactions, labels, protocol.cards_known_since)]
     return test.reset_index(drop=True)
 
 

@@ -21,11 +21,11 @@ from fraud.dates import midnight
 from fraud.features.build import build_features
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
-from fraud.model.metrics import compute_metrics
+from fraud.model.metrics import card_precision_at_k, compute_metrics
 
 _PATIENCE_ROUNDS = 20
 # What the search log records of each candidate beside its parameters.
-SEARCH_RESULTS = ("rounds", "average_precision", "seconds")
+SEARCH_RESULTS = ("rounds", "average_precision", "card_precision_at_100", "selection", "seconds")
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class SearchSpace:
     learning_rate: tuple[float, ...] = (0.05,)
     scale_pos_weight: tuple[float, ...] = (1.0, 3.0)
     n_estimators: int = 300
+    # What the held-out days choose on: the sum of these metrics of each candidate.
+    select_on: tuple[str, ...] = ("average_precision",)
 
     def candidates(self) -> list[dict[str, float]]:
         """Every combination, as LightGBM parameters."""
@@ -200,16 +202,13 @@ def fit_models(
         rounds = max(booster.best_iteration, 10)
         seconds = time.monotonic() - candidate_started
         round_seconds = max(round_seconds, seconds / max(booster.current_iteration(), 1))
-        ap = _average_precision(
-            choose_part["is_fraud"],
-            booster_scores(booster, choose_matrix),
-            weights(choose_part),
-        )
+        held_out = _held_out_metrics(choose_part, booster_scores(booster, choose_matrix))
+        selection = float(sum(held_out[metric] for metric in space.select_on))
         search_log.append(
-            {**candidate, "rounds": rounds, "average_precision": ap, "seconds": seconds}
+            {**candidate, "rounds": rounds, **held_out, "selection": selection, "seconds": seconds}
         )
-        if best is None or (not np.isnan(ap) and ap > best[0]):
-            best = (ap, candidate, rounds)
+        if best is None or (not np.isnan(selection) and selection > best[0]):
+            best = (selection, candidate, rounds)
     assert best is not None
     _, chosen, rounds = best
     params = lightgbm_params(chosen, seed)
@@ -244,6 +243,16 @@ def calibrated(booster: lgb.Booster, params: dict[str, float]) -> lgb.Booster:
 def booster_scores(booster: lgb.Booster, matrix: pd.DataFrame) -> np.ndarray:
     """A booster's probabilities for the rows of a feature matrix."""
     return np.asarray(booster.predict(matrix), dtype=np.float64)
+
+
+def _held_out_metrics(choose_part: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+    """A candidate's AP and CP@100 on the held-out days, which the search chooses on."""
+    return {
+        "average_precision": _average_precision(
+            choose_part["is_fraud"], scores, weights(choose_part)
+        ),
+        "card_precision_at_100": card_precision_at_k(choose_part.assign(score=scores)),
+    }
 
 
 def _average_precision(

@@ -94,6 +94,8 @@ def _features_of(transaction_id: int, labels: list[tuple] = HAND_LABELS) -> pd.S
         # No known fraud on the terminal: both ages sit at the window's far edge.
         ("terminal_fraud_oldest_days", DELAY_DAYS + 30.0),
         ("terminal_fraud_newest_days", DELAY_DAYS + 30.0),
+        ("terminal_reported_fraud_count_30d", 0.0),
+        ("terminal_reported_fraud_newest_days", 30.0),
         ("is_weekend", 0.0),
         ("is_night", 0.0),
     ],
@@ -120,6 +122,10 @@ def test_customer_windows_by_hand(column: str, expected: float) -> None:
         # Known frauds in the 30d window: 16 (T - 32d), 14 (T - 9d) and 12 (T - 3d).
         ("terminal_fraud_oldest_days", 32.0),
         ("terminal_fraud_newest_days", 3.0),
+        # Undelayed [T - 30d, T): 11 (T - 2d, past the delayed window's end), 12 and 14 are
+        # known; 15 is reported at the cut-off and 16, 17 are older than 30 days.
+        ("terminal_reported_fraud_count_30d", 3.0),
+        ("terminal_reported_fraud_newest_days", 2.0),
         ("customer_tx_count_30d", 1.0),
         ("customer_amount_zscore_30d", 0.0),  # a single amount has no spread
         ("amount_to_customer_older_mean", 1.0),  # no older rows: the 30d mean stands in
@@ -239,7 +245,9 @@ def test_labels_reported_after_the_cutoff_never_leak(reported_after_cutoff: pd.T
     pd.testing.assert_frame_equal(with_late, without, check_exact=True)
     # The moved labels did matter while they were known, so the test is not vacuous.
     assert not with_late.equals(original)
-    unaffected = [c for c in with_late.columns if not c.startswith("terminal_fraud")]
+    unaffected = [
+        c for c in with_late.columns if not c.startswith(("terminal_fraud", "terminal_reported"))
+    ]
     pd.testing.assert_frame_equal(with_late[unaffected], original[unaffected])
 
 
@@ -287,6 +295,16 @@ def _row_by_row(transactions: pd.DataFrame, labels: pd.DataFrame, delay_days: in
         for name, moment in (("oldest", fraud_times.min()), ("newest", fraud_times.max())):
             age = (tx.tx_datetime - moment) / DAY if len(fraud_times) else edge
             row[f"terminal_fraud_{name}_days"] = age
+        last_30 = terminal[
+            (terminal["tx_datetime"] >= tx.tx_datetime - 30 * DAY)
+            & (terminal["tx_datetime"] < tx.tx_datetime)
+        ]
+        reported_last_30 = fraud_reported.reindex(last_30["transaction_id"])
+        known_times = last_30.loc[(reported_last_30 < cutoff).to_numpy(), "tx_datetime"]
+        row["terminal_reported_fraud_count_30d"] = float(len(known_times))
+        row["terminal_reported_fraud_newest_days"] = (
+            (tx.tx_datetime - known_times.max()) / DAY if len(known_times) else 30.0
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -45,8 +45,16 @@ def test_assembled_halves_equal_build_features(
         & (moment < terminal_end)
     ]
     late_targets = targets[targets["tx_datetime"] >= terminal_end]
-    terminals = Rows.of(pd.concat([terminal_rows, late_targets], ignore_index=True))
     frauds = labels[labels["is_fraud"]]
+    # The frauds of [terminal_end, end) that are not targets: only the undelayed count reads them.
+    late_frauds = transactions[
+        transactions["terminal_id"].isin(targets["terminal_id"])
+        & (moment >= terminal_end)
+        & (moment < end)
+        & transactions["transaction_id"].isin(frauds["transaction_id"])
+        & ~transactions["transaction_id"].isin(targets["transaction_id"])
+    ]
+    terminals = Rows.of(pd.concat([terminal_rows, late_targets, late_frauds], ignore_index=True))
     known = KnownFrauds.of(
         terminals,
         frauds["transaction_id"].to_numpy(),

@@ -52,6 +52,20 @@ def test_handbook_dates_become_half_open_windows() -> None:
 
 
 @pytest.mark.parametrize(
+    ("known_cards_since", "expected"),
+    [
+        (None, datetime(2018, 7, 25, tzinfo=UTC)),
+        (date(2018, 7, 4), datetime(2018, 7, 4, tzinfo=UTC)),
+    ],
+    ids=["train-start", "given"],
+)
+def test_known_cards_date_defaults_to_the_train_start(
+    known_cards_since: date | None, expected: datetime
+) -> None:
+    assert Protocol.from_dates(*HANDBOOK, known_cards_since).cards_known_since == expected
+
+
+@pytest.mark.parametrize(
     "dates",
     [
         (date(2018, 7, 31), date(2018, 7, 25), 7, date(2018, 8, 8), date(2018, 8, 14)),
