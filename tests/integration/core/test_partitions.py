@@ -112,6 +112,17 @@ def old_warehouse(new_database: Callable[[str], str]) -> Iterator[Engine]:
             simulation.transactions["tx_datetime"] >= since, "transaction_id"
         ].to_numpy()
         features = build_features(simulation.transactions, simulation.labels, ids, 7)
+        # Today's features into the table as it stood then: the columns later migrations add
+        # are left out.
+        existing = set(
+            connection.execute(
+                sa.text(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'staging' and table_name = 'transaction_features'"
+                )
+            ).scalars()
+        )
+        features = features[[column for column in features.columns if column in existing]]
         copy_frame(
             connection, features.assign(run_id="before-partitions"), "staging.transaction_features"
         )
