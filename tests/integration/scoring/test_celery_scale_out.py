@@ -574,7 +574,7 @@ def test_partitions_ran_on_both_workers(
     with cluster.metadata.connect() as connection:
         rows = connection.execute(
             sa.text(
-                "select map_index, state, hostname from task_instance"
+                "select map_index, state, hostname, try_number from task_instance"
                 " where dag_id = :dag_id and task_id = :task_id and run_id = :run"
                 " order by map_index"
             ),
@@ -583,7 +583,8 @@ def test_partitions_ran_on_both_workers(
     assert [(row.map_index, row.state) for row in rows] == [
         (index, "success") for index in range(PARTITIONS)
     ]
-    assert {row.hostname for row in rows} == set(cluster.workers)
+    placement = [(row.map_index, row.hostname, row.try_number) for row in rows]
+    assert {row.hostname for row in rows} == set(cluster.workers), placement
 
 
 def _mapped_results(cluster: Cluster, night: Night, dag_id: str, task_id: str) -> list[Any]:
