@@ -4,74 +4,27 @@ replaced; the SMTP provider builds the message)."""
 
 from __future__ import annotations
 
-import email
 import json
-import smtplib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
 from fraud.db import create_warehouse_engine
+from tests.support.mail import mail_body, recorded_mail
+from tests.support.slack import Webhook, slack_webhook
 
 BASE = "https://airflow.example.org/ops"
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    """Answers 200 to every POST and keeps its body."""
-
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-        length = int(self.headers["Content-Length"])
-        type(self).bodies.append(self.rfile.read(length))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
-        return None
-
-
-class _RecordingSMTP:
-    """Stands in for ``smtplib.SMTP``: keeps every message instead of sending it."""
-
-    sent: list[str] = []
-
-    def __init__(self, host: str = "", port: int = 0, **kwargs: object) -> None:
-        self.host = host
-
-    def sendmail(self, from_addr: str, to_addrs: list[str], msg: str) -> dict:
-        type(self).sent.append(msg)
-        return {}
-
-    def close(self) -> None:
-        return None
-
-
 @pytest.fixture
-def channels(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[bytes], list[str]]]:
-    """Slack and email configured, the base URL set: the Slack bodies and the emails sent."""
-    _Recorder.bodies, _RecordingSMTP.sent = [], []
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(smtplib, "SMTP", _RecordingSMTP)
+def channels(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Webhook, list[str]]]:
+    """Slack and email configured, the base URL set: the webhook and the emails sent."""
     monkeypatch.setenv("FRAUD_BASE_URL", BASE)
-    webhook = f"http://127.0.0.1:{server.server_port}/services/T0/B0/hook"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FRAUD_SLACK", json.dumps({"conn_type": "slackwebhook", "password": webhook})
-    )
-    monkeypatch.setenv("FRAUD_ALERT_EMAIL", "oncall@example.org")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        "smtp://127.0.0.1:2525?disable_ssl=true&disable_tls=true&from_email=fraud%40example.org",
-    )
-    yield _Recorder.bodies, _RecordingSMTP.sent
-    server.shutdown()
-    server.server_close()
+    with slack_webhook() as webhook, recorded_mail(monkeypatch) as sent:
+        monkeypatch.setenv("AIRFLOW_CONN_FRAUD_SLACK", webhook.connection())
+        yield webhook, sent
 
 
 def _alert_row(warehouse_url: str, run_id: str):
@@ -85,18 +38,12 @@ def _alert_row(warehouse_url: str, run_id: str):
     return row
 
 
-def _mail_body(sent: str) -> str:
-    mail = email.message_from_string(sent)
-    parts = [part.get_payload(decode=True) for part in mail.walk() if not part.is_multipart()]
-    return b"".join(parts).decode()
-
-
 def test_a_failure_alert_links_the_task_log_on_every_channel(
-    warehouse_url: str, channels: tuple[list[bytes], list[str]]
+    warehouse_url: str, channels: tuple[Webhook, list[str]]
 ) -> None:
     from fraud_airflow.notifier import FraudAlertNotifier
 
-    bodies, sent = channels
+    webhook, sent = channels
     run_id = "scheduled__2026-03-02T00:00:00+00:00"
     task_instance = SimpleNamespace(
         dag_id="fraud_score", task_id="score_partition", run_id=run_id, map_index=1, try_number=2
@@ -111,20 +58,20 @@ def test_a_failure_alert_links_the_task_log_on_every_channel(
     row = _alert_row(warehouse_url, run_id)
     assert row.message == f"fraud_score.score_partition failed: no champion; log: {log_url}"
     assert row.details == {"try_number": 2, "log_url": log_url}
-    (body,) = bodies
-    assert json.loads(body)["text"].endswith(f"no champion; log: {log_url}")
+    (text,) = webhook.texts
+    assert text.endswith(f"no champion; log: {log_url}")
     (mail,) = sent
-    assert f'<a href="{log_url}">{log_url}</a>' in _mail_body(mail)
+    assert f'<a href="{log_url}">{log_url}</a>' in mail_body(mail)
 
 
 def test_a_drift_alert_links_the_served_report_and_no_file(
-    warehouse_url: str, channels: tuple[list[bytes], list[str]]
+    warehouse_url: str, channels: tuple[Webhook, list[str]]
 ) -> None:
     from fraud.monitoring.drift import DriftOutcome
     from fraud.xcom import to_xcom
     from fraud_airflow.notifier import notify_drift
 
-    bodies, sent = channels
+    webhook, sent = channels
     drift = DriftOutcome(
         drift_date="2026-03-01",
         model_version=3,
@@ -146,8 +93,8 @@ def test_a_drift_alert_links_the_served_report_and_no_file(
     assert message is not None and message.endswith(f"Report: {report_url}; log: {log_url}")
     assert (row.kind, row.message) == ("drift", message)
     assert row.details["report_url"] == report_url and row.details["log_url"] == log_url
-    (body,) = bodies
+    (slack_text,) = webhook.texts
     (mail,) = sent
-    texts = (row.message, json.dumps(row.details), json.loads(body)["text"], _mail_body(mail))
-    assert all(report_url in text and "file:" not in text for text in texts)
-    assert f'<a href="{report_url}">' in _mail_body(mail)
+    seen = (row.message, json.dumps(row.details), slack_text, mail_body(mail))
+    assert all(report_url in text and "file:" not in text for text in seen)
+    assert f'<a href="{report_url}">' in mail_body(mail)
