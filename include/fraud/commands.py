@@ -56,21 +56,13 @@ def db_migrate(args: argparse.Namespace) -> int:
 
 def db_logins(args: argparse.Namespace) -> int:
     """Create or update the pipeline's and the analysts' login roles, as the owner."""
-    from fraud.privileges import LOGINS, ensure_login
+    from fraud.privileges import LOGINS, ensure_logins
 
     settings = load_settings()
-    passwords = {
-        "fraud_pipeline_login": ("FRAUD_PIPELINE_DB_PASSWORD", settings.pipeline_db_password),
-        "fraud_analyst_login": ("FRAUD_ANALYST_DB_PASSWORD", settings.analyst_db_password),
-    }
-    missing = [variable for variable, password in passwords.values() if not password]
-    if missing:
-        raise ConfigError(f"{' and '.join(missing)} not set: each login needs its password")
     engine = owner_warehouse()
     try:
         with engine.begin() as connection:
-            for login, group in LOGINS.items():
-                ensure_login(connection, login, group, str(passwords[login][1]))
+            ensure_logins(connection, settings)
     finally:
         engine.dispose()
     for login, group in LOGINS.items():

@@ -20,6 +20,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import Connection
 
 from fraud.bulk import dbapi
+from fraud.config import ConfigError, Settings
 
 PIPELINE = "fraud_pipeline"
 ANALYST = "fraud_analyst"
@@ -350,3 +351,26 @@ join pg_roles g on g.oid = m.roleid
 join pg_roles u on u.oid = m.member
 where u.rolname = :name
 """
+
+
+def ensure_logins(connection: Connection, settings: Settings) -> None:
+    """Create or update both logins of :data:`LOGINS` with the passwords the settings hold."""
+    passwords = {
+        "fraud_pipeline_login": ("FRAUD_PIPELINE_DB_PASSWORD", settings.pipeline_db_password),
+        "fraud_analyst_login": ("FRAUD_ANALYST_DB_PASSWORD", settings.analyst_db_password),
+    }
+    missing = [variable for variable, password in passwords.values() if not password]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} not set: each login needs its password")
+    for login, group in LOGINS.items():
+        ensure_login(connection, login, group, str(passwords[login][1]))
+
+
+_CLOSE_TO_PUBLIC = """
+do $$ begin execute format('revoke all on database %I from public', current_database()); end $$
+"""
+
+
+def close_to_public(connection: Connection) -> None:
+    """Take CONNECT and TEMP on the connection's database from PUBLIC (Airflow's, MLflow's)."""
+    connection.execute(sa.text(_CLOSE_TO_PUBLIC))

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-import sqlalchemy as sa
-
+from fraud.config import load_settings
 from fraud.db import create_warehouse_engine, one_line_errors, server_name
 from fraud.local.environment import child_environment, read_env_file, services_for, write_env_file
 from fraud.local.paths import SERVICES, ServerUrls, StackPaths
@@ -30,35 +29,25 @@ class Started(NamedTuple):
     migrations: list[str]
 
 
-_CLOSE_TO_PUBLIC = """
-do $$ begin execute format('revoke all on database %I from public', current_database()); end $$
-"""
-
-
 def prepare_databases(urls: ServerUrls, env: Mapping[str, str]) -> list[str]:
     """As the owner, in a step of its own: migrate the warehouse, create the two logins, and
     close the Airflow and MLflow databases to PUBLIC; return the migrations applied."""
     from fraud.migrations import migrate
-    from fraud.privileges import LOGINS, ensure_login
+    from fraud.privileges import close_to_public, ensure_logins
 
-    passwords = {
-        "fraud_pipeline_login": env["FRAUD_PIPELINE_DB_PASSWORD"],
-        "fraud_analyst_login": env["FRAUD_ANALYST_DB_PASSWORD"],
-    }
     owner = create_warehouse_engine(urls.warehouse, pool_size=1)
     try:
         with one_line_errors(urls.warehouse):
             applied = migrate(owner)
             with owner.begin() as connection:
-                for login, group in LOGINS.items():
-                    ensure_login(connection, login, group, passwords[login])
+                ensure_logins(connection, load_settings(env))
     finally:
         owner.dispose()
     for url in (urls.airflow, urls.mlflow):
         engine = create_warehouse_engine(url, pool_size=1)
         try:
             with one_line_errors(url), engine.begin() as connection:
-                connection.execute(sa.text(_CLOSE_TO_PUBLIC))
+                close_to_public(connection)
         finally:
             engine.dispose()
     return applied
