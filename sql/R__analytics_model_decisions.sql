@@ -74,7 +74,7 @@ comment on column analytics.model_decisions.challenger_auc_roc is
 comment on column analytics.model_decisions.champion_auc_roc is
     'Champion''s area under the ROC curve on the same window; null when there was no champion.';
 comment on column analytics.model_decisions.challenger_card_precision_at_100 is
-    'Challenger''s card precision at 100: share of frauded cards among the 100 most suspicious cards per day.';
+    'Challenger''s card precision at 100 (the Handbook''s): share of frauded cards among the 100 most suspicious cards per day, leaving out the cards with a fraud reported before the day began.';
 comment on column analytics.model_decisions.champion_card_precision_at_100 is
     'Champion''s card precision at 100 on the same window; null when there was no champion.';
 comment on column analytics.model_decisions.evaluation_start is

@@ -34,7 +34,7 @@ final as (
 select * from final;
 
 comment on view analytics.model_performance_matured is
-    'Per UTC day, model version and label maturity (7, 14 and 30 days by default): average precision, card precision@100, recall in the top decile and alert precision, on the labels reported within maturity_days; unlike model_performance_daily, a later label does not move them.';
+    'Per UTC day, model version and label maturity (7, 14 and 30 days by default): average precision, card precision@100 (new cards only), recall in the top decile and alert precision, on the labels reported within maturity_days; unlike model_performance_daily, a later label does not move them.';
 comment on column analytics.model_performance_matured.tx_date is
     'UTC day of the transactions measured (one nightly batch).';
 comment on column analytics.model_performance_matured.model_name is
@@ -52,7 +52,7 @@ comment on column analytics.model_performance_matured.frauds_known is
 comment on column analytics.model_performance_matured.average_precision is
     'Average precision of the day''s scores against those reports; null while no fraud is known.';
 comment on column analytics.model_performance_matured.card_precision_at_100 is
-    'Share of the 100 highest-scored cards of the day with a known fraud; null when the day had no transaction.';
+    'The Handbook''s card precision at 100: share of the day''s 100 highest-scored cards with a known fraud, leaving out the cards with a fraud (on a payment of the 30 days before) reported before the day began, which are blocked already; null when the day had no such card.';
 comment on column analytics.model_performance_matured.recall_top_decile is
     'Share of the known frauds among the day''s top tenth of scores; null while no fraud is known.';
 comment on column analytics.model_performance_matured.alert_precision is

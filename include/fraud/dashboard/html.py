@@ -111,7 +111,8 @@ def _series(trends: tuple[Trend, ...]) -> list[Series]:
 
 
 def render_live(dashboard: Dashboard) -> str:
-    """The live model's charts over the last nights: performance, alerts, drift, quarantine."""
+    """The live model's charts over the last nights: performance (average, alert and card
+    precision), alerts, drift, quarantine."""
     live, bands = dashboard.live, dashboard.bands
     labels = [f"{night:%m-%d}" for night in live.nights]
     nights = len(labels)
@@ -130,6 +131,13 @@ def render_live(dashboard: Dashboard) -> str:
             _series(live.alert_precision),
             top=1.0,
             empty=f"No alert precision yet: {maturing}.",
+        ),
+        line_chart(
+            "Handbook CP@100: card precision of the daily top 100, known cards left out",
+            labels,
+            _series(live.card_precision),
+            top=1.0,
+            empty=f"No card precision yet: {maturing}.",
         ),
         bar_chart(
             "Alerts per night",
@@ -154,7 +162,9 @@ def render_live(dashboard: Dashboard) -> str:
     return (
         f'<section id="live-model"><h2>The live model: the last {nights} nights</h2>'
         '<p class="muted">Each night measures the days whose labels are 7, 14 and 30 days old;'
-        " a point stands on the night that measured it. Hover a point or a bar for its value.</p>"
+        " a point stands on the night that measured it. Hover a point or a bar for its value."
+        " CP@100 is the share of each day's 100 highest-scored cards with a fraud, leaving out"
+        " the cards with a fraud reported before the day began (blocked already).</p>"
         f'<div class="charts">{"".join(charts)}</div></section>'
     )
 

@@ -24,11 +24,13 @@ LIVE_NIGHTS = 30
 QUEUE_CARDS = 20
 DRIFTED_FEATURES = 5
 SCORE = "score"
+# The matured measures the page charts, each per maturity.
+PERFORMANCE_METRICS = ("average_precision", "alert_precision", "card_precision_at_100")
 
 # Performance by the night that measured it: the days measured in the window lie up to the
 # largest maturity before it.
 _PERFORMANCE = """
-select measured_on, maturity_days, average_precision, alert_precision
+select measured_on, maturity_days, average_precision, alert_precision, card_precision_at_100
 from analytics.model_performance_matured
 where model_name = :model_name and tx_date >= :measured_from and tx_date <= :last
   and measured_on >= :first and measured_on <= :last
@@ -111,6 +113,7 @@ class LiveModel:
     nights: tuple[date, ...]
     average_precision: tuple[Trend, ...]
     alert_precision: tuple[Trend, ...]
+    card_precision: tuple[Trend, ...]
     alerts: Trend
     confirmed: Trend
     psi: tuple[Trend, ...]
@@ -132,8 +135,9 @@ def aligned(nights: Sequence[date], values: Mapping[date, float]) -> tuple[float
 
 def performance_trends(
     rows: Iterable[Mapping[str, Any]], nights: Sequence[date], maturities: Sequence[int]
-) -> tuple[tuple[Trend, ...], tuple[Trend, ...]]:
-    """Average precision and alert precision per maturity, by the night that measured them.
+) -> tuple[tuple[Trend, ...], ...]:
+    """Average precision, alert precision and card precision at 100 per maturity, by the night
+    that measured them, in the order of :data:`PERFORMANCE_METRICS`.
 
     A night scored by two versions has a row per version; their mean stands for the night.
     """
@@ -141,7 +145,7 @@ def performance_trends(
     for row in rows:
         night, maturity = row["measured_on"], int(str(row["maturity_days"]))
         assert isinstance(night, date)
-        for metric in ("average_precision", "alert_precision"):
+        for metric in PERFORMANCE_METRICS:
             if (value := row[metric]) is not None:
                 sums.setdefault((metric, maturity, night), []).append(float(str(value)))
 
@@ -161,7 +165,7 @@ def performance_trends(
             for maturity in sorted(set(maturities))
         )
 
-    return trends("average_precision"), trends("alert_precision")
+    return tuple(trends(metric) for metric in PERFORMANCE_METRICS)
 
 
 def psi_trends(
@@ -212,7 +216,7 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
     scores = {**model, "start": midnight(first), "end": midnight(today)}
     oldest = first - timedelta(days=max(settings.performance_maturity_days, default=0))
     performance = _rows(connection, _PERFORMANCE, {**model, **days, "measured_from": oldest})
-    average_precision, alert_precision = performance_trends(
+    average_precision, alert_precision, card_precision = performance_trends(
         performance, nights, settings.performance_maturity_days
     )
     alerts = _rows(connection, _ALERTS, scores)
@@ -221,6 +225,7 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
         nights=nights,
         average_precision=average_precision,
         alert_precision=alert_precision,
+        card_precision=card_precision,
         alerts=_counts("alerts", nights, alerts, "alerts"),
         confirmed=_counts("confirmed fraud", nights, alerts, "confirmed"),
         psi=psi_trends(_rows(connection, _DRIFT, {**model, **days}), nights),

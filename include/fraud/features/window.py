@@ -11,6 +11,10 @@ card precision meaningful: a genuine card that is read has its true daily highes
 The sample's history is read once and built in parts of about ``chunk_rows`` payments
 (:mod:`fraud.features.history`): memory holds one part's history and the sample, never the
 window's history.
+
+Cards already known as compromised are marked, not dropped (:func:`known_card_rows`): a card
+with a fraud reported before a row's day began would be blocked, and CP@100 leaves its rows out
+as the evaluation protocol leaves them out of its test set.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -57,6 +61,19 @@ where t.tx_datetime >= :start and t.tx_datetime < :end
 """
 _TARGET_LABELS = f"select transaction_id, is_fraud, weight from {TARGETS}"
 _LABEL_TYPES = {"transaction_id": pa.int64(), "is_fraud": pa.bool_(), "weight": pa.float64()}
+
+# The moment each card became known as compromised: its first fraud reported before the bound,
+# among the frauds on its payments since ``since``. A report follows its payment, so the
+# reported_at index bounds the read to the reports of that time: one row per card.
+_CARDS_KNOWN_AT = """
+select t.customer_id, (extract(epoch from min(l.reported_at)) * 1000000)::bigint as known_us
+from raw.fraud_labels as l
+join raw.transactions as t using (transaction_id)
+where l.is_fraud and l.reported_at >= %(since)s and l.reported_at < %(before)s
+  and t.tx_datetime >= %(since)s
+group by t.customer_id
+"""
+_KNOWN_TYPES = {"customer_id": pa.int64(), "known_us": pa.int64()}
 
 # Genuine payments of a window (at most: frauds not yet reported count among them).
 _WINDOW_ROWS = """
@@ -111,6 +128,42 @@ class WindowRead:
 def window_rows(connection: Connection, start: datetime, end: datetime) -> int:
     """All payments of a window, from the index: the most the genuine ones can be."""
     return int(connection.execute(sa.text(_WINDOW_ROWS), {"start": start, "end": end}).scalar_one())
+
+
+def cards_known_at(connection: Connection, *, since: datetime, before: datetime) -> pd.Series:
+    """When each card with a fraud on a payment since ``since`` had its first fraud reported,
+    among the reports before ``before``; by customer id."""
+    query = inline(connection, _CARDS_KNOWN_AT, {"since": since, "before": before})
+    table = copy_out_table(connection, query, _KNOWN_TYPES)
+    return pd.Series(
+        pd.to_datetime(table.column("known_us").to_numpy() * 1000, utc=True),
+        index=table.column("customer_id").to_numpy(),
+    )
+
+
+def known_cards(frame: pd.DataFrame, known_at: pd.Series) -> np.ndarray:
+    """True for the rows whose card became known (``known_at`` by customer id, from
+    :func:`cards_known_at`) before the row's UTC day began."""
+    day_start = pd.to_datetime(frame["tx_datetime"], utc=True).dt.floor("D")
+    card_known_at = frame["customer_id"].map(known_at)
+    return (card_known_at.notna() & (card_known_at < day_start)).to_numpy()
+
+
+def known_card_rows(
+    connection: Connection, frame: pd.DataFrame, *, cutoff: datetime, lookback_days: int
+) -> np.ndarray:
+    """The frame's ``card_known``: the row's card had a fraud reported before the row's UTC day
+    began and before ``cutoff``, on a payment of the ``lookback_days`` days before the frame's
+    first day or since. CP@100 leaves these rows out
+    (:func:`fraud.model.metrics.card_precision_at_k`)."""
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    days = pd.to_datetime(frame["tx_datetime"], utc=True).dt.floor("D")
+    since = days.min().to_pydatetime() - timedelta(days=lookback_days)
+    # A report from the last day's start on marks no row.
+    before = min(cutoff, days.max().to_pydatetime())
+    known_at = cards_known_at(connection, since=since, before=before)
+    return known_cards(frame, known_at)
 
 
 def _labels(connection: Connection) -> pd.DataFrame:

@@ -17,12 +17,14 @@ from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.window import (
     Sampling,
     WindowRead,
+    known_card_rows,
     labelled_window,
     sampling_for,
     window_rows,
 )
 from fraud.model import registry, train
 from fraud.model.artifacts import log_search, log_windows, write_artifacts
+from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.reference import DRIFT_COLUMNS, build_reference
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,9 @@ def training_sampling(
 
 def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWindows) -> Datasets:
     """Labelled, weighted samples of the train and validation windows, labels known by the
-    cut-off; both windows drawn with the training window's sampling."""
+    cut-off; both windows drawn with the training window's sampling. Validation rows whose card
+    was known before their day (by the cut-off's labels) are marked ``card_known``: the gate's
+    CP@100 leaves them out, as the evaluation protocol does."""
     sampling = training_sampling(engine, settings, windows.train_start, windows.train_end)
     frames, reads = {}, {}
     for name, (start, end) in {
@@ -104,6 +108,13 @@ def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWi
                 f"{name} window holds {len(frame)} rows and {frauds} known frauds before"
                 f" cut-off {windows.label_cutoff.isoformat()}: too few to train"
             )
+    with engine.connect() as connection:
+        frames["validation"]["card_known"] = known_card_rows(
+            connection,
+            frames["validation"],
+            cutoff=windows.label_cutoff,
+            lookback_days=KNOWN_CARD_LOOKBACK_DAYS,
+        )
     return Datasets(frames["training"], frames["validation"], sampling, reads)
 
 

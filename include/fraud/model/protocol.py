@@ -12,7 +12,9 @@ numbers mean the same thing as the Handbook's:
 * **Known cards are dropped from the test**, as the Handbook does: on each test day, the
   transactions of cards with a fraud since ``train_start`` reported before that day began
   are removed, since an investigator already blocked them. ``known_cards_since`` moves that
-  date, so that windows of different lengths are judged on the same test payments.
+  date, so that windows of different lengths are judged on the same test payments. The
+  promotion gate and the nightly monitoring mark such rows (``card_known``) instead, and CP@100
+  leaves them out the same way (:func:`fraud.model.metrics.card_precision_at_k`).
 * The model, the logistic-regression baseline and the amount rule are trained by
   :func:`fraud.model.train.fit_models` on a training set read as retraining reads it: every
   known fraud and a weighted sample of the genuine payments, as the training settings
@@ -33,7 +35,7 @@ from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.features.columns import history_start
 from fraud.features.frames import History, read_history
-from fraud.features.window import labelled_window
+from fraud.features.window import known_cards, labelled_window
 from fraud.model import train
 from fraud.model.challenger import training_sampling
 
@@ -100,9 +102,7 @@ def known_card_mask(
     frauds = frauds[frauds["tx_datetime"] >= since]
     # The earliest moment each card became known as compromised.
     known_at = frauds.groupby("customer_id")["reported_at"].min()
-    day_start = pd.to_datetime(test["tx_datetime"], utc=True).dt.floor("D")
-    card_known_at = test["customer_id"].map(known_at)
-    return (card_known_at.notna() & (card_known_at < day_start)).to_numpy()
+    return known_cards(test, known_at)
 
 
 def protocol_datasets(

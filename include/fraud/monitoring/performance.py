@@ -1,4 +1,9 @@
-"""Performance of the live model once labels mature: each day measured again at 7, 14 and 30 days."""
+"""Performance of the live model once labels mature: each day measured again at 7, 14 and 30 days.
+
+CP@100 counts new cards only, as the evaluation protocol and the promotion gate count it: a
+card with a fraud reported before the day began (and before the measure's cut-off) is known
+already and left out of it; the other metrics keep every payment.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from sqlalchemy.engine import Engine
 from fraud.bulk import copy_frame, copy_out_table, inline
 from fraud.config import Settings
 from fraud.dates import midnight
-from fraud.model.metrics import ranking_metrics
+from fraud.features.window import known_card_rows
+from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS, ranking_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +125,8 @@ def performance_rows(
 def _labelled_scores(
     engine: Engine, settings: Settings, day: date, cutoff: datetime
 ) -> pd.DataFrame:
-    """The day's scores with the labels reported before ``cutoff``."""
+    """The day's scores with the labels reported before ``cutoff``, and ``card_known`` where
+    the card had a fraud reported before the day began (left out of CP@100)."""
     start = midnight(day)
     params = {
         "start": start,
@@ -130,7 +137,10 @@ def _labelled_scores(
     with engine.connect() as connection:
         query = inline(connection, _SCORES_WITH_LABELS, params)
         frame = copy_out_table(connection, query, _SCORE_TYPES).to_pandas()
-    frame["tx_datetime"] = pd.to_datetime(frame.pop("tx_us") * 1000, utc=True)
+        frame["tx_datetime"] = pd.to_datetime(frame.pop("tx_us") * 1000, utc=True)
+        frame["card_known"] = known_card_rows(
+            connection, frame, cutoff=cutoff, lookback_days=KNOWN_CARD_LOOKBACK_DAYS
+        )
     frame["is_fraud"] = frame["is_fraud"].astype(np.int8)
     return frame
 

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from fraud_monitoring import DATA_DOCS_POLICY, REPORT_POLICY
 
 from fraud.config import PsiBands, load_settings
+from fraud.dashboard.charts import LEFT, WIDTH
 from fraud.dashboard.data import analyst_engine, load_dashboard
 from fraud.dashboard.html import CONTENT_SECURITY_POLICY
 from fraud.dates import day_interval
@@ -77,10 +78,13 @@ DRIFT_SLOPES = {
     "customer_tx_count_1d": 0.002,
 }
 NIGHTS = 14
+# The seeded card precision at 100 of every measured day.
+CARD_PRECISION = 0.2
 # The live model's charts, by the first words of their labels, in the page's order.
 LIVE_CHARTS = [
     "Average precision as labels mature",
     "Alert precision (alerts confirmed as fraud) as labels mature",
+    "Handbook CP@100: card precision of the daily top 100, known cards left out",
     "Alerts per night",
     "PSI of the score and the 3 most drifted features",
     "Rows quarantined per night",
@@ -304,9 +308,9 @@ def _performance(engine: sa.Engine, model_name: str, last_night: date) -> None:
                 "insert into monitoring.model_performance (date, model_name, model_version,"
                 " maturity_days, transactions, frauds_known, average_precision,"
                 " card_precision_at_100, recall_top_decile, alert_precision) values (:day,"
-                " :model_name, 2, :maturity, 400, 3, :ap, 0.2, 0.5, :precision)"
+                " :model_name, 2, :maturity, 400, 3, :ap, :cards, 0.5, :precision)"
             ),
-            rows,
+            [{**row, "cards": CARD_PRECISION} for row in rows],
         )
 
 
@@ -383,6 +387,9 @@ def test_dashboard_reads_the_live_model_as_fraud_analyst(seeded: Seeded) -> None
         assert list(trend.values) == pytest.approx(
             [None] * 20 + [expected_average_precision(maturity, back) for back in range(9, -1, -1)]
         )
+    for trend, maturity in zip(live.card_precision, (7, 14, 30), strict=True):
+        assert trend.name == f"{maturity} days of labels"
+        assert list(trend.values) == pytest.approx([None] * 20 + [CARD_PRECISION] * 10)
     assert [trend.name for trend in live.psi] == list(DRIFT_SLOPES)
     assert live.psi[0].values[-NIGHTS:] == pytest.approx(
         [expected_psi("score", night) for night in range(NIGHTS)]
@@ -704,12 +711,17 @@ def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> Non
             assert labels == LIVE_CHARTS
             for chart in charts.all():
                 assert chart.bounding_box()["height"] > 100  # drawn, not an empty frame
+                title = chart.locator("text.chart-title")
+                assert title.evaluate("node => node.getComputedTextLength()") < WIDTH - LEFT
             precision = charts.nth(0)
             assert precision.locator("g.series").count() == 3  # 7, 14 and 30 days of labels
             assert precision.locator("circle").count() == 3 * 10
-            assert charts.nth(2).locator("rect").count() == SCORED_NIGHTS
-            assert charts.nth(3).locator("g.series").count() == len(DRIFT_SLOPES)
-            assert charts.nth(3).locator("g.guide").count() == 2
+            cards = charts.nth(2)
+            assert cards.locator("g.series").count() == 3
+            assert cards.locator("circle").count() == 3 * 10
+            assert charts.nth(3).locator("rect").count() == SCORED_NIGHTS
+            assert charts.nth(4).locator("g.series").count() == len(DRIFT_SLOPES)
+            assert charts.nth(4).locator("g.guide").count() == 2
             queue = page.locator("#alert-queue-table tbody tr")
             assert queue.count() == ALERTED_CARDS
             assert "terminal_fraud_risk_7d, tx_amount" in queue.nth(1).inner_text()

@@ -223,6 +223,7 @@ def live(**overrides: object) -> LiveModel:
         "nights": nights,
         "average_precision": (Trend("7 days of labels", nothing),),
         "alert_precision": (Trend("7 days of labels", nothing),),
+        "card_precision": (Trend("7 days of labels", nothing),),
         "alerts": Trend("alerts", nothing),
         "confirmed": Trend("confirmed fraud", nothing),
         "psi": (),
@@ -291,6 +292,7 @@ def test_page_without_a_champion_says_what_to_run() -> None:
 CHARTS = (
     "Average precision",
     "Alert precision",
+    "Handbook CP@100",
     "Alerts per night",
     "PSI of the score",
     "Rows quarantined per night",
@@ -307,7 +309,7 @@ def charts(page: str) -> dict[str, str]:
     return found
 
 
-def test_the_live_model_has_its_five_charts_empty_until_the_nights_have_data() -> None:
+def test_the_live_model_has_its_six_charts_empty_until_the_nights_have_data() -> None:
     drawn = charts(render_page(dashboard(), None, START))
     assert list(drawn) == list(CHARTS)
     assert all('class="empty"' in chart for chart in drawn.values())
@@ -318,13 +320,14 @@ def test_the_live_model_charts_draw_each_night() -> None:
     data = live(
         average_precision=(Trend("7 days of labels", nights), Trend("30 days of labels", nights)),
         alert_precision=(Trend("7 days of labels", nights),),
+        card_precision=(Trend("7 days of labels", (0.2, None, 0.3)),),
         alerts=Trend("alerts", (100, 90, 95)),
         psi=(Trend("score", (0.01, 0.3, 0.2)), Trend("tx_amount", (0.1, 0.1, 0.1))),
         quarantined=Trend("quarantined rows", (4, None, 1)),
     )
     drawn = charts(render_page(dashboard(live=data), None, START))
-    assert [chart.count("<circle") for chart in drawn.values()] == [4, 2, 0, 6, 0]
-    assert [chart.count("<rect") for chart in drawn.values()] == [0, 0, 3, 0, 2]
+    assert [chart.count("<circle") for chart in drawn.values()] == [4, 2, 2, 0, 6, 0]
+    assert [chart.count("<rect") for chart in drawn.values()] == [0, 0, 0, 3, 0, 2]
     assert drawn["PSI of the score"].count('class="guide"') == 2  # warning and alert bands
 
 

@@ -36,12 +36,14 @@ def rounded(trends: tuple[Trend, ...]) -> list[list[float | None]]:
 
 
 def measured(night: int, maturity: int, ap: float | None, precision: float | None) -> dict:
-    """A row of analytics.model_performance_matured measured on the n-th night of NIGHTS."""
+    """A row of analytics.model_performance_matured measured on the n-th night of NIGHTS; its
+    card precision is half its alert precision."""
     return {
         "measured_on": NIGHTS[night],
         "maturity_days": maturity,
         "average_precision": ap,
         "alert_precision": precision,
+        "card_precision_at_100": None if precision is None else precision / 2,
     }
 
 
@@ -67,10 +69,15 @@ def test_performance_by_the_night_that_measured_it(
     average_precision: dict[int, list[float | None]],
     alert_precision: dict[int, list[float | None]],
 ) -> None:
-    ap, precision = performance_trends(rows, NIGHTS, (30, 7))
+    ap, precision, cards = performance_trends(rows, NIGHTS, (30, 7))
     assert [trend.name for trend in ap] == ["7 days of labels", "30 days of labels"]
+    assert [trend.name for trend in cards] == ["7 days of labels", "30 days of labels"]
     assert rounded(ap) == list(average_precision.values())
     assert rounded(precision) == list(alert_precision.values())
+    assert rounded(cards) == [
+        [None if value is None else round(value / 2, 9) for value in values]
+        for values in alert_precision.values()
+    ]
 
 
 def drift(psi: dict[str, tuple[float, ...]]) -> list[dict]:

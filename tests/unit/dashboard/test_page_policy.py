@@ -21,6 +21,7 @@ LIVE = LiveModel(
     nights=NIGHTS,
     average_precision=(Trend("7 days of labels", (0.6, None, 0.7)),),
     alert_precision=(Trend("7 days of labels", (0.2, 0.3, 0.25)),),
+    card_precision=(Trend("7 days of labels", (0.25, None, 0.3)),),
     alerts=Trend("alerts", (100, 104, 98)),
     confirmed=Trend("confirmed fraud", (20, 31, 24)),
     psi=(Trend("score", (0.01, 0.12, 0.3)), Trend("tx_amount", (0.02, 0.02, 0.05))),

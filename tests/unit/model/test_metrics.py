@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraud.model.metrics import card_precision_at_k, compute_metrics, recall_top_decile
+from fraud.model.metrics import (
+    card_precision_at_k,
+    compute_metrics,
+    ranking_metrics,
+    recall_top_decile,
+)
 
 
 def _scored(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
@@ -74,6 +79,106 @@ def test_card_precision_at_k(
     rows: list[tuple[str, int, int, float]], k: int, expected: float
 ) -> None:
     assert card_precision_at_k(_scored(rows), k) == pytest.approx(expected)
+
+
+def _known(rows: list[tuple[str, int, int, float, bool]]) -> pd.DataFrame:
+    """A scored frame from (tx_datetime, customer_id, is_fraud, score, card_known) tuples."""
+    frame = _scored([row[:4] for row in rows])
+    frame["card_known"] = [row[4] for row in rows]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("rows", "k", "expected"),
+    [
+        pytest.param(
+            # Card 1, known and fraudulent, has the top score: left out, genuine card 3 is first.
+            [
+                ("2026-01-01 10:00", 1, 1, 0.9, True),
+                ("2026-01-01 11:00", 2, 1, 0.5, False),
+                ("2026-01-01 12:00", 3, 0, 0.6, False),
+            ],
+            1,
+            0 / 1,
+            id="known-top-card-skipped",
+        ),
+        pytest.param(
+            # Card 1 is left out, so fraudulent card 3 enters the top 2 beside card 2.
+            [
+                ("2026-01-01 10:00", 1, 0, 0.9, True),
+                ("2026-01-01 11:00", 2, 0, 0.8, False),
+                ("2026-01-01 12:00", 3, 1, 0.7, False),
+            ],
+            2,
+            1 / 2,
+            id="next-card-enters-the-top-k",
+        ),
+        pytest.param(
+            # Card 1 is known on day 2 only: found on day 1 (1/1); day 2 ranks card 2 (0/1).
+            [
+                ("2026-01-01 10:00", 2, 0, 0.1, False),
+                ("2026-01-01 11:00", 1, 1, 0.9, False),
+                ("2026-01-02 10:00", 1, 1, 0.9, True),
+                ("2026-01-02 11:00", 2, 0, 0.5, False),
+            ],
+            1,
+            (1 + 0) / 2,
+            id="known-on-its-own-day-only",
+        ),
+        pytest.param(
+            # A day whose every card is known is no day of the mean: day 2 alone, 1/1.
+            [
+                ("2026-01-01 10:00", 1, 1, 0.9, True),
+                ("2026-01-02 10:00", 2, 1, 0.9, False),
+            ],
+            1,
+            1 / 1,
+            id="a-day-of-known-cards-only-drops-out",
+        ),
+    ],
+)
+def test_card_precision_leaves_known_cards_out(
+    rows: list[tuple[str, int, int, float, bool]], k: int, expected: float
+) -> None:
+    assert card_precision_at_k(_known(rows), k) == pytest.approx(expected)
+
+
+def test_card_precision_of_known_cards_only_is_nan() -> None:
+    assert math.isnan(card_precision_at_k(_known([("2026-01-01 10:00", 1, 1, 0.9, True)]), 1))
+
+
+def test_card_precision_with_known_cards_equals_the_frame_without_them() -> None:
+    # As the evaluation protocol computes it: the known rows dropped from the frame.
+    rng = np.random.default_rng(3)
+    n = 2_000
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 300, n),
+            "score": rng.random(n),
+            "is_fraud": (rng.random(n) < 0.1).astype(np.int8),
+            "tx_datetime": pd.to_datetime(
+                1_700_000_000_000_000 + rng.integers(0, 5 * 86_400_000_000, n), unit="us", utc=True
+            ),
+            "card_known": rng.random(n) < 0.2,
+        }
+    )
+    dropped = frame[~frame["card_known"]].drop(columns="card_known")
+    for k in (1, 10, 100):
+        assert card_precision_at_k(frame, k) == card_precision_at_k(dropped, k)
+    assert card_precision_at_k(frame.assign(card_known=False), 10) == card_precision_at_k(
+        frame.drop(columns="card_known"), 10
+    )
+
+
+def test_only_card_precision_leaves_known_cards_out() -> None:
+    frame = _window("perfect")
+    known = frame.assign(card_known=frame["customer_id"] == 1)  # card 1 holds a fraud
+    metrics, without = compute_metrics(frame), compute_metrics(known)
+    assert {name for name in metrics if metrics[name] != without[name]} == {"card_precision_at_100"}
+    assert ranking_metrics(known) == {
+        name: without[name]
+        for name in ("average_precision", "card_precision_at_100", "recall_top_decile")
+    }
 
 
 def test_card_precision_days_are_utc_days() -> None:

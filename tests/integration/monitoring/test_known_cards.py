@@ -1,0 +1,155 @@
+"""CP@100 leaves out known cards in the promotion gate and the nightly monitoring, as the
+evaluation protocol does.
+
+A card is known on a day when a fraud on one of its payments of the last 30 days was reported
+before the day began. The gate's validation frame is read from a small simulated bank and its
+``card_known`` compared with the protocol's :func:`fraud.model.protocol.known_card_mask`; the
+monitoring measures a hand-built day, a year after the bank, whose cards are known or not by
+construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from fraud.config import load_settings
+from fraud.dates import midnight
+from fraud.db import create_warehouse_engine
+from fraud.model.challenger import build_datasets
+from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
+from fraud.model.protocol import known_card_mask
+from fraud.model.train import windows_before
+from fraud.monitoring.performance import nightly_performance
+from fraud.simulation.generate import Simulation, simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import write_simulation
+
+pytestmark = pytest.mark.integration
+
+FIRST_DAY = date(2031, 3, 1)
+DAYS = 50
+# The measured day, far from the simulated bank's.
+DAY = date(2032, 6, 10)
+MATURITY = 7
+
+
+@dataclass(frozen=True)
+class Bank:
+    engine: Engine
+    simulation: Simulation
+
+
+@pytest.fixture(scope="module")
+def bank(warehouse_url: str) -> Iterator[Bank]:
+    engine = create_warehouse_engine(warehouse_url)
+    simulation = simulate(
+        SimulationParams(
+            seed=11, n_customers=250, n_terminals=500, start_date=FIRST_DAY, n_days=DAYS
+        )
+    )
+    with engine.begin() as connection:
+        write_simulation(connection, simulation)
+    yield Bank(engine, simulation)
+    engine.dispose()
+
+
+def test_the_gate_marks_the_cards_the_protocol_drops(bank: Bank) -> None:
+    settings = load_settings()
+    cutoff = midnight(FIRST_DAY + timedelta(days=DAYS))
+    windows = windows_before(
+        cutoff,
+        train_days=settings.train_days,
+        validation_days=settings.validation_days,
+        label_delay_days=settings.label_delay_days,
+    )
+    validation = build_datasets(bank.engine, settings, windows).validation
+    labels = bank.simulation.labels
+    expected = known_card_mask(
+        validation,
+        bank.simulation.transactions,
+        labels[labels["reported_at"] < cutoff],
+        windows.validation_start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS),
+    )
+    assert validation["card_known"].tolist() == expected.tolist()
+    assert 0 < expected.sum() < len(expected)
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour)
+
+
+# (transaction id, card, time, score on DAY or None for an earlier payment, fraud reported at)
+PAYMENTS = [
+    # Card 1: a fraud the day before, reported that evening: known when DAY begins.
+    (-1, 1001, _at(DAY, -14), None, _at(DAY, -4)),
+    (-2, 1001, _at(DAY, 9), 0.9, _at(DAY, 30)),
+    # Card 2: a fraud the day before, reported the next morning: not known when DAY begins.
+    (-3, 1002, _at(DAY, -14), None, _at(DAY, 8)),
+    (-4, 1002, _at(DAY, 10), 0.8, _at(DAY, 30)),
+    # Card 3: a fraud reported before DAY, on a payment older than the lookback.
+    (-5, 1003, _at(DAY - timedelta(days=40), 12), None, _at(DAY - timedelta(days=35), 0)),
+    (-6, 1003, _at(DAY, 11), 0.7, _at(DAY, 30)),
+    # Cards 4 to 8: genuine, scored lower.
+    *[(-10 - card, 1004 + card, _at(DAY, 12), 0.1 + card / 100, None) for card in range(5)],
+]
+
+
+def test_monitoring_leaves_known_cards_out_of_the_stored_card_precision(bank: Bank) -> None:
+    settings = load_settings()
+    with bank.engine.begin() as connection:
+        connection.execute(sa.text("select staging.ensure_day_partitions(:day)"), {"day": DAY})
+        connection.execute(
+            sa.text(
+                "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
+                " terminal_id, tx_amount) values (:id, :at, :card, 7, 20)"
+            ),
+            [{"id": id_, "at": at, "card": card} for id_, card, at, _, _ in PAYMENTS],
+        )
+        connection.execute(
+            sa.text(
+                "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
+                " values (:id, true, :reported)"
+            ),
+            [{"id": id_, "reported": reported} for id_, _, _, _, reported in PAYMENTS if reported],
+        )
+        connection.execute(
+            sa.text(
+                "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
+                " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
+                " is_alert, run_id) values (:id, :at, :card, 7, 20, :score, :model_name, 1,"
+                " false, 'known_cards_test')"
+            ),
+            [
+                {
+                    "id": id_,
+                    "at": at,
+                    "card": card,
+                    "score": score,
+                    "model_name": settings.model_name,
+                }
+                for id_, card, at, score, _ in PAYMENTS
+                if score is not None
+            ],
+        )
+    night = midnight(DAY + timedelta(days=MATURITY))
+    nightly_performance(
+        bank.engine, settings, interval_start=night, interval_end=night + timedelta(days=1)
+    )
+    with bank.engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "select frauds_known, average_precision, card_precision_at_100"
+                " from monitoring.model_performance where date = :day and maturity_days = :maturity"
+            ),
+            {"day": DAY, "maturity": MATURITY},
+        ).one()
+    # Cards 2 and 3 are found; card 1's payment still counts as a fraud for the other metrics.
+    assert row.card_precision_at_100 == pytest.approx(2 / 100)
+    assert row.frauds_known == 3
+    assert row.average_precision == pytest.approx(1.0)
