@@ -31,6 +31,10 @@ from fraud.features.timeline import Clock, Timeline, make_clock, make_timeline
 _DAY_NS = 86_400 * 1_000_000_000
 _RECENT_DAYS = 7
 _NIGHT_LAST_HOUR = 6
+# A payment this many times the card's older mean counts as far above its habit; the newest
+# rows of a window that are compared, which bounds the work per target.
+_LARGE_RATIO = 3.0
+_LARGE_ROWS = 64
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(
     column for column in FEATURE_COLUMNS if column.startswith(("customer_", "amount_to_"))
 )
@@ -105,6 +109,18 @@ def _customer_features(
         (total[recent] - total[lo]) / scale, older, out=mean.copy(), where=older > 0
     )
     features["amount_to_customer_older_mean"] = amount[targets] / older_mean
+    # A stolen card's spree: how many of its payments of the last day and week, this one
+    # included, lie far above its older habit.
+    sorted_amount = amount[timeline.order]
+    threshold = _LARGE_RATIO * older_mean
+    for days in (1, _RECENT_DAYS):
+        span = hi - lows[days]
+        large = np.zeros(len(targets), dtype=np.float64)
+        for offset in range(min(int(span.max(initial=0)), _LARGE_ROWS)):
+            inside = offset < span
+            newest = sorted_amount[np.where(inside, hi - 1 - offset, 0)]
+            large += inside & (newest > threshold)
+        features[f"customer_large_payment_count_{days}d"] = large
     previous_row = timeline.order[np.maximum(first_same - 1, 0)]
     has_previous = (first_same > 0) & (timeline.codes[previous_row] == timeline.target_codes)
     cap = float(LONGEST_WINDOW_DAYS * 86_400)

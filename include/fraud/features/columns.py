@@ -29,6 +29,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     # Added by V030: frauds reported by the scoring time in the terminal's undelayed 30 days.
     "terminal_reported_fraud_count_30d",
     "terminal_reported_fraud_newest_days",
+    # Added by V031: the card's payments of the last 1 and 7 days far above its older mean.
+    "customer_large_payment_count_1d",
+    "customer_large_payment_count_7d",
 )
 
 LONGEST_WINDOW_DAYS = max(WINDOWS_DAYS)

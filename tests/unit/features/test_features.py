@@ -169,6 +169,37 @@ def test_calendar_flags(moment: str, is_weekend: float, is_night: float) -> None
     assert (features["is_weekend"].item(), features["is_night"].item()) == (is_weekend, is_night)
 
 
+def _spree(recent: list[tuple[pd.Timedelta, float]]) -> pd.Series:
+    """Features of a card's payment at T of 35.0, after two older payments of 10.0 and
+    ``recent`` ones (time before T, amount); its large payments are those above 30.0."""
+    rows = [(1, T - 20 * DAY, 1, 1, 10.0), (2, T - 10 * DAY, 1, 1, 10.0)]
+    rows += [(3 + i, T - ago, 1, 1, amount) for i, (ago, amount) in enumerate(recent)]
+    rows.append((1000, T, 1, 1, 35.0))
+    return build_features(_transactions(rows), _labels([]), [1000], DELAY_DAYS).iloc[0]
+
+
+def test_large_payments_by_hand() -> None:
+    features = _spree(
+        [
+            (3 * DAY, 50.0),  # large, in 7d only
+            (DAY, 90.0),  # exactly a day back: in 7d only
+            (pd.Timedelta(hours=12), 40.0),  # large
+            (pd.Timedelta(hours=1), 30.0),  # exactly 3 times the older mean: not above it
+        ]
+    )
+    # 1d: 40 and the payment itself (35); 7d adds 50 and 90.
+    assert features["customer_large_payment_count_1d"] == 2.0
+    assert features["customer_large_payment_count_7d"] == 4.0
+
+
+def test_large_payments_compare_the_newest_rows_only() -> None:
+    # 70 large payments in the last hours: the newest 64 (the payment itself included) count.
+    features = _spree([(pd.Timedelta(minutes=i + 1), 80.0) for i in range(70)])
+    assert features["customer_tx_count_1d"] == 71.0
+    assert features["customer_large_payment_count_1d"] == 64.0
+    assert features["customer_large_payment_count_7d"] == 64.0
+
+
 def test_genuine_labels_never_count() -> None:
     genuine = [(tid, False, reported) for tid, _, reported in HAND_LABELS]
     with_genuine = _features_of(TERMINAL_TARGET, genuine)
@@ -289,7 +320,11 @@ def _row_by_row(transactions: pd.DataFrame, labels: pd.DataFrame, delay_days: in
         mean = recent["tx_amount"].mean()
         row["customer_amount_zscore_30d"] = (tx.tx_amount - mean) / std if std > 0.01 else 0.0
         older = recent.loc[recent["tx_datetime"] <= tx.tx_datetime - 7 * DAY, "tx_amount"]
-        row["amount_to_customer_older_mean"] = tx.tx_amount / (older.mean() if len(older) else mean)
+        older_mean = older.mean() if len(older) else mean
+        row["amount_to_customer_older_mean"] = tx.tx_amount / older_mean
+        for w in (1, 7):
+            last = recent.loc[recent["tx_datetime"] > tx.tx_datetime - w * DAY, "tx_amount"]
+            row[f"customer_large_payment_count_{w}d"] = float((last > 3 * older_mean).sum())
         fraud_times = window.loc[(reported < cutoff).to_numpy(), "tx_datetime"]
         edge = delay_days + 30.0
         for name, moment in (("oldest", fraud_times.min()), ("newest", fraud_times.max())):
