@@ -17,9 +17,7 @@ from fraud.db import create_warehouse_engine
 from fraud.features.build import build_features
 from fraud.migrations import migrate
 from fraud.partitions import drop_partitions_before, ensure_partitions, retention_cutoff
-from fraud.simulation.generate import simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
+from tests.support.bank import simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -99,14 +97,9 @@ def old_warehouse(new_database: Callable[[str], str]) -> Iterator[Engine]:
     """A warehouse migrated up to the version before partitions, with a few days of every table."""
     engine = create_warehouse_engine(new_database("before_partitions"))
     migrate(engine, until="V022")
-    simulation = simulate(
-        SimulationParams(
-            seed=3, n_customers=120, n_terminals=240, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
+    simulation = simulated_bank(engine, seed=3, customers=120, first_day=FIRST_DAY, days=DAYS)
     since, _ = day_interval(FIRST_DAY + timedelta(days=5))
     with engine.begin() as connection:
-        write_simulation(connection, simulation)
         connection.execute(sa.text(_OLD_STAGING), {"start": since})
         ids = simulation.transactions.loc[
             simulation.transactions["tx_datetime"] >= since, "transaction_id"

@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from fraud.cli import main
 from fraud.dates import day_interval
 from fraud.db import create_warehouse_engine
-from fraud.simulation.generate import simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
 from fraud.tasks import validate_batch
+from tests.support.bank import simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +25,7 @@ LAST_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
 @pytest.fixture(scope="module")
 def bank(warehouse_url: str) -> str:
     engine = create_warehouse_engine(warehouse_url)
-    simulation = simulate(
-        SimulationParams(
-            seed=8, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulated_bank(engine, seed=8, customers=300, first_day=FIRST_DAY, days=DAYS)
     engine.dispose()
     start, _ = day_interval(FIRST_DAY)
     validate_batch(start, start + timedelta(days=DAYS), "seed__all")

@@ -25,11 +25,10 @@ from fraud.db import create_warehouse_engine
 from fraud.features.build import build_features
 from fraud.features.columns import FEATURE_COLUMNS, KEY_COLUMNS
 from fraud.features.window import Sampling, labelled_window
-from fraud.simulation.generate import Simulation, simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
+from fraud.simulation.generate import Simulation
 from fraud.tasks import build_features as build_share
 from fraud.tasks import validate_batch
+from tests.support.bank import simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +48,7 @@ class Bank:
 @pytest.fixture(scope="module")
 def bank(warehouse_url: str) -> Iterator[Bank]:
     engine = create_warehouse_engine(warehouse_url)
-    simulation = simulate(
-        SimulationParams(
-            seed=11, n_customers=250, n_terminals=500, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=11, customers=250, first_day=FIRST_DAY, days=DAYS)
     start, _ = day_interval(FIRST_DAY)
     validate_batch(start, start + timedelta(days=DAYS), "seed__all")
     yield Bank(engine, simulation)

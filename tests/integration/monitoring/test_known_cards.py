@@ -26,9 +26,8 @@ from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.protocol import known_card_mask
 from fraud.model.train import windows_before
 from fraud.monitoring.performance import nightly_performance
-from fraud.simulation.generate import Simulation, simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
+from fraud.simulation.generate import Simulation
+from tests.support.bank import simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +47,7 @@ class Bank:
 @pytest.fixture(scope="module")
 def bank(warehouse_url: str) -> Iterator[Bank]:
     engine = create_warehouse_engine(warehouse_url)
-    simulation = simulate(
-        SimulationParams(
-            seed=11, n_customers=250, n_terminals=500, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=11, customers=250, first_day=FIRST_DAY, days=DAYS)
     yield Bank(engine, simulation)
     engine.dispose()
 

@@ -447,19 +447,11 @@ def champion(engine: Engine) -> int:
     from fraud.features.columns import FEATURE_COLUMNS
     from fraud.features.frames import History
     from fraud.model.train import labelled_features
-    from fraud.simulation.generate import simulate
-    from fraud.simulation.params import SimulationParams
-    from fraud.simulation.warehouse import write_simulation
+    from tests.support.bank import simulated_bank
     from tests.support.champion import register_champion
 
     settings = load_settings()
-    simulation = simulate(
-        SimulationParams(
-            seed=11, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=11, customers=300, first_day=FIRST_DAY, days=DAYS)
     delay = settings.label_delay_days
     training = labelled_features(
         History(simulation.transactions, simulation.labels),

@@ -25,10 +25,8 @@ from fraud.features.frames import History
 from fraud.local.environment import postgres_connection
 from fraud.model.registry import CHAMPION, champion_version, set_alias
 from fraud.model.train import labelled_features
-from fraud.simulation.generate import simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
 from fraud.tasks import _engine, build_features, validate_batch
+from tests.support.bank import simulated_bank
 from tests.support.champion import register_champion
 from tests.support.logins import member_login
 
@@ -51,13 +49,7 @@ def engine(warehouse_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def versions(engine: Engine) -> tuple[int, int]:
     """A warehouse whose last day has features, and two versions: the champion and another."""
-    simulation = simulate(
-        SimulationParams(
-            seed=31, n_customers=200, n_terminals=400, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=31, customers=200, first_day=FIRST_DAY, days=DAYS)
     for offset in range(DAYS):
         start, end = day_interval(FIRST_DAY + timedelta(days=offset))
         validate_batch(start, end, f"rescoring__{offset}")

@@ -23,10 +23,8 @@ from fraud.model.train import labelled_features
 from fraud.scoring.predict import SCORE_COLUMNS, score_frame
 from fraud.scoring.score import mark_top_k, score_day, score_share
 from fraud.shares import WHOLE, Share
-from fraud.simulation.generate import simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
 from fraud.tasks import validate_batch
+from tests.support.bank import simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +49,7 @@ class Warehouse:
 @pytest.fixture(scope="module")
 def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
     engine = create_warehouse_engine(warehouse_url)
-    simulation = simulate(
-        SimulationParams(
-            seed=21, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=21, customers=300, first_day=FIRST_DAY, days=DAYS)
     start, end = day_interval(SCORED_DAY.isoformat())
     for offset in range(DAYS):
         day_start, day_end = day_interval((FIRST_DAY + timedelta(days=offset)).isoformat())

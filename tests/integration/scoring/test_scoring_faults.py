@@ -47,9 +47,6 @@ from fraud.migrations import migrate
 from fraud.model.registry import RegistryError
 from fraud.model.train import labelled_features
 from fraud.partitions import ensure_partitions
-from fraud.simulation.generate import simulate
-from fraud.simulation.params import SimulationParams
-from fraud.simulation.warehouse import write_simulation
 from fraud.tasks import (
     _engine,
     build_features,
@@ -59,6 +56,7 @@ from fraud.tasks import (
     score_partition,
     validate_batch,
 )
+from tests.support.bank import simulated_bank
 from tests.support.champion import register_champion
 
 pytestmark = pytest.mark.integration
@@ -112,13 +110,7 @@ def _monitor(url: str) -> Engine:
 @pytest.fixture(scope="module")
 def bank(warehouse_url: str) -> Iterator[Bank]:
     engine = create_warehouse_engine(warehouse_url)
-    simulation = simulate(
-        SimulationParams(
-            seed=7, n_customers=300, n_terminals=600, start_date=FIRST_DAY, n_days=DAYS
-        )
-    )
-    with engine.begin() as connection:
-        write_simulation(connection, simulation)
+    simulation = simulated_bank(engine, seed=7, customers=300, first_day=FIRST_DAY, days=DAYS)
     # One batch for the month: the same row checks as nightly batches, without a volume band
     # (there is no earlier history), in a tenth of the time.
     month_start, _ = _bounds(FIRST_DAY)

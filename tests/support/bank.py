@@ -1,0 +1,30 @@
+"""Test support: a small simulated bank written into a warehouse, as the integration tests need."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from fraud.simulation.generate import Simulation, simulate
+from fraud.simulation.params import SimulationParams
+from fraud.simulation.warehouse import write_simulation
+
+
+def simulated_bank(
+    engine: Engine, *, seed: int, customers: int, first_day: date, days: int
+) -> Simulation:
+    """Simulate ``days`` days from ``first_day`` of a bank with ``customers`` customers and twice
+    as many terminals, write its transactions and labels into the warehouse, return it."""
+    simulation = simulate(
+        SimulationParams(
+            seed=seed,
+            n_customers=customers,
+            n_terminals=2 * customers,
+            start_date=first_day,
+            n_days=days,
+        )
+    )
+    with engine.begin() as connection:
+        write_simulation(connection, simulation)
+    return simulation
