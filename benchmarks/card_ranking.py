@@ -122,6 +122,18 @@ def searched_on(*metrics: str) -> Variant:
     return variant
 
 
+def searched_in(space: train.SearchSpace) -> Variant:
+    """The champion with another grid for its search."""
+
+    def variant(training: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        models = train.fit_models(
+            training, seed=SEED, time_budget_seconds=BUDGET_SECONDS, space=space
+        )
+        return train.score_models(models, test)["model"]
+
+    return variant
+
+
 def bagged(count: int) -> Variant:
     """The champion's chosen parameters refit with ``count`` seeds, probabilities averaged."""
 
@@ -164,6 +176,9 @@ VARIANTS: dict[str, Variant] = {
     "bagged_5": bagged(5),
     "with_logistic": with_logistic,
     "card_day_weights": card_day_weights,
+    "smaller_leaves": searched_in(train.SearchSpace(min_child_samples=(100, 50))),
+    "more_leaves": searched_in(train.SearchSpace(num_leaves=(31, 63))),
+    "slower_learning": searched_in(train.SearchSpace(learning_rate=(0.02,), n_estimators=750)),
 }
 
 
