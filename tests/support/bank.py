@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.engine import Engine
@@ -9,6 +10,14 @@ from sqlalchemy.engine import Engine
 from fraud.simulation.generate import Simulation, simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A warehouse's engine and the simulated bank written into it."""
+
+    engine: Engine
+    simulation: Simulation
 
 
 def simulated_bank(

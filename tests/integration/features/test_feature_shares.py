@@ -10,7 +10,6 @@ which sees every row and every label, to 1e-9.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,7 +27,7 @@ from fraud.features.window import Sampling, labelled_window
 from fraud.simulation.generate import Simulation
 from fraud.tasks import build_features as build_share
 from fraud.tasks import validate_batch
-from tests.support.bank import simulated_bank
+from tests.support.bank import Bank, simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +36,6 @@ DAYS = 50
 DAY = FIRST_DAY + timedelta(days=45)
 DELAY = 7
 COMPARED = [*KEY_COLUMNS, *FEATURE_COLUMNS]
-
-
-@dataclass(frozen=True)
-class Bank:
-    engine: Engine
-    simulation: Simulation
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ construction.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from fraud.config import load_settings
 from fraud.dates import midnight
@@ -26,8 +24,7 @@ from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.protocol import known_card_mask
 from fraud.model.train import windows_before
 from fraud.monitoring.performance import nightly_performance
-from fraud.simulation.generate import Simulation
-from tests.support.bank import simulated_bank
+from tests.support.bank import Bank, simulated_bank
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +33,6 @@ DAYS = 50
 # The measured day, far from the simulated bank's.
 DAY = date(2032, 6, 10)
 MATURITY = 7
-
-
-@dataclass(frozen=True)
-class Bank:
-    engine: Engine
-    simulation: Simulation
 
 
 @pytest.fixture(scope="module")
