@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
-from fraud.dashboard.charts import Guide, Series, bar_chart, line_chart
+from fraud.dashboard.charts import Guide, bar_chart, line_chart
 from fraud.dashboard.data import (
     ANALYST_ROLE,
     Dashboard,
@@ -20,7 +20,6 @@ from fraud.dashboard.data import (
     mlflow_run_url,
     mlflow_version_url,
 )
-from fraud.dashboard.live import Trend
 from fraud.masking import mask_passwords
 
 _STYLE = """
@@ -106,10 +105,6 @@ def render_champion(dashboard: Dashboard, mlflow_ui: str | None) -> str:
     )
 
 
-def _series(trends: tuple[Trend, ...]) -> list[Series]:
-    return [Series(trend.name, trend.values) for trend in trends]
-
-
 def render_live(dashboard: Dashboard) -> str:
     """The live model's charts over the last nights: performance (average, alert and card
     precision), alerts, drift, quarantine."""
@@ -121,21 +116,21 @@ def render_live(dashboard: Dashboard) -> str:
         line_chart(
             "Average precision as labels mature",
             labels,
-            _series(live.average_precision),
+            live.average_precision,
             top=1.0,
             empty=f"No average precision yet: {maturing}.",
         ),
         line_chart(
             "Alert precision (alerts confirmed as fraud) as labels mature",
             labels,
-            _series(live.alert_precision),
+            live.alert_precision,
             top=1.0,
             empty=f"No alert precision yet: {maturing}.",
         ),
         line_chart(
             "Handbook CP@100: card precision of the daily top 100, known cards left out",
             labels,
-            _series(live.card_precision),
+            live.card_precision,
             top=1.0,
             empty=f"No card precision yet: {maturing}.",
         ),
@@ -148,7 +143,7 @@ def render_live(dashboard: Dashboard) -> str:
         line_chart(
             f"PSI of the score and the {max(len(live.psi) - 1, 0)} most drifted features",
             labels,
-            _series(live.psi),
+            live.psi,
             guides=(Guide("warning", bands.warning), Guide("alert", bands.alert)),
             empty="No drift computed in these nights.",
         ),

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fraud.config import Settings
+from fraud.dashboard.charts import Series
 from fraud.dates import midnight
 
 LIVE_NIGHTS = 30
@@ -81,12 +82,9 @@ limit :limit
 """
 
 
-@dataclass(frozen=True)
-class Trend:
-    """One value per night of the window, oldest first; ``None`` where nothing was measured."""
-
-    name: str
-    values: tuple[float | None, ...]
+# One value per night of the window, oldest first (``None`` where nothing was measured): a
+# chart's series as it is drawn.
+Trend = Series
 
 
 @dataclass(frozen=True)
