@@ -20,8 +20,12 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 UNIT_TESTS = REPOSITORY_ROOT / "tests" / "unit"
@@ -165,6 +169,16 @@ def warehouse_url(
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def engine(warehouse_url: str) -> Iterator[Engine]:
+    """An engine on this module's warehouse, disposed after the module."""
+    from fraud.db import create_warehouse_engine
+
+    engine = create_warehouse_engine(warehouse_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

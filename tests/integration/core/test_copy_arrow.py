@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -11,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from fraud.bulk import copy_arrow
-from fraud.db import create_warehouse_engine
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +20,6 @@ ROWS = [
     ("line\nbreak", -2.2250738585072014e-308, True),
     ("\\N", 123456789.12345679, False),
 ]
-
-
-@pytest.fixture(scope="module")
-def engine(warehouse_url: str) -> Iterator[sa.Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
 
 
 def test_every_value_loads_back_exactly(engine: sa.Engine) -> None:

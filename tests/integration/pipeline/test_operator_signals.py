@@ -27,7 +27,6 @@ from sqlalchemy.engine import Engine
 
 from fraud.bulk import copy_frame
 from fraud.config import load_settings
-from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
 from fraud.model.registry import RegisteredModel
@@ -55,13 +54,6 @@ bag = DagBag(dag_folder=sys.argv[1])
 run = bag.dags["fraud_ingest"].test(logical_date=datetime.fromisoformat(sys.argv[2]))
 print("run state:", run.state)
 """
-
-
-@pytest.fixture(scope="module")
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
 
 
 def day_frame(day: datetime, first_id: int) -> pd.DataFrame:

@@ -50,15 +50,6 @@ def test_tasks_connect_as_a_member_of_fraud_pipeline_only(tasks_log_in_as_the_pi
 
 
 @pytest.fixture(scope="module")
-def engine(warehouse_url: str):
-    from fraud.db import create_warehouse_engine
-
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
 def airflow_engine(airflow_db):
     import os
 

@@ -10,7 +10,6 @@ Timestamps outside the interval cannot be in the interval's batch: they are left
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from sqlalchemy.engine import Engine
 
 from fraud.bulk import copy_frame
 from fraud.cli import main
-from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
 from fraud.model.registry import RegisteredModel
@@ -112,14 +110,6 @@ CATALOG: dict[str, RawCase] = {
         observed="3 of 40 rows",
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    """An engine on this module's own warehouse."""
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -430,15 +430,6 @@ class Night:
 
 
 @pytest.fixture(scope="module")
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    from fraud.db import create_warehouse_engine
-
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
 def champion(engine: Engine) -> int:
     """Simulate the bank into raw.*, train a small booster and register it as the champion."""
     import lightgbm as lgb

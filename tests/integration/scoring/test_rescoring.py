@@ -9,7 +9,6 @@ version that is not the champion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import lightgbm as lgb
@@ -19,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 from fraud.config import load_settings
 from fraud.dates import day_interval
-from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
 from fraud.local.environment import postgres_connection
@@ -37,13 +35,6 @@ DAYS = 10
 RESCORED_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
 # A server nothing listens on: a task that read FRAUD_DATABASE_URL would fail.
 UNREACHABLE = "postgresql://fraud_pipeline_login:unused@127.0.0.1:9/nowhere?connect_timeout=2"
-
-
-@pytest.fixture(scope="module")
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
