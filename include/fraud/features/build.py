@@ -111,16 +111,17 @@ def _customer_features(
     features["amount_to_customer_older_mean"] = amount[targets] / older_mean
     # A stolen card's spree: how many of its payments of the last day and week, this one
     # included, lie far above its older habit.
+    # The day is the newest part of the week: one pass over the week's newest rows counts both.
     sorted_amount = amount[timeline.order]
     threshold = _LARGE_RATIO * older_mean
-    for days in (1, _RECENT_DAYS):
-        span = hi - lows[days]
-        large = np.zeros(len(targets), dtype=np.float64)
-        for offset in range(min(int(span.max(initial=0)), _LARGE_ROWS)):
-            inside = offset < span
-            newest = sorted_amount[np.where(inside, hi - 1 - offset, 0)]
-            large += inside & (newest > threshold)
-        features[f"customer_large_payment_count_{days}d"] = large
+    spans = {days: hi - lows[days] for days in (1, _RECENT_DAYS)}
+    large = {days: np.zeros(len(targets), dtype=np.float64) for days in spans}
+    for offset in range(min(int(spans[_RECENT_DAYS].max(initial=0)), _LARGE_ROWS)):
+        newest = sorted_amount[np.maximum(hi - 1 - offset, 0)] > threshold
+        for days, span in spans.items():
+            large[days] += (offset < span) & newest
+    for days, count in large.items():
+        features[f"customer_large_payment_count_{days}d"] = count
     previous_row = timeline.order[np.maximum(first_same - 1, 0)]
     has_previous = (first_same > 0) & (timeline.codes[previous_row] == timeline.target_codes)
     cap = float(LONGEST_WINDOW_DAYS * 86_400)
