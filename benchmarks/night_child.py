@@ -118,9 +118,10 @@ def _warm_up() -> None:
 
     import fraud.features.nightly  # noqa: F401
     import fraud.scoring.score  # noqa: F401
-    from fraud.tasks import warehouse
+    from fraud.config import load_settings
+    from fraud.db import warehouse_engine
 
-    with warehouse().connect() as connection:
+    with warehouse_engine(load_settings().require_database_url()).connect() as connection:
         connection.execute(sa.text("select 1"))
         inline(connection, "select %(one)s", {"one": 1})
         dbapi(connection)

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from fraud.bulk import dbapi, inline
 from fraud.config import load_settings
+from fraud.db import warehouse_engine
 from fraud.features.history import history_reads, new_targets, prepare_reads
 from fraud.features.nightly import DAY_TARGETS, FEATURE_TABLE, chunk_count
 from fraud.shares import Share
-from fraud.tasks import warehouse
 
 _EXPORT = f"""
 copy (select * from {FEATURE_TABLE} where tx_datetime >= %(start)s and tx_datetime < %(end)s)
@@ -35,7 +35,7 @@ def feature_floor(start: datetime, end: datetime, *, shares: int, csv_path: str)
     """Seconds of the feature step's reads and of its writes, measured apart."""
     settings = load_settings()
     window = {"start": start, "end": end}
-    engine = warehouse(settings)
+    engine = warehouse_engine(settings.require_database_url())
     read_seconds, targets, parts = 0.0, 0, 0
     with engine.begin() as connection:
         raw = dbapi(connection)

@@ -150,8 +150,8 @@ def warehouse_url(
     Modules never see each other's rows or model versions, whatever order they run in.
     """
     from fraud.db import create_warehouse_engine
+    from fraud.db import warehouse_engine as _engine
     from fraud.migrations import migrate
-    from fraud.tasks import _engine
 
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     url = new_database(module)

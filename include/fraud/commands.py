@@ -228,8 +228,8 @@ def train(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Train on one window and test on a later one, as the Handbook's protocol does."""
+    from fraud.db import warehouse_engine
     from fraud.model.protocol import Protocol, evaluate_protocol
-    from fraud.tasks import warehouse
 
     settings = load_settings()
     protocol = Protocol.from_dates(
@@ -240,7 +240,9 @@ def evaluate(args: argparse.Namespace) -> int:
         args.test_end,
         args.known_cards_since,
     )
-    results = evaluate_protocol(warehouse(settings), settings, protocol)
+    results = evaluate_protocol(
+        warehouse_engine(settings.require_database_url()), settings, protocol
+    )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -253,11 +255,13 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def model_rollback(args: argparse.Namespace) -> int:
     """Move ``champion`` back to the version it replaced."""
+    from fraud.db import warehouse_engine
     from fraud.model.promotion import rollback
-    from fraud.tasks import warehouse
 
     settings = load_settings()
-    previous, current = rollback(warehouse(settings), settings, args.reason)
+    previous, current = rollback(
+        warehouse_engine(settings.require_database_url()), settings, args.reason
+    )
     print(f"champion moved from version {previous} back to version {current}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import contextmanager
+from functools import lru_cache
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -72,6 +73,12 @@ def create_warehouse_engine(url: str, *, pool_size: int = 2) -> Engine:
         max_overflow=2,
         connect_args={"application_name": "fraud"},
     )
+
+
+@lru_cache(maxsize=4)
+def warehouse_engine(url: str) -> Engine:
+    """The warehouse engine of one URL, one pool per process: every task and command shares it."""
+    return create_warehouse_engine(url)
 
 
 def describe_error(error: BaseException, url: str) -> str:

@@ -11,28 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings, load_settings
 from fraud.dates import day_interval, parse_moment, utc
-from fraud.db import create_warehouse_engine, one_line_errors
+from fraud.db import one_line_errors, warehouse_engine
 from fraud.xcom import from_xcom, to_xcom
 
 XCom = dict[str, Any]
 
 
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Engine:
-    return create_warehouse_engine(url)
-
-
 def warehouse(settings: Settings | None = None) -> Engine:
     """The warehouse engine of the configured URL (one per process)."""
     settings = settings or load_settings()
-    return _engine(settings.require_database_url())
+    return warehouse_engine(settings.require_database_url())
 
 
 def validate_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> XCom:

@@ -44,8 +44,8 @@ class FraudAlertNotifier(BaseNotifier):
     def notify(self, context) -> None:
         """Write the alert row, then send it by email and Slack where configured."""
         from fraud.config import load_settings
+        from fraud.db import warehouse_engine
         from fraud.monitoring.alerts import failure_message, record_alert
-        from fraud.tasks import warehouse
 
         task_instance = context.get("ti")
         settings = load_settings()
@@ -58,7 +58,7 @@ class FraudAlertNotifier(BaseNotifier):
         )
         details = {"try_number": getattr(task_instance, "try_number", None), "log_url": log_url}
         record_alert(
-            warehouse(settings),
+            warehouse_engine(settings.require_database_url()),
             kind=self.kind,
             severity=self.severity,
             message=message,

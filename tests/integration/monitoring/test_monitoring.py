@@ -29,13 +29,13 @@ from fraud.db import (
     scratch_database,
     with_database,
 )
+from fraud.db import warehouse_engine as _engine
 from fraud.migrations import migrate
 from fraud.monitoring.alerts import html_message
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
 from fraud.tasks import (
-    _engine,
     build_features,
     compute_drift,
     compute_performance,
@@ -44,7 +44,6 @@ from fraud.tasks import (
     score_day,
     train_challenger,
     validate_batch,
-    warehouse,
     write_drift_report,
 )
 
@@ -196,7 +195,7 @@ def replay_requests(nights: list[Night]) -> list[dict | None]:
     ``request_retraining`` reads only the drift rows stored up to its own night, so replaying
     the stored outcomes in order is what a run under the current settings would have opened.
     """
-    engine = warehouse()
+    engine = _engine(os.environ["FRAUD_DATABASE_URL"])
     with engine.begin() as connection:
         connection.execute(sa.text("delete from monitoring.retraining_requests"))
     return [request_retraining(night.drift, night.performance) for night in nights]

@@ -32,7 +32,7 @@ def tasks_log_in_as_the_pipeline(warehouse_url: str):
     """Point the tasks' FRAUD_DATABASE_URL at a member of fraud_pipeline for this module."""
     import os
 
-    from fraud.tasks import _engine
+    from fraud.db import warehouse_engine as _engine
     from tests.support.logins import member_login
 
     with member_login(warehouse_url, "fraud_pipeline") as url:

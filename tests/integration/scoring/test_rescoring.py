@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 
 from fraud.config import load_settings
 from fraud.dates import day_interval
+from fraud.db import warehouse_engine as _engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
 from fraud.local.environment import postgres_connection
 from fraud.model.registry import CHAMPION, champion_version, set_alias
 from fraud.model.train import labelled_features
-from fraud.tasks import _engine, build_features, validate_batch
+from fraud.tasks import build_features, validate_batch
 from tests.support.bank import simulated_bank
 from tests.support.champion import register_champion
 from tests.support.logins import member_login

@@ -40,6 +40,7 @@ from fraud.cli import main
 from fraud.config import Settings, load_settings
 from fraud.dates import day_interval
 from fraud.db import DatabaseError, create_database, create_warehouse_engine, sqlalchemy_url
+from fraud.db import warehouse_engine as _engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
 from fraud.masking import mask_url
@@ -48,7 +49,6 @@ from fraud.model.registry import RegistryError
 from fraud.model.train import labelled_features
 from fraud.partitions import ensure_partitions
 from fraud.tasks import (
-    _engine,
     build_features,
     mark_top_k,
     resolve_champion,
