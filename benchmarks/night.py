@@ -220,7 +220,7 @@ def run_night_benchmark(
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "run_id": f"benchmark__{night}",
-                "shares": settings.feature_partitions,
+                "shares": settings.feature_shares,
                 "csv_path": str(folder / "features.csv"),
                 "cutoff": start.isoformat(),
             }
@@ -231,14 +231,14 @@ def run_night_benchmark(
             }
             steps.append(_step("retraining", spec, {**environment, **windows}, progress))
             steps.append(_step("validate", spec, environment, progress))
-            for share in range(settings.feature_partitions):
+            for share in range(settings.feature_shares):
                 steps.append(_step("features", spec, environment, progress, share))
             steps.append(_step("features_floor", spec, environment, progress))
             resolved = _step("resolve", spec, environment, progress)
             steps.append(resolved)
             version = resolved.result["model_version"]
-            score_spec = {**spec, "shares": settings.score_partitions, "model_version": version}
-            for share in range(settings.score_partitions):
+            score_spec = {**spec, "shares": settings.score_shares, "model_version": version}
+            for share in range(settings.score_shares):
                 steps.append(_step("score", score_spec, environment, progress, share))
             steps.append(_step("top_k", score_spec, environment, progress))
             for name in ("drift", "report", "performance"):
@@ -251,8 +251,8 @@ def run_night_benchmark(
         rows_per_day=rows_per_day,
         history_days=history_days,
         night=night.isoformat(),
-        feature_shares=settings.feature_partitions,
-        score_shares=settings.score_partitions,
+        feature_shares=settings.feature_shares,
+        score_shares=settings.score_shares,
         feature_chunk_rows=settings.feature_chunk_rows,
         server=server_name(url),
         scratch_database=str(make_url(scratch).database),

@@ -248,7 +248,7 @@ def run_scoring_benchmark(
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "chunk_rows": settings.score_chunk_rows,
-                "shares": settings.score_partitions,
+                "shares": settings.score_shares,
                 "alert_threshold": settings.alert_threshold,
                 "alert_top_k": settings.alert_top_k,
             }

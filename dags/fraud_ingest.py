@@ -6,7 +6,7 @@ Nightly, for the day in its data interval: reads that day's card transactions fr
 passing rows to `staging.transactions` and failing rows to `quality.quarantine` (with the names of
 the expectations they failed), records the counts in `quality.validation_run`, then builds the
 point-in-time features of the validated rows into `staging.transaction_features`: `build_features`
-is mapped over `FRAUD_FEATURE_PARTITIONS` shares of the day's customers, which any worker may take,
+is mapped over `FRAUD_FEATURE_SHARES` shares of the day's customers, which any worker may take,
 and each share goes through in chunks of `FRAUD_FEATURE_CHUNK_ROWS` rows with only the history
 their customers and terminals need.
 
@@ -29,7 +29,7 @@ from fraud_airflow.defaults import task_defaults
 from fraud_airflow.links import DataDocsLink, publish_data_docs, with_links
 
 SETTINGS = load_settings()
-PARTITIONS = list(range(SETTINGS.feature_partitions))
+PARTITIONS = list(range(SETTINGS.feature_shares))
 
 
 @dag(

@@ -4,7 +4,7 @@
 Nightly, once `fraud_ingest` has finished the same day: resolves the registry's champion
 (`models:/<FRAUD_MODEL_NAME>@champion`) once, then scores every validated transaction of the day
 into `scoring.transaction_scores` with that version on each row. The day is split by a hash of
-the customer into `FRAUD_SCORE_PARTITIONS` shares, scored by parallel mapped tasks that any
+the customer into `FRAUD_SCORE_SHARES` shares, scored by parallel mapped tasks that any
 worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows, is
 predicted by the model compiled to native code (cached per version under
 `FRAUD_ARTIFACT_DIR/compiled`; `FRAUD_SCORE_COMPILED=false` uses LightGBM's predict) and is
@@ -32,7 +32,7 @@ from fraud_airflow.assets import asset
 from fraud_airflow.defaults import same_day_sensor, task_defaults
 
 SETTINGS = load_settings()
-PARTITIONS = list(range(SETTINGS.score_partitions))
+PARTITIONS = list(range(SETTINGS.score_shares))
 
 
 @dag(

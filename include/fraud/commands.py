@@ -172,7 +172,7 @@ def features(args: argparse.Namespace) -> int:
 
     start, end = day_interval(args.date)
     run_id = _run_id(args.date)
-    count = load_settings().feature_partitions
+    count = load_settings().feature_shares
     started = time.perf_counter()
     shares = []
     for index in range(count):

@@ -6,14 +6,16 @@ Secrets (database passwords) only ever arrive inside URLs in the environment.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -34,6 +36,22 @@ class PsiBands:
         if psi >= self.warning:
             return "warning"
         return "stable"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """The quality gate's thresholds, declared once as data and logged with every run.
+
+    These defaults are the only ones: ``Settings.quality_gate`` is one of these, built from the
+    environment (``FRAUD_AMOUNT_CEILING``, ``FRAUD_MAX_QUARANTINE_SHARE``, ...).
+    """
+
+    amount_ceiling: float = 100_000.0
+    max_quarantine_share: float = 0.05
+    volume_band_low: float = 0.3
+    volume_band_high: float = 3.0
+    volume_history_days: int = 28
+    min_volume_history_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -101,24 +119,19 @@ class Settings:
     alert_top_k: int = 100
     # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
-    # Shares of a day's customers that fraud_score scores as parallel mapped tasks.
-    score_partitions: int = 2
-    # Shares of a day's customers whose features fraud_ingest builds as parallel mapped tasks,
-    # and the day's rows whose features one chunk builds at once (their history in memory).
-    feature_partitions: int = 2
+    # Shares of a night's cards that fraud_score scores as parallel mapped tasks.
+    score_shares: int = 2
+    # Shares of a night's cards whose features fraud_ingest builds as parallel mapped tasks,
+    # and the payments of a share whose features one chunk builds at once (their history in memory).
+    feature_shares: int = 2
     feature_chunk_rows: int = 100_000
     # Days of derived partitions (staging, features, scores) kept; None keeps everything.
     retention_days: int | None = None
     # Predict with the model compiled to native code (fraud.compiled), cached under
     # artifact_dir/compiled; false: LightGBM's own predict. Reason codes use LightGBM either way.
     score_compiled: bool = True
-    # Validation.
-    amount_ceiling: float = 100_000.0
-    max_quarantine_share: float = 0.05
-    volume_band_low: float = 0.3
-    volume_band_high: float = 3.0
-    volume_history_days: int = 28
-    min_volume_history_days: int = 7
+    # The quality gate of fraud_ingest.
+    quality_gate: GateConfig = field(default_factory=GateConfig)
     # Drift.
     psi_bands: PsiBands = field(default_factory=PsiBands)
     psi_bins: int = 10
@@ -238,45 +251,86 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
-    "FRAUD_SCORE_PARTITIONS": ("score_partitions", int),
+    "FRAUD_SCORE_SHARES": ("score_shares", int),
     "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
-    "FRAUD_FEATURE_PARTITIONS": ("feature_partitions", int),
+    "FRAUD_FEATURE_SHARES": ("feature_shares", int),
     "FRAUD_FEATURE_CHUNK_ROWS": ("feature_chunk_rows", int),
     "FRAUD_RETENTION_DAYS": ("retention_days", int),
-    "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
-    "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
-    "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
-    "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
-    "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
     "FRAUD_PSI_BINS": ("psi_bins", int),
     "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
     "FRAUD_PERFORMANCE_MATURITY_DAYS": ("performance_maturity_days", tuple),
     "FRAUD_PERFORMANCE_FLOOR_AP": ("performance_floor_average_precision", float),
 }
+# The quality gate's variables, read into Settings.quality_gate (GateConfig holds the defaults).
+_GATE_VARIABLES: dict[str, tuple[str, type]] = {
+    "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
+    "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
+    "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
+    "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
+    "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
+}
+# Old names that still work, each with the name that replaced it: the glossary's word for a slice
+# of a night's cards is "share", never "partition" (a day partition is a table's).
+RENAMED_VARIABLES: dict[str, str] = {
+    "FRAUD_SCORE_PARTITIONS": "FRAUD_SCORE_SHARES",
+    "FRAUD_FEATURE_PARTITIONS": "FRAUD_FEATURE_SHARES",
+}
 # Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     *_VARIABLES,
+    *_GATE_VARIABLES,
+    *RENAMED_VARIABLES,
     "FRAUD_PSI_WARNING",
     "FRAUD_PSI_ALERT",
     AIRFLOW_BASE_URL,
 )
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from the environment (or the mapping given), defaults elsewhere."""
-    environ = os.environ if environ is None else environ
+_DEPRECATION_LOGGED: set[str] = set()
+
+
+def _with_renamed(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment with each old name's value under its new name, said once per process;
+    both names set to different values is an error."""
+    moved: dict[str, str] = {}
+    for old, new in RENAMED_VARIABLES.items():
+        value = environ.get(old, "").strip()
+        if not value:
+            continue
+        current = environ.get(new, "").strip()
+        if current and current != value:
+            raise ConfigError(f"{old}={value!r} and {new}={current!r} disagree: set {new} only")
+        if old not in _DEPRECATION_LOGGED:
+            _DEPRECATION_LOGGED.add(old)
+            log.warning("%s is deprecated: set %s instead (same meaning)", old, new)
+        moved[new] = value
+    return {**environ, **moved} if moved else environ
+
+
+def _read(environ: Mapping[str, str], variables: dict[str, tuple[str, type]]) -> dict[str, object]:
+    """The typed values of the variables that are set, by attribute name."""
     values: dict[str, object] = {}
-    for variable, (attribute, kind) in _VARIABLES.items():
+    for variable, (attribute, kind) in variables.items():
         raw = environ.get(variable)
         if raw is not None and raw.strip() != "":
             values[attribute] = _parse(variable, raw.strip(), kind)
-    warning = environ.get("FRAUD_PSI_WARNING")
-    alert = environ.get("FRAUD_PSI_ALERT")
-    if warning or alert:
-        values["psi_bands"] = PsiBands(
-            warning=_parse_float("FRAUD_PSI_WARNING", warning) if warning else 0.1,
-            alert=_parse_float("FRAUD_PSI_ALERT", alert) if alert else 0.25,
-        )
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or the mapping given), defaults elsewhere."""
+    environ = _with_renamed(os.environ if environ is None else environ)
+    values = _read(environ, _VARIABLES)
+    gate = _read(environ, _GATE_VARIABLES)
+    if gate:
+        values["quality_gate"] = replace(GateConfig(), **gate)  # type: ignore[arg-type]
+    bands = {
+        attribute: _parse_float(variable, raw)
+        for variable, attribute in (("FRAUD_PSI_WARNING", "warning"), ("FRAUD_PSI_ALERT", "alert"))
+        if (raw := environ.get(variable))
+    }
+    if bands:
+        values["psi_bands"] = replace(PsiBands(), **bands)
     airflow_base_url = environ.get(AIRFLOW_BASE_URL, "").strip()
     if "base_url" not in values and airflow_base_url:
         values["base_url"] = airflow_base_url
@@ -290,12 +344,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
     if settings.drift_consecutive_nights < 1:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
-    if settings.score_partitions < 1 or settings.score_chunk_rows < 1:
-        raise ConfigError("FRAUD_SCORE_PARTITIONS and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
-    if settings.feature_partitions < 1 or settings.feature_chunk_rows < 1:
-        raise ConfigError(
-            "FRAUD_FEATURE_PARTITIONS and FRAUD_FEATURE_CHUNK_ROWS must be at least 1"
-        )
+    if settings.score_shares < 1 or settings.score_chunk_rows < 1:
+        raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
+    if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:
+        raise ConfigError("FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK_ROWS must be at least 1")
     oldest_measured = max(settings.performance_maturity_days, default=0) + 1
     if settings.retention_days is not None and settings.retention_days < oldest_measured:
         raise ConfigError(

@@ -31,7 +31,6 @@ def warehouse(settings: Settings | None = None) -> Engine:
 
 def validate_batch(interval_start: datetime, interval_end: datetime, run_id: str) -> XCom:
     """Run the quality gate over the interval; raises ``BatchValidationError`` on a failed batch."""
-    from fraud.quality.checks import GateConfig
     from fraud.quality.validate import validate_interval
 
     settings = load_settings()
@@ -40,7 +39,7 @@ def validate_batch(interval_start: datetime, interval_end: datetime, run_id: str
         interval_start=utc(interval_start),
         interval_end=utc(interval_end),
         run_id=run_id,
-        gate=GateConfig.from_settings(settings),
+        gate=settings.quality_gate,
         artifact_dir=settings.artifact_dir,
     )
     return to_xcom(outcome)
@@ -168,7 +167,7 @@ def score_day(interval_start: datetime, interval_end: datetime, run_id: str) -> 
             run_id=run_id,
             alert_threshold=settings.alert_threshold,
             alert_top_k=settings.alert_top_k,
-            shares=settings.score_partitions,
+            shares=settings.score_shares,
             chunk_rows=settings.score_chunk_rows,
         )
     return to_xcom(outcome)

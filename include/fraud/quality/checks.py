@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-from fraud.config import Settings
+# The gate's thresholds are declared once, in fraud.config; the stage re-exports them.
+from fraud.config import GateConfig as GateConfig
 from fraud.dates import utc_interval
 from fraud.quality.suites import (
     ExpectationFailure,
@@ -27,31 +28,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 QUARANTINE_SHARE = "gate.max_quarantine_share"
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """Thresholds of the gate, declared as data and logged with every run."""
-
-    amount_ceiling: float = 100_000.0
-    max_quarantine_share: float = 0.05
-    volume_band_low: float = 0.3
-    volume_band_high: float = 3.0
-    volume_history_days: int = 28
-    min_volume_history_days: int = 7
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> GateConfig:
-        """Build the gate from the pipeline settings."""
-        values = {
-            "amount_ceiling": settings.amount_ceiling,
-            "max_quarantine_share": settings.max_quarantine_share,
-            "volume_band_low": settings.volume_band_low,
-            "volume_band_high": settings.volume_band_high,
-            "volume_history_days": settings.volume_history_days,
-            "min_volume_history_days": settings.min_volume_history_days,
-        }
-        return cls(**{**values, **overrides})
 
 
 @dataclass(frozen=True)

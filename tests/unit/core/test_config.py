@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from fraud.config import ConfigError, PsiBands, load_settings
+from fraud.config import ConfigError, GateConfig, PsiBands, load_settings
 
 
 @pytest.mark.parametrize(
@@ -22,8 +22,13 @@ from fraud.config import ConfigError, PsiBands, load_settings
         ({}, "mlflow_request_max_retries", 2),
         ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, "mlflow_request_max_retries", 0),
         ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}, "mlflow_request_timeout_seconds", 5),
-        ({}, "feature_partitions", 2),
-        ({"FRAUD_FEATURE_PARTITIONS": "8"}, "feature_partitions", 8),
+        ({}, "feature_shares", 2),
+        ({"FRAUD_FEATURE_SHARES": "8"}, "feature_shares", 8),
+        ({"FRAUD_FEATURE_PARTITIONS": "8"}, "feature_shares", 8),
+        ({}, "score_shares", 2),
+        ({"FRAUD_SCORE_SHARES": "3"}, "score_shares", 3),
+        ({"FRAUD_SCORE_PARTITIONS": "3"}, "score_shares", 3),
+        ({"FRAUD_SCORE_PARTITIONS": "3", "FRAUD_SCORE_SHARES": "3"}, "score_shares", 3),
         ({"FRAUD_FEATURE_CHUNK_ROWS": "50000"}, "feature_chunk_rows", 50_000),
         ({}, "retention_days", None),
         ({"FRAUD_RETENTION_DAYS": "90"}, "retention_days", 90),
@@ -64,7 +69,12 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
         ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "0"}, "at least 1"),
         ({"MLFLOW_HTTP_REQUEST_TIMEOUT": "0"}, "MLFLOW_HTTP_REQUEST_TIMEOUT at least 1"),
         ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "-1"}, "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be"),
-        ({"FRAUD_FEATURE_PARTITIONS": "0"}, "FRAUD_FEATURE_PARTITIONS and FRAUD_FEATURE_CHUNK"),
+        ({"FRAUD_FEATURE_SHARES": "0"}, "FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK"),
+        ({"FRAUD_FEATURE_PARTITIONS": "0"}, "FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK"),
+        (
+            {"FRAUD_SCORE_PARTITIONS": "4", "FRAUD_SCORE_SHARES": "2"},
+            "^FRAUD_SCORE_PARTITIONS='4' and FRAUD_SCORE_SHARES='2' disagree: set FRAUD_SCORE_SHARES only$",
+        ),
         ({"FRAUD_RETENTION_DAYS": "30"}, "FRAUD_RETENTION_DAYS must be at least 31"),
         ({"FRAUD_TRAINING_GENUINE_SHARE": "0"}, "FRAUD_TRAINING_GENUINE_SHARE must be above 0"),
         ({"FRAUD_TRAINING_GENUINE_SHARE": "1.5"}, "and at most 1"),
@@ -102,3 +112,35 @@ def test_psi_bands(psi: float, band: str) -> None:
 def test_schedule_start_is_midnight_utc() -> None:
     settings = load_settings({"FRAUD_SCHEDULE_START": "2026-03-01"})
     assert settings.schedule_start_datetime == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_an_old_name_says_once_which_new_name_to_use(caplog: pytest.LogCaptureFixture) -> None:
+    from fraud import config
+
+    config._DEPRECATION_LOGGED.discard("FRAUD_SCORE_PARTITIONS")
+    with caplog.at_level("WARNING", logger="fraud.config"):
+        for _ in range(3):
+            load_settings({"FRAUD_SCORE_PARTITIONS": "4"})
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "FRAUD_SCORE_PARTITIONS is deprecated: set FRAUD_SCORE_SHARES instead (same meaning)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, GateConfig()),
+        ({"FRAUD_AMOUNT_CEILING": "500"}, GateConfig(amount_ceiling=500.0)),
+        ({"FRAUD_MAX_QUARANTINE_SHARE": "0.2"}, GateConfig(max_quarantine_share=0.2)),
+        ({"FRAUD_MIN_VOLUME_HISTORY_DAYS": "3"}, GateConfig(min_volume_history_days=3)),
+        (
+            {"FRAUD_VOLUME_BAND_LOW": "0.5", "FRAUD_VOLUME_BAND_HIGH": "2"},
+            GateConfig(volume_band_low=0.5, volume_band_high=2.0),
+        ),
+    ],
+)
+def test_the_quality_gate_is_read_into_its_one_declaration(
+    environ: dict[str, str], expected: GateConfig
+) -> None:
+    assert load_settings(environ).quality_gate == expected
