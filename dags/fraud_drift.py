@@ -34,7 +34,7 @@ from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import same_day_sensor, task_defaults
-from fraud_airflow.links import DriftReportLink, publish_drift_report, with_links
+from fraud_airflow.links import DriftReportLink, link_drift_report, with_links
 from fraud_airflow.notifier import notify_drift
 
 SETTINGS = load_settings()
@@ -70,7 +70,7 @@ def fraud_drift():
         from fraud.tasks import write_drift_report as write
 
         report = write(data_interval_start, data_interval_end)
-        publish_drift_report(SETTINGS, report["drift_date"])
+        link_drift_report(SETTINGS, report["drift_date"])
         return report
 
     @task

@@ -26,7 +26,7 @@ from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
-from fraud_airflow.links import DataDocsLink, publish_data_docs, with_links
+from fraud_airflow.links import DataDocsLink, link_data_docs, with_links
 
 SETTINGS = load_settings()
 PARTITIONS = list(range(SETTINGS.feature_shares))
@@ -56,9 +56,9 @@ def fraud_ingest():
         try:
             outcome = validate(data_interval_start, data_interval_end, run_id)
         except BatchValidationError as error:
-            publish_data_docs(SETTINGS)
+            link_data_docs(SETTINGS)
             raise AirflowFailException(str(error)) from error
-        publish_data_docs(SETTINGS)
+        link_data_docs(SETTINGS)
         return outcome
 
     @task(

@@ -24,7 +24,7 @@ from fraud.assets import RETRAINING_REQUESTS
 from fraud.config import load_settings
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
-from fraud_airflow.links import MlflowRunLink, publish_mlflow_run, with_links
+from fraud_airflow.links import MlflowRunLink, link_mlflow_run, with_links
 
 SETTINGS = load_settings()
 
@@ -68,7 +68,7 @@ def fraud_retrain():
         drift_dates = [str(extra["drift_date"]) for extra in events if "drift_date" in extra]
         cutoff = retrain_cutoff(params.get("as_of"), drift_dates, logical_date, dag_run.run_after)
         challenger = train(cutoff, retrain_trigger(events, dag_run.run_type))
-        publish_mlflow_run(SETTINGS, challenger["experiment_id"], challenger["run_id"])
+        link_mlflow_run(SETTINGS, challenger["experiment_id"], challenger["run_id"])
         return challenger
 
     @task

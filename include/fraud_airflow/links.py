@@ -1,6 +1,6 @@
 """Buttons on a task's page in the Airflow UI: "Data Docs", "Drift report" and "MLflow run".
 
-A task publishes the http link it produced (:func:`publish_link`): the link goes to the task's
+A task records the http link it produced (:func:`record_link`): the link goes to the task's
 log at INFO and to an XCom key of its own. The DAG file attaches the matching link class to that
 task only (:func:`with_links`). When the task ends, Airflow 3 calls each attached link's
 ``get_link`` on the worker and stores the answer as XCom; the api-server shows the button from
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class FraudLink(BaseOperatorLink):
-    """A link a task published under ``source_key``; no button when the task published none."""
+    """A link a task recorded under ``source_key``; no button when the task recorded none."""
 
     name: ClassVar[str]  # a constant here, a property in Airflow's base
     source_key: ClassVar[str]
@@ -69,7 +69,7 @@ def with_links(output: XComArg, *links: FraudLink) -> XComArg:
     return output
 
 
-def publish_link(link: FraudLink, url: str) -> str:
+def record_link(link: FraudLink, url: str) -> str:
     """Log ``url`` under the link's name at INFO and push it for the task's button; return it."""
     from airflow.sdk import get_current_context
 
@@ -78,26 +78,26 @@ def publish_link(link: FraudLink, url: str) -> str:
     return url
 
 
-def publish_data_docs(settings: Settings) -> str:
-    """Publish the Data Docs site's link (every validation renders its pages into that site)."""
+def link_data_docs(settings: Settings) -> str:
+    """Record the Data Docs site's link (every validation renders its pages into that site)."""
     from fraud.links import data_docs_url
 
-    return publish_link(DataDocsLink(), data_docs_url(settings.base_url))
+    return record_link(DataDocsLink(), data_docs_url(settings.base_url))
 
 
-def publish_drift_report(settings: Settings, drift_date: str) -> str:
-    """Publish the link to the night's Evidently report."""
+def link_drift_report(settings: Settings, drift_date: str) -> str:
+    """Record the link to the night's Evidently report."""
     from fraud.links import drift_report_url
 
-    return publish_link(DriftReportLink(), drift_report_url(settings.base_url, drift_date))
+    return record_link(DriftReportLink(), drift_report_url(settings.base_url, drift_date))
 
 
-def publish_mlflow_run(settings: Settings, experiment_id: str, run_id: str) -> str | None:
-    """Publish the link to the training run; without a web address for MLflow, log the run id."""
+def link_mlflow_run(settings: Settings, experiment_id: str, run_id: str) -> str | None:
+    """Record the link to the training run; without a web address for MLflow, log the run id."""
     from fraud.links import mlflow_run_url
 
     if settings.mlflow_browser_url is None:
         log.info("MLflow run %s (set FRAUD_MLFLOW_UI_URL for a link to it)", run_id)
         return None
     url = mlflow_run_url(settings.mlflow_browser_url, experiment_id, run_id)
-    return publish_link(MlflowRunLink(), url)
+    return record_link(MlflowRunLink(), url)

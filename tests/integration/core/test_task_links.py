@@ -2,7 +2,7 @@
 
 The real DAG files are parsed and serialized as the dag-processor does: each link sits on the
 task that produces it and on no other. A DAG of one task then runs under ``dag.test()`` against
-the real Airflow metadata database: the task publishes its link, Airflow stores what ``get_link``
+the real Airflow metadata database: the task records its link, Airflow stores what ``get_link``
 answers when the task ends, and the serialized task, as the api-server loads it, returns that URL.
 """
 
@@ -66,7 +66,7 @@ def _register(built) -> None:
         )
 
 
-def test_the_button_opens_the_link_the_task_published(
+def test_the_button_opens_the_link_the_task_recorded(
     airflow_db: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.models.dagrun import DagRun
@@ -75,7 +75,7 @@ def test_the_button_opens_the_link_the_task_published(
     from airflow.utils.session import create_session
 
     from fraud.config import load_settings
-    from fraud_airflow.links import DriftReportLink, publish_drift_report, with_links
+    from fraud_airflow.links import DriftReportLink, link_drift_report, with_links
 
     monkeypatch.setenv("FRAUD_BASE_URL", "https://airflow.example.org/ops")
     expected = "https://airflow.example.org/ops/fraud-monitoring/reports/2026-03-01.html"
@@ -84,7 +84,7 @@ def test_the_button_opens_the_link_the_task_published(
     def links_test():
         @task
         def write_report() -> str:
-            return publish_drift_report(load_settings(), "2026-03-01")
+            return link_drift_report(load_settings(), "2026-03-01")
 
         @task
         def without_link() -> None:
