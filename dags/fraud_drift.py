@@ -32,6 +32,13 @@ from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, tas
 from fraud import dag_ids
 from fraud.assets import FEATURE_DRIFT, RETRAINING_REQUESTS
 from fraud.config import load_settings
+from fraud.results import (
+    DriftReportResult,
+    DriftResult,
+    PerformanceResult,
+    RetentionResult,
+    RetrainingRequestResult,
+)
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import same_day_sensor, task_defaults
 from fraud_airflow.links import DriftReportLink, link_drift_report, with_links
@@ -56,7 +63,7 @@ def fraud_drift():
 
     # Nights may overlap, but the steps that feed the K-night debounce run in date order.
     @task(outlets=[asset(FEATURE_DRIFT)], depends_on_past=True)
-    def compute_drift(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def compute_drift(data_interval_start=None, data_interval_end=None, run_id=None) -> DriftResult:
         """PSI per monitored column against the scoring model version's reference."""
         from fraud.tasks import compute_drift as compute
 
@@ -65,7 +72,7 @@ def fraud_drift():
         return outcome
 
     @task
-    def write_drift_report(data_interval_start=None, data_interval_end=None) -> dict:
+    def write_drift_report(data_interval_start=None, data_interval_end=None) -> DriftReportResult:
         """The Evidently data-drift HTML report of the night (no decision waits for it)."""
         from fraud.tasks import write_drift_report as write
 
@@ -74,14 +81,18 @@ def fraud_drift():
         return report
 
     @task
-    def compute_performance(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def compute_performance(
+        data_interval_start=None, data_interval_end=None, run_id=None
+    ) -> PerformanceResult:
         """Metrics of the days whose labels have matured, as known at the interval's end."""
         from fraud.tasks import compute_performance as compute
 
         return compute(data_interval_start, data_interval_end, run_id)
 
     @task(outlets=[asset(RETRAINING_REQUESTS)], depends_on_past=True)
-    def request_retraining(drift: dict, performance: dict, *, outlet_events=None) -> dict:
+    def request_retraining(
+        drift: DriftResult, performance: PerformanceResult, *, outlet_events=None
+    ) -> RetrainingRequestResult:
         """Update the retraining Asset for persistent drift or a performance drop, once."""
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -94,7 +105,7 @@ def fraud_drift():
         return opened
 
     @task
-    def drop_expired_partitions(data_interval_start=None) -> dict:
+    def drop_expired_partitions(data_interval_start=None) -> RetentionResult:
         """Drop derived day partitions older than FRAUD_RETENTION_DAYS; unset keeps all."""
         from fraud.tasks import drop_expired_partitions as drop
 

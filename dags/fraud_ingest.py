@@ -6,9 +6,9 @@ Nightly, for the day in its data interval: reads that day's card transactions fr
 passing rows to `staging.transactions` and failing rows to `quality.quarantine` (with the names of
 the expectations they failed), records the counts in `quality.validation_run`, then builds the
 point-in-time features of the validated rows into `staging.transaction_features`: `build_features`
-is mapped over `FRAUD_FEATURE_SHARES` shares of the day's customers, which any worker may take,
-and each share goes through in chunks of `FRAUD_FEATURE_CHUNK_ROWS` rows with only the history
-their customers and terminals need.
+is mapped over `FRAUD_FEATURE_SHARES` shares of the night's cards, which any worker may take,
+and each share goes through in chunks of `FRAUD_FEATURE_CHUNK_ROWS` payments with only the history
+their cards and terminals need.
 
 A batch-level failure (schema, volume, too many bad rows) fails `validate_batch` without retries,
 writes nothing downstream for the day and raises an alert. Re-running a day replaces its rows.
@@ -24,12 +24,13 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 from fraud import dag_ids
 from fraud.assets import TRANSACTION_FEATURES, VALIDATED_TRANSACTIONS
 from fraud.config import load_settings
+from fraud.results import FeatureResult, ValidationResult
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
 from fraud_airflow.links import DataDocsLink, link_data_docs, with_links
 
 SETTINGS = load_settings()
-PARTITIONS = list(range(SETTINGS.feature_shares))
+SHARES = list(range(SETTINGS.feature_shares))
 
 
 @dag(
@@ -46,7 +47,9 @@ PARTITIONS = list(range(SETTINGS.feature_shares))
 )
 def fraud_ingest():
     @task(outlets=[asset(VALIDATED_TRANSACTIONS)])
-    def validate_batch(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def validate_batch(
+        data_interval_start=None, data_interval_end=None, run_id=None
+    ) -> ValidationResult:
         """Quality gate for the day; a failed batch is final, so it is not retried."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -63,17 +66,17 @@ def fraud_ingest():
 
     @task(
         outlets=[asset(TRANSACTION_FEATURES)],
-        map_index_template="{{ task.op_kwargs['partition'] }}",
+        map_index_template="{{ task.op_kwargs['share'] }}",
     )
     def build_features(
-        partition: int, data_interval_start=None, data_interval_end=None, run_id=None
-    ) -> dict:
+        share: int, data_interval_start=None, data_interval_end=None, run_id=None
+    ) -> FeatureResult:
         """Point-in-time features of one share of the day's validated rows."""
         from fraud.tasks import build_features as build
 
-        return build(data_interval_start, data_interval_end, run_id, partition, len(PARTITIONS))
+        return build(data_interval_start, data_interval_end, run_id, share, len(SHARES))
 
-    with_links(validate_batch(), DataDocsLink()) >> build_features.expand(partition=PARTITIONS)
+    with_links(validate_batch(), DataDocsLink()) >> build_features.expand(share=SHARES)
 
 
 fraud_ingest()

@@ -22,6 +22,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, t
 from fraud import dag_ids
 from fraud.assets import RETRAINING_REQUESTS
 from fraud.config import load_settings
+from fraud.results import ChallengerResult, PromotionResult
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import task_defaults
 from fraud_airflow.links import MlflowRunLink, link_mlflow_run, with_links
@@ -57,22 +58,22 @@ def fraud_retrain():
     @task
     def train_challenger(
         params=None, triggering_asset_events=None, logical_date=None, dag_run=None
-    ) -> dict:
+    ) -> ChallengerResult:
         """Train and register a challenger with the labels known at the cut-off."""
-        from fraud.tasks import retrain_cutoff, retrain_trigger
+        from fraud.tasks import requested_drift_dates, retrain_cutoff, retrain_trigger
         from fraud.tasks import train_challenger as train
 
         events = [
             event.extra for events in (triggering_asset_events or {}).values() for event in events
         ]
-        drift_dates = [str(extra["drift_date"]) for extra in events if "drift_date" in extra]
+        drift_dates = requested_drift_dates(events)
         cutoff = retrain_cutoff(params.get("as_of"), drift_dates, logical_date, dag_run.run_after)
         challenger = train(cutoff, retrain_trigger(events, dag_run.run_type))
         link_mlflow_run(SETTINGS, challenger["experiment_id"], challenger["run_id"])
         return challenger
 
     @task
-    def decide_promotion(challenger: dict, run_id=None) -> dict:
+    def decide_promotion(challenger: ChallengerResult, run_id=None) -> PromotionResult:
         """Promote only a challenger that passes the gate against the champion."""
         from fraud.tasks import decide_promotion as decide
 

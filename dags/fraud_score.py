@@ -3,14 +3,15 @@
 
 Nightly, once `fraud_ingest` has finished the same day: resolves the registry's champion
 (`models:/<FRAUD_MODEL_NAME>@champion`) once, then scores every validated transaction of the day
-into `scoring.transaction_scores` with that version on each row. The day is split by a hash of
-the customer into `FRAUD_SCORE_SHARES` shares, scored by parallel mapped tasks that any
-worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows, is
+into `scoring.transaction_scores` with that version on each row. The night's cards are split by
+a hash of `customer_id` into `FRAUD_SCORE_SHARES` shares, scored by parallel mapped tasks
+(`score_partition`, a name kept from before: each scores one share) that any worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows, is
 predicted by the model compiled to native code (cached per version under
 `FRAUD_ARTIFACT_DIR/compiled`; `FRAUD_SCORE_COMPILED=false` uses LightGBM's predict) and is
 replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are alerts; once every
-share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K` and publishes the day: until
-then the analytics views show the day's previous complete run, or nothing. Alerts carry their
+share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K` and publishes the night's
+generation: until then the analytics views show the night's previous complete generation, or
+nothing. Alerts carry their
 three strongest reason codes.
 
 Trigger it by hand to rescore one day with a chosen model version: `date` (a UTC day whose
@@ -28,11 +29,12 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from fraud import dag_ids
 from fraud.assets import TRANSACTION_SCORES
 from fraud.config import load_settings
+from fraud.results import ScoreResult, TopKResult, VersionResult
 from fraud_airflow.assets import asset
 from fraud_airflow.defaults import same_day_sensor, task_defaults
 
 SETTINGS = load_settings()
-PARTITIONS = list(range(SETTINGS.score_shares))
+SHARES = list(range(SETTINGS.score_shares))
 
 
 @dag(
@@ -66,33 +68,34 @@ def fraud_score():
     wait_for_ingest = same_day_sensor("wait_for_ingest", dag_ids.INGEST, skip_for_chosen_day=True)
 
     @task(trigger_rule="none_failed")
-    def resolve_champion(params=None) -> dict:
-        """The chosen version, else the champion's, fixed for every partition of this run."""
+    def resolve_champion(params=None) -> VersionResult:
+        """The chosen version, else the champion's, fixed for every share of this run."""
         from fraud.tasks import resolve_champion as resolve
 
         return resolve(params["model_version"])
 
-    @task(map_index_template="{{ task.op_kwargs['partition'] }}")
+    @task(map_index_template="{{ task.op_kwargs['share'] }}")
     def score_partition(
-        partition: int,
-        champion: dict,
+        share: int,
+        champion: VersionResult,
         params=None,
         data_interval_start=None,
         data_interval_end=None,
         run_id=None,
-    ) -> dict:
-        """Score one share of the day's customers; XCom carries its counts."""
+    ) -> ScoreResult:
+        """Score one share of the night's cards (the task id is historical); XCom carries its
+        counts."""
         from fraud.tasks import score_partition as score
         from fraud.tasks import scoring_interval
 
         start, end = scoring_interval(params["date"], data_interval_start, data_interval_end)
-        return score(start, end, run_id, partition, len(PARTITIONS), champion["model_version"])
+        return score(start, end, run_id, share, len(SHARES), champion["model_version"])
 
     @task(outlets=[asset(TRANSACTION_SCORES)])
     def mark_top_k(
-        champion: dict, params=None, data_interval_start=None, data_interval_end=None
-    ) -> dict:
-        """Add the day's top-k alerts once every share is scored."""
+        champion: VersionResult, params=None, data_interval_start=None, data_interval_end=None
+    ) -> TopKResult:
+        """Add the night's top-k alerts once every share is scored; publish its generation."""
         from fraud.tasks import mark_top_k as mark
         from fraud.tasks import scoring_interval
 
@@ -100,7 +103,7 @@ def fraud_score():
         return mark(start, end, champion["model_version"])
 
     champion = resolve_champion()
-    scored = score_partition.partial(champion=champion).expand(partition=PARTITIONS)
+    scored = score_partition.partial(champion=champion).expand(share=SHARES)
     wait_for_ingest >> champion >> scored >> mark_top_k(champion)  # type: ignore[arg-type]  # XComArg
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -128,7 +129,7 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_validation(summary: dict[str, Any], as_json: bool) -> None:
+def _print_validation(summary: Mapping[str, Any], as_json: bool) -> None:
     """Print a validation outcome: status, counts, one line per failed expectation, Data Docs."""
     if as_json:
         print_payload(summary, as_json=True)

@@ -5,7 +5,8 @@ through the Slack provider's notifier when the ``fraud_slack`` Connection is def
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
@@ -146,7 +147,7 @@ def send_to_slack(text: str, context) -> None:
     notifier.notify(context)
 
 
-def notify_drift(drift: dict, context) -> str | None:
+def notify_drift(drift: Mapping[str, Any], context) -> str | None:
     """Raise a drift warning when a monitored column is in the alert band; return its message."""
     from fraud.config import load_settings
     from fraud.links import drift_report_url

@@ -246,6 +246,13 @@ def require_champion_version(settings: Settings) -> int:
     return version
 
 
+def registered_version(settings: Settings, version: int) -> int:
+    """The version, once the registry says it is registered; a one-line ``RegistryError`` else."""
+    with registry_errors(settings):
+        client(settings).get_model_version(settings.model_name, str(version))
+    return version
+
+
 def load_champion(settings: Settings) -> RegisteredModel:
     """Load ``models:/<name>@champion``; fail with one line when there is none or no server."""
     return load_version(settings, require_champion_version(settings))

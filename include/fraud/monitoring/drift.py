@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.bulk import copy_frame, copy_out_chunks, copy_out_table, inline
-from fraud.config import Settings
+from fraud.config import PsiBands, Settings
 from fraud.model import registry
 from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
 from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference
@@ -109,16 +109,36 @@ def _reference_sample(tracking_uri: str, model_name: str, version: int) -> pd.Da
     return pd.read_parquet(registry.download_run_file(settings, model.run_id, REFERENCE_SAMPLE))
 
 
+@dataclass(frozen=True)
+class DriftConfig:
+    """The four settings the drift stage reads."""
+
+    model_name: str
+    mlflow_tracking_uri: str
+    psi_bands: PsiBands
+    artifact_dir: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> DriftConfig:
+        """The drift stage's part of the settings."""
+        return cls(
+            settings.model_name,
+            settings.mlflow_tracking_uri,
+            settings.psi_bands,
+            settings.artifact_dir,
+        )
+
+
 def _night_version(
-    engine: Engine, settings: Settings, interval_start: datetime, interval_end: datetime
+    engine: Engine, model_name: str, interval_start: datetime, interval_end: datetime
 ) -> int:
     """The model version that scored most of the night; one line when nothing was scored."""
-    window = {"start": interval_start, "end": interval_end, "model_name": settings.model_name}
+    window = {"start": interval_start, "end": interval_end, "model_name": model_name}
     with engine.connect() as connection:
         found = connection.execute(sa.text(_NIGHT_VERSION), window).first()
     if found is None:
         raise DriftError(
-            f"no scored rows for {interval_start:%Y-%m-%d} and model {settings.model_name!r}:"
+            f"no scored rows for {interval_start:%Y-%m-%d} and model {model_name!r}:"
             " run fraud_score for this date first"
         )
     return int(found[0])
@@ -136,13 +156,13 @@ class DriftReport:
     report_path: Path
 
 
-def drift_report_path(settings: Settings, drift_date: date) -> Path:
+def drift_report_path(artifact_dir: Path, drift_date: date) -> Path:
     """Where the night's Evidently report is written."""
-    return settings.artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
+    return artifact_dir / "drift" / f"{drift_date:%Y-%m-%d}.html"
 
 
 def nightly_drift_report(
-    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+    engine: Engine, config: DriftConfig, *, interval_start: datetime, interval_end: datetime
 ) -> DriftReport:
     """The Evidently data-drift report of the night against the version's reference sample.
 
@@ -150,21 +170,21 @@ def nightly_drift_report(
     and no decision waits for it.
     """
     started = time.perf_counter()
-    version = _night_version(engine, settings, interval_start, interval_end)
-    _, reference = _version_artifacts(settings.mlflow_tracking_uri, settings.model_name, version)
-    sample = _reference_sample(settings.mlflow_tracking_uri, settings.model_name, version)
+    version = _night_version(engine, config.model_name, interval_start, interval_end)
+    _, reference = _version_artifacts(config.mlflow_tracking_uri, config.model_name, version)
+    sample = _reference_sample(config.mlflow_tracking_uri, config.model_name, version)
     columns = [column.column for column in reference.columns]
     params = {
         "start": interval_start,
         "end": interval_end,
-        "model_name": settings.model_name,
+        "model_name": config.model_name,
         "version": version,
         "rows": REPORT_ROWS,
     }
     with engine.connect() as connection:
         query = inline(connection, _SAMPLED_SCORED_FEATURES, params)
         current = copy_out_table(connection, query, _types(reference)).to_pandas()
-    path = drift_report_path(settings, interval_start.date())
+    path = drift_report_path(config.artifact_dir, interval_start.date())
     write_evidently_report(sample, current[columns], columns, path)
     logger.info(
         "drift report of %s against version %d: %s sampled rows beside %s reference rows in %.1f s",
@@ -179,7 +199,7 @@ def nightly_drift_report(
 
 def nightly_drift(
     engine: Engine,
-    settings: Settings,
+    config: DriftConfig,
     *,
     interval_start: datetime,
     interval_end: datetime,
@@ -187,17 +207,15 @@ def nightly_drift(
 ) -> DriftOutcome:
     """PSI of every feature and the score against the scoring model's reference, stored."""
     started = time.perf_counter()
-    version = _night_version(engine, settings, interval_start, interval_end)
-    model, reference = _version_artifacts(
-        settings.mlflow_tracking_uri, settings.model_name, version
-    )
+    version = _night_version(engine, config.model_name, interval_start, interval_end)
+    model, reference = _version_artifacts(config.mlflow_tracking_uri, config.model_name, version)
     # The version's own reference says which columns it monitors; the night streams through
     # in chunks and only their bucket counts stay.
     counts = PsiCounts(reference)
     params = {
         "start": interval_start,
         "end": interval_end,
-        "model_name": settings.model_name,
+        "model_name": config.model_name,
         "version": version,
     }
     chunks = 0
@@ -218,16 +236,16 @@ def nightly_drift(
     monitored = (MONITORED_SCORE, *importance.index)
 
     drift_date = interval_start.date()
-    report_path = drift_report_path(settings, drift_date)
+    report_path = drift_report_path(config.artifact_dir, drift_date)
 
     rows = pd.DataFrame(
         {
             "drift_date": drift_date,
-            "model_name": settings.model_name,
+            "model_name": config.model_name,
             "model_version": version,
             "feature": list(results),
             "psi": [result.psi for result in results.values()],
-            "band": [settings.psi_bands.band(result.psi) for result in results.values()],
+            "band": [config.psi_bands.band(result.psi) for result in results.values()],
             "rows_compared": [result.rows_compared for result in results.values()],
             "reference_rows": reference.n_rows,
             "report_path": str(report_path),
@@ -235,7 +253,7 @@ def nightly_drift(
         }
     )
     with engine.begin() as connection:
-        connection.execute(sa.text(_DELETE_NIGHT), {"day": drift_date, "name": settings.model_name})
+        connection.execute(sa.text(_DELETE_NIGHT), {"day": drift_date, "name": config.model_name})
         copy_frame(connection, rows, "monitoring.feature_drift")
     alert_columns = tuple(rows.loc[rows["band"] == "alert", "feature"])
     logger.info(

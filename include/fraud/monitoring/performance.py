@@ -122,9 +122,25 @@ def performance_rows(
     return pd.DataFrame(rows)
 
 
-def _labelled_scores(
-    engine: Engine, settings: Settings, day: date, cutoff: datetime
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class PerformanceConfig:
+    """The three settings the performance monitoring reads."""
+
+    model_name: str
+    maturity_days: tuple[int, ...]
+    floor_average_precision: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> PerformanceConfig:
+        """The performance monitoring's part of the settings."""
+        return cls(
+            settings.model_name,
+            settings.performance_maturity_days,
+            settings.performance_floor_average_precision,
+        )
+
+
+def _labelled_scores(engine: Engine, model_name: str, day: date, cutoff: datetime) -> pd.DataFrame:
     """The day's scores with the labels reported before ``cutoff``, and ``card_known`` where
     the card had a fraud reported before the day began (left out of CP@100)."""
     start = midnight(day)
@@ -132,7 +148,7 @@ def _labelled_scores(
         "start": start,
         "end": start + timedelta(days=1),
         "cutoff": cutoff,
-        "model_name": settings.model_name,
+        "model_name": model_name,
     }
     with engine.connect() as connection:
         query = inline(connection, _SCORES_WITH_LABELS, params)
@@ -145,13 +161,13 @@ def _labelled_scores(
     return frame
 
 
-def floor_breaches(rows: pd.DataFrame, settings: Settings) -> tuple[FloorBreach, ...]:
+def floor_breaches(rows: pd.DataFrame, config: PerformanceConfig) -> tuple[FloorBreach, ...]:
     """Rows at the largest maturity whose average precision fell below the configured floor."""
-    floor = settings.performance_floor_average_precision
+    floor = config.floor_average_precision
     if rows.empty:
         return ()
     mature = rows[
-        (rows["maturity_days"] == max(settings.performance_maturity_days))
+        (rows["maturity_days"] == max(config.maturity_days))
         & (rows["average_precision"].astype(float) < floor)
     ]
     return tuple(
@@ -167,25 +183,25 @@ def floor_breaches(rows: pd.DataFrame, settings: Settings) -> tuple[FloorBreach,
 
 
 def nightly_performance(
-    engine: Engine, settings: Settings, *, interval_start: datetime, interval_end: datetime
+    engine: Engine, config: PerformanceConfig, *, interval_start: datetime, interval_end: datetime
 ) -> PerformanceOutcome:
     """Measure each day exactly one configured maturity old, with the labels reported before
     the interval's end; replace those days' rows."""
     started = time.perf_counter()
     night = interval_start.date()
     measured: list[pd.DataFrame] = []
-    for maturity in sorted(set(settings.performance_maturity_days)):
+    for maturity in sorted(set(config.maturity_days)):
         day = night - timedelta(days=maturity)
         rows = performance_rows(
-            _labelled_scores(engine, settings, day, interval_end),
+            _labelled_scores(engine, config.model_name, day, interval_end),
             day,
-            settings.model_name,
+            config.model_name,
             maturity,
         )
         with engine.begin() as connection:
             connection.execute(
                 sa.text(_DELETE_MEASURED),
-                {"day": day, "name": settings.model_name, "maturity": maturity},
+                {"day": day, "name": config.model_name, "maturity": maturity},
             )
             copy_frame(connection, rows, "monitoring.model_performance")
         measured.append(rows)
@@ -194,7 +210,7 @@ def nightly_performance(
         night=night.isoformat(),
         measured_dates=tuple(sorted({day.isoformat() for day in written.get("date", [])})),
         rows_written=len(written),
-        floor_breaches=floor_breaches(written, settings),
+        floor_breaches=floor_breaches(written, config),
     )
     logger.info(
         "performance on %s: measured days %s, %d rows written, %d under the floor, %.1f s",

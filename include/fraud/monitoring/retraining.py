@@ -42,6 +42,20 @@ returning reason
 
 
 @dataclass(frozen=True)
+class RetrainingConfig:
+    """The three settings the retraining requests read."""
+
+    model_name: str
+    drift_consecutive_nights: int
+    psi_alert: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetrainingConfig:
+        """The retraining requests' part of the settings."""
+        return cls(settings.model_name, settings.drift_consecutive_nights, settings.psi_bands.alert)
+
+
+@dataclass(frozen=True)
 class RetrainingRequest:
     """An opened request: the extra of the Asset event that schedules the retraining."""
 
@@ -50,14 +64,14 @@ class RetrainingRequest:
     reason: str
 
 
-def drift_streak(engine: Engine, settings: Settings, outcome: DriftOutcome) -> int:
+def drift_streak(engine: Engine, model_name: str, outcome: DriftOutcome) -> int:
     """Consecutive nights, ending at this one, on which a monitored column was in the alert band."""
     with engine.connect() as connection:
         nights = connection.execute(
             sa.text(_NIGHTS_IN_ALERT),
             {
                 "monitored": list(outcome.monitored_columns),
-                "name": settings.model_name,
+                "name": model_name,
                 "version": outcome.model_version,
                 "day": date.fromisoformat(outcome.drift_date),
             },
@@ -71,13 +85,13 @@ def drift_streak(engine: Engine, settings: Settings, outcome: DriftOutcome) -> i
     return streak
 
 
-def drift_reason(engine: Engine, settings: Settings, outcome: DriftOutcome) -> str | None:
+def drift_reason(engine: Engine, config: RetrainingConfig, outcome: DriftOutcome) -> str | None:
     """Why drift calls for retraining (alert band for K nights in a row), or None."""
-    streak = drift_streak(engine, settings, outcome)
-    if streak < settings.drift_consecutive_nights:
+    streak = drift_streak(engine, config.model_name, outcome)
+    if streak < config.drift_consecutive_nights:
         return None
     return (
-        f"drift: PSI in the alert band (>= {settings.psi_bands.alert}) for {streak} night(s) on "
+        f"drift: PSI in the alert band (>= {config.psi_alert}) for {streak} night(s) on "
         + ", ".join(outcome.alerting_columns)
     )
 
@@ -97,7 +111,7 @@ def performance_reason(outcome: DriftOutcome, performance: PerformanceOutcome | 
 
 def request_retraining(
     engine: Engine,
-    settings: Settings,
+    config: RetrainingConfig,
     outcome: DriftOutcome,
     performance: PerformanceOutcome | None = None,
 ) -> RetrainingRequest | None:
@@ -106,7 +120,7 @@ def request_retraining(
     reasons = [
         reason
         for reason in (
-            drift_reason(engine, settings, outcome),
+            drift_reason(engine, config, outcome),
             performance_reason(outcome, performance),
         )
         if reason
@@ -123,7 +137,7 @@ def request_retraining(
             sa.text(_OPEN_REQUEST),
             {
                 "day": date.fromisoformat(outcome.drift_date),
-                "name": settings.model_name,
+                "name": config.model_name,
                 "version": outcome.model_version,
                 "reason": reason,
                 "details": json.dumps(details, default=str),
@@ -134,11 +148,11 @@ def request_retraining(
     return RetrainingRequest(int(request_id), outcome.drift_date, reason)
 
 
-def complete_retraining_requests(engine: Engine, settings: Settings, run_id: str) -> list[str]:
+def complete_retraining_requests(engine: Engine, model_name: str, run_id: str) -> list[str]:
     """Mark pending requests as taken by this retraining run; return their reasons."""
     with engine.begin() as connection:
         reasons = connection.execute(
             sa.text(_COMPLETE_REQUESTS),
-            {"run_id": run_id, "name": settings.model_name},
+            {"run_id": run_id, "name": model_name},
         ).scalars()
         return list(reasons)

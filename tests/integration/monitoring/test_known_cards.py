@@ -23,7 +23,7 @@ from fraud.model.challenger import build_datasets
 from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.protocol import known_card_mask
 from fraud.model.train import windows_before
-from fraud.monitoring.performance import nightly_performance
+from fraud.monitoring.performance import PerformanceConfig, nightly_performance
 from tests.support.bank import Bank, simulated_bank
 
 pytestmark = pytest.mark.integration
@@ -123,7 +123,10 @@ def test_monitoring_leaves_known_cards_out_of_the_stored_card_precision(bank: Ba
         )
     night = midnight(DAY + timedelta(days=MATURITY))
     nightly_performance(
-        bank.engine, settings, interval_start=night, interval_end=night + timedelta(days=1)
+        bank.engine,
+        PerformanceConfig.of(settings),
+        interval_start=night,
+        interval_end=night + timedelta(days=1),
     )
     with bank.engine.connect() as connection:
         row = connection.execute(

@@ -30,7 +30,7 @@ from fraud.config import load_settings
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
 from fraud.model.registry import RegisteredModel
-from fraud.monitoring.performance import nightly_performance
+from fraud.monitoring.performance import PerformanceConfig, nightly_performance
 from fraud.quality.checks import GateConfig
 from fraud.quality.validate import validate_interval
 from fraud.scoring.score import mark_top_k, score_share
@@ -129,7 +129,9 @@ def test_each_stage_logs_its_counts_chunks_and_seconds(
         # A week later, the day's labels are seven days old.
         nightly_performance(
             engine,
-            replace(load_settings(), model_name=model.name, performance_maturity_days=(7,)),
+            PerformanceConfig.of(
+                replace(load_settings(), model_name=model.name, performance_maturity_days=(7,))
+            ),
             interval_start=DAY + timedelta(days=7),
             interval_end=NEXT_DAY + timedelta(days=7),
         )

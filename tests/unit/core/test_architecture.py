@@ -29,6 +29,7 @@ CORE = {
     "fraud.partitions",
     "fraud.privileges",
     "fraud.publish",
+    "fraud.results",
     "fraud.resources",
     "fraud.shares",
     "fraud.xcom",

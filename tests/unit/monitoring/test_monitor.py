@@ -14,6 +14,7 @@ from fraud.monitoring.alerts import drift_alert_message
 from fraud.monitoring.drift import DriftOutcome
 from fraud.monitoring.performance import (
     FloorBreach,
+    PerformanceConfig,
     PerformanceOutcome,
     floor_breaches,
     performance_rows,
@@ -118,7 +119,7 @@ def test_floor_applies_at_the_largest_maturity_only(
             "average_precision": [average_precision],
         }
     )
-    breaches = floor_breaches(rows, settings)
+    breaches = floor_breaches(rows, PerformanceConfig.of(settings))
     assert bool(breaches) is breached
     if breached:
         assert breaches == (FloorBreach(DAY.isoformat(), 4, 30, average_precision, 0.3),)
