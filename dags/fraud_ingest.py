@@ -53,12 +53,12 @@ def fraud_ingest():
         """Quality gate for the day; a failed batch is final, so it is not retried."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from fraud.quality.validate import BatchValidationError
+        from fraud.tasks import FailedBatch
         from fraud.tasks import validate_batch as validate
 
         try:
             outcome = validate(data_interval_start, data_interval_end, run_id)
-        except BatchValidationError as error:
+        except FailedBatch as error:
             link_data_docs(SETTINGS)
             raise AirflowFailException(str(error)) from error
         link_data_docs(SETTINGS)

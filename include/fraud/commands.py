@@ -114,15 +114,13 @@ def status(args: argparse.Namespace) -> int:
 def validate(args: argparse.Namespace) -> int:
     """Run the quality gate for one date, exactly as the DAG task does."""
     from fraud.dates import day_interval
-    from fraud.quality.validate import BatchValidationError
-    from fraud.tasks import validate_batch
-    from fraud.xcom import to_xcom
+    from fraud.tasks import FailedBatch, validate_batch
 
     start, end = day_interval(args.date)
     try:
         summary = validate_batch(start, end, f"cli__{args.date}")
-    except BatchValidationError as error:
-        _print_validation(to_xcom(error.outcome), args.json)
+    except FailedBatch as error:
+        _print_validation(error.result, args.json)
         print(f"batch failed: {error}", file=sys.stderr)
         return 1
     _print_validation(summary, args.json)

@@ -83,23 +83,34 @@ def _warehouse() -> tuple[Settings, Engine]:
     return settings, warehouse_engine(settings.require_database_url())
 
 
+class FailedBatch(RuntimeError):
+    """The quality gate failed the batch: final, so not retried. ``result`` is the recorded run."""
+
+    def __init__(self, message: str, result: ValidationResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 @task
 def validate_batch(
     interval_start: datetime, interval_end: datetime, run_id: str
 ) -> ValidationResult:
-    """Run the quality gate over the interval; raises ``BatchValidationError`` on a failed batch."""
-    from fraud.quality.validate import validate_interval
+    """Run the quality gate over the interval; raises :class:`FailedBatch` on a failed batch."""
+    from fraud.quality.validate import BatchValidationError, validate_interval
 
     interval = Interval.of(interval_start, interval_end)
     settings, engine = _warehouse()
-    outcome = validate_interval(
-        engine,
-        interval_start=interval.start,
-        interval_end=interval.end,
-        run_id=run_id,
-        gate=settings.quality_gate,
-        artifact_dir=settings.artifact_dir,
-    )
+    try:
+        outcome = validate_interval(
+            engine,
+            interval_start=interval.start,
+            interval_end=interval.end,
+            run_id=run_id,
+            gate=settings.quality_gate,
+            artifact_dir=settings.artifact_dir,
+        )
+    except BatchValidationError as error:
+        raise FailedBatch(str(error), to_xcom(error.outcome)) from error
     return to_xcom(outcome)
 
 

@@ -6,6 +6,7 @@ Every import counts, those inside functions too: a stage imported lazily is stil
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +175,76 @@ def test_the_module_maps_name_every_module(document: str) -> None:
         if path.name != "__init__.py" and f"`{path.name}`" not in text
     ]
     assert not unnamed, f"{document} does not name {unnamed}"
+
+
+# The places outside the domain package whose imports docs/architecture.md states, and their files.
+PLACES: dict[str, list[Path]] = {
+    "dags/": sorted((REPOSITORY_ROOT / "dags").glob("*.py")),
+    "include/fraud_airflow/": sorted((INCLUDE / "fraud_airflow").glob("*.py")),
+    "plugins/": sorted((REPOSITORY_ROOT / "plugins").glob("*.py")),
+    "benchmarks/": sorted((REPOSITORY_ROOT / "benchmarks").glob("*.py")),
+}
+# This repository's packages, and Airflow: the imports the rules govern (the rest is libraries).
+GOVERNED = {"airflow", "benchmarks", "fraud", "fraud_airflow"}
+_MODULE_NAME = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+
+
+def _import_rules() -> dict[str, tuple[str, ...]]:
+    """The table that follows "Outside the domain package" in docs/architecture.md: each place and
+    the modules (with their submodules) it may import."""
+    text = (REPOSITORY_ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("Outside the domain package", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    end = next(
+        (index for index, line in enumerate(rows) if index and not rows[index - 1]), len(rows)
+    )
+    rules = {}
+    for row in rows[2:end]:
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        names = re.findall(r"`([^`]+)`", cells[-1])
+        rules[cells[0].strip("`")] = tuple(name for name in names if _MODULE_NAME.fullmatch(name))
+    return rules
+
+
+def _dependencies(path: Path) -> Iterator[str]:
+    """The modules a file depends on: ``from fraud import dag_ids`` is ``fraud.dag_ids``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module in GOVERNED:
+                yield from (f"{node.module}.{alias.name}" for alias in node.names)
+            else:
+                yield node.module
+
+
+def test_the_doc_states_the_imports_of_every_place() -> None:
+    rules = _import_rules()
+    assert set(rules) == set(PLACES)
+    assert all(rules.values())
+
+
+@pytest.mark.parametrize(
+    ("place", "path"),
+    [(place, path) for place, paths in PLACES.items() for path in paths],
+    ids=lambda value: value.name if isinstance(value, Path) else value,
+)
+def test_a_place_imports_only_what_the_doc_allows_it(place: str, path: Path) -> None:
+    allowed = _import_rules()[place]
+    for module in _dependencies(path):
+        if module.split(".")[0] not in GOVERNED:
+            continue
+        assert any(module == name or module.startswith(f"{name}.") for name in allowed), (
+            f"{path.relative_to(REPOSITORY_ROOT)} imports {module}: docs/architecture.md allows"
+            f" {place} only {', '.join(allowed)}"
+        )
+
+
+def test_the_dags_import_no_stage() -> None:
+    stages = {name for name in LAYERS if name.startswith("fraud.")}
+    reached = {
+        ".".join(module.split(".")[:2])
+        for path in PLACES["dags/"]
+        for module in _dependencies(path)
+    }
+    assert not reached & stages
