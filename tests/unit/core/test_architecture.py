@@ -18,6 +18,7 @@ INCLUDE = REPOSITORY_ROOT / "include"
 # layers only, never a layer above it nor another stage of its own layer.
 CORE = {
     "fraud.assets",
+    "fraud.atomic_files",
     "fraud.bulk",
     "fraud.config",
     "fraud.dag_ids",
@@ -28,7 +29,6 @@ CORE = {
     "fraud.migrations",
     "fraud.partitions",
     "fraud.privileges",
-    "fraud.publish",
     "fraud.resources",
     "fraud.shares",
     "fraud.xcom",
