@@ -25,12 +25,14 @@ CORE = {
     "fraud.dates",
     "fraud.db",
     "fraud.links",
+    "fraud.locks",
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",
     "fraud.privileges",
     "fraud.resources",
     "fraud.shares",
+    "fraud.timing",
     "fraud.xcom",
 }
 ENTRY_POINTS = {"fraud.tasks", "fraud.status", "fraud.commands", "fraud.cli"}
