@@ -51,7 +51,7 @@ def feature_floor(start: datetime, end: datetime, *, shares: int, csv_path: str)
                 cutoff=end,
                 label_delay_days=settings.label_delay_days,
                 share=share,
-                parts=count,
+                chunks=count,
                 whole_share=True,
             )
             for query, params in reads.values():

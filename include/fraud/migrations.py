@@ -13,10 +13,11 @@ from sqlalchemy.engine import Engine
 from fraud.bulk import dbapi
 from fraud.config import REPOSITORY_ROOT
 from fraud.db import DatabaseError
+from fraud.locks import advisory_lock
 from fraud.privileges import apply_privileges
 
 SQL_DIR = REPOSITORY_ROOT / "sql"
-_MIGRATION_LOCK_KEY = 7_305_190_411
+_MIGRATION_LOCK_KEY = "fraud.migrations"
 _VERSIONED = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
 _REPEATABLE = re.compile(r"^R__([a-z0-9_]+)\.sql$")
 
@@ -28,7 +29,6 @@ create table if not exists public.schema_migrations (
     applied_at timestamptz not null default now()
 )
 """
-_LOCK = "select pg_advisory_xact_lock(:key)"
 _APPLIED = "select version, checksum from public.schema_migrations"
 _RECORD = """
 insert into public.schema_migrations (version, name, checksum)
@@ -85,7 +85,7 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
     applied_now: list[str] = []
     versioned_ran = False
     with engine.begin() as connection:
-        connection.execute(sa.text(_LOCK), {"key": _MIGRATION_LOCK_KEY})
+        advisory_lock(connection, _MIGRATION_LOCK_KEY)
         connection.execute(sa.text(_LEDGER))
         done = {
             str(version): str(checksum)

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-# Two runs of the same rows (a retry beside a manual re-run, overlapping backfills) queue on
-# these locks instead of both deleting the old rows and then colliding on the new rows' keys.
-_LOCK = "select pg_advisory_xact_lock(hashtextextended(:key, 0))"
-_LOCK_SHARED = "select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"
+from fraud.locks import advisory_lock
 
 
 @dataclass(frozen=True)
@@ -40,26 +36,31 @@ class Share:
         """The bind parameters of the SQL that selects this share's rows."""
         return {"share_index": self.index, "share_count": self.count}
 
-    def split(self, parts: int) -> list[Share]:
-        """This share as ``parts`` disjoint smaller shares that together hold its rows.
+    def split(self, chunks: int) -> list[Share]:
+        """This share's ``chunks`` chunks by hash: disjoint, and together holding its rows.
 
-        Part ``j`` is share ``index + count * j`` of ``count * parts``: an id's hash modulo
-        ``count * parts`` is ``index`` modulo ``count`` exactly for the ids of this share.
+        Chunk ``j`` holds the ids of share ``index + count * j`` of ``count * chunks``: an id's
+        hash modulo ``count * chunks`` is ``index`` modulo ``count`` exactly for the ids of this
+        share. (The feature build splits a share's histories by the same rule, in SQL.)
         """
-        return [Share(self.index + self.count * part, self.count * parts) for part in range(parts)]
+        return [
+            Share(self.index + self.count * chunk, self.count * chunks) for chunk in range(chunks)
+        ]
 
     def lock(self, connection: Connection, scope: str) -> None:
         """Wait until no other transaction writes this share of ``scope``, then hold it.
 
         A whole-``scope`` writer (one share of one) holds the scope exclusively; shares hold it
         shared and their own share exclusively. Locks a transaction holds never block itself,
-        so a transaction that holds the whole scope may then write any of its shares.
+        so a transaction that holds the whole scope may then write any of its shares. Two runs
+        of the same rows (a retry beside a manual re-run, overlapping backfills) thus queue
+        instead of both deleting the old rows and then colliding on the new rows' keys.
         """
         if self.count == 1:
-            connection.execute(sa.text(_LOCK), {"key": scope})
+            advisory_lock(connection, scope)
             return
-        connection.execute(sa.text(_LOCK_SHARED), {"key": scope})
-        connection.execute(sa.text(_LOCK), {"key": f"{scope}:{self.index}/{self.count}"})
+        advisory_lock(connection, scope, shared=True)
+        advisory_lock(connection, f"{scope}:{self.index}/{self.count}")
 
 
 WHOLE = Share()

@@ -1,16 +1,16 @@
 """The nightly feature step: one share of a day's validated rows, replaced in one transaction.
 
 ``fraud_ingest`` maps ``build_features`` over the shares of the day's customers, so that any
-worker takes any share. Within a share the history of the targets' customers and terminals is read once and split into
-parts of about ``FRAUD_FEATURE_CHUNK_ROWS`` target rows each (:mod:`fraud.features.history`): a
-task's memory is bounded by its part and its share, whatever the window its features look back on.
+worker takes any share. Within a share the history of the targets' customers and terminals is read
+once and split into chunks of about ``FRAUD_FEATURE_CHUNK_ROWS`` target rows each
+(:mod:`fraud.features.history`): a task's memory is bounded by its chunk and its share, whatever
+the window its features look back on.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,9 +21,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.bulk import copy_arrow
 from fraud.dates import day_span
-from fraud.features.history import TARGETS_TABLE, new_targets, target_features
+from fraud.features.history import target_features
+from fraud.features.history_queries import TARGETS_TABLE, new_targets
+from fraud.locks import night_lock_key
 from fraud.partitions import ensure_partitions
 from fraud.shares import Share
+from fraud.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ where tx_datetime >= :start and tx_datetime < :end
   and staging.share_of(customer_id, :share_count) = :share_index
 """
 
-# A chunk's targets: the day's validated rows whose customer falls in the chunk.
+# A share's targets: the day's validated rows whose customer falls in the share.
 DAY_TARGETS = f"""
 create temporary table {TARGETS_TABLE} on commit drop as
 select transaction_id,
@@ -59,11 +62,6 @@ class FeatureOutcome:
     seconds: float
 
 
-def lock_scope(interval_start: datetime) -> str:
-    """The advisory-lock scope of a day's features."""
-    return f"features:{interval_start.isoformat()}"
-
-
 def chunk_count(rows: int, chunk_rows: int) -> int:
     """How many chunks of at most ``chunk_rows`` targets hold ``rows`` targets (at least one)."""
     return max(1, math.ceil(rows / chunk_rows))
@@ -85,12 +83,12 @@ def build_share_features(
     share: Share,
     chunk_rows: int,
 ) -> FeatureOutcome:
-    """Replace the features of the share's validated rows of the interval, part by part."""
-    started = time.perf_counter()
+    """Replace the features of the share's validated rows of the interval, chunk by chunk."""
+    watch = Stopwatch()
     window = {"start": interval_start, "end": interval_end}
     ensure_partitions(engine, interval_start, interval_end)
     with engine.begin() as connection:
-        share.lock(connection, lock_scope(interval_start))
+        share.lock(connection, night_lock_key("features", interval_start))
         connection.execute(sa.text(_DELETE_SHARE), {**window, **share.params})
         rows = new_targets(connection, DAY_TARGETS, {**window, **share.params})
         built = target_features(
@@ -100,7 +98,7 @@ def build_share_features(
             cutoff=interval_end,
             label_delay_days=label_delay_days,
             share=share,
-            parts=chunk_count(rows, chunk_rows),
+            chunks=chunk_count(rows, chunk_rows),
             whole_share=True,
         )
         written = 0
@@ -116,15 +114,15 @@ def build_share_features(
         share.index + 1,
         share.count,
         f"{written:,}",
-        built.parts,
+        built.chunks,
         f"{built.history_rows:,}",
-        time.perf_counter() - started,
+        watch.stop(),
     )
     return FeatureOutcome(
         feature_rows=written,
         share_index=share.index,
         share_count=share.count,
-        chunks=built.parts,
+        chunks=built.chunks,
         history_rows=built.history_rows,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(watch.seconds, 3),
     )

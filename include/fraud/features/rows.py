@@ -79,11 +79,11 @@ class Rows:
         )
 
     @classmethod
-    def concatenate(cls, parts: list[Rows]) -> Rows:
-        """The rows of several parts, one after the other (ids must stay unique)."""
+    def concatenate(cls, pieces: list[Rows]) -> Rows:
+        """Several sets of rows as one, one after the other (ids must stay unique)."""
         return cls.from_arrays(
             *(
-                np.concatenate([getattr(part, name) for part in parts])
+                np.concatenate([getattr(piece, name) for piece in pieces])
                 for name in ("transaction_id", "ns", "customer_id", "terminal_id", "amount")
             )
         )

@@ -8,8 +8,8 @@ over its chance of being read (1 for a fraud, 1/share for a genuine payment), so
 and metrics estimate what the whole window would give. Drawing cards rather than payments keeps
 card precision meaningful: a genuine card that is read has its true daily highest score.
 
-The sample's history is read once and built in parts of about ``chunk_rows`` payments
-(:mod:`fraud.features.history`): memory holds one part's history and the sample, never the
+The sample's history is read once and built in chunks of about ``chunk_rows`` payments
+(:mod:`fraud.features.history`): memory holds one chunk's history and the sample, never the
 window's history.
 
 Cards already known as compromised are marked, not dropped (:func:`known_card_rows`): a card
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,8 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fraud.bulk import copy_out_table, inline
-from fraud.features.history import TARGETS, TARGETS_TABLE, new_targets, target_features
+from fraud.features.history import target_features
+from fraud.features.history_queries import TARGETS, TARGETS_TABLE, new_targets
 from fraud.shares import WHOLE
+from fraud.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def sampling_for(rows: int, *, share: float, min_rows: int, max_rows: int, seed:
 
 @dataclass(frozen=True)
 class WindowRead:
-    """What reading a window took: rows kept, history rows read, parts and seconds."""
+    """What reading a window took: rows kept, history rows read, chunks and seconds."""
 
     rows: int
     frauds: int
@@ -189,9 +190,9 @@ def labelled_window(
 ) -> tuple[pd.DataFrame, WindowRead]:
     """The window's sampled payments with their features, label and weight, in transaction order.
 
-    The sample's history is read once and built in parts of about ``chunk_rows`` payments.
+    The sample's history is read once and built in chunks of about ``chunk_rows`` payments.
     """
-    started = time.perf_counter()
+    watch = Stopwatch()
     params = {
         "start": start,
         "end": end,
@@ -209,7 +210,7 @@ def labelled_window(
             cutoff=cutoff,
             label_delay_days=label_delay_days,
             share=WHOLE,
-            parts=max(1, math.ceil(rows / chunk_rows)),
+            chunks=max(1, math.ceil(rows / chunk_rows)),
             whole_share=False,
         )
         frame = built.frame.merge(_labels(connection), on="transaction_id", validate="1:1")
@@ -217,11 +218,11 @@ def labelled_window(
         rows=len(frame),
         frauds=int(frame["is_fraud"].sum()),
         history_rows=built.history_rows,
-        chunks=built.parts,
-        seconds=round(time.perf_counter() - started, 3),
+        chunks=built.chunks,
+        seconds=round(watch.stop(), 3),
     )
     logger.info(
-        "window [%s, %s): %d payments (%d frauds) from %d history rows in %d parts, %.1f s",
+        "window [%s, %s): %d payments (%d frauds) from %d history rows in %d chunks, %.1f s",
         start.date(),
         end.date(),
         read.rows,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -25,7 +25,8 @@ from fraud.features.window import (
 from fraud.model import registry, train
 from fraud.model.artifacts import log_search, log_windows, write_artifacts
 from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
-from fraud.model.reference import DRIFT_COLUMNS, build_reference
+from fraud.model.reference import DRIFT_COLUMNS, DriftReference, build_reference
+from fraud.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +119,29 @@ def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWi
     return Datasets(frames["training"], frames["validation"], sampling, reads)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The validation rows scored by the model and the baselines, their metrics, the reference."""
+
+    results: dict[str, dict[str, float]]
+    scored_validation: pd.DataFrame
+    baseline_scores: dict[str, np.ndarray]
+    reference: DriftReference
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """The MLflow run of a retraining and the version it registered."""
+
+    run_id: str
+    experiment_id: str
+    version: int
+
+
 def train_challenger(
     engine: Engine, settings: Settings, label_cutoff: datetime, trigger: str
 ) -> Challenger:
     """Train, evaluate beside the baselines, log everything to MLflow and register a version."""
-    import mlflow
-    import mlflow.lightgbm
-    from mlflow.models import infer_signature
-
     windows = train.windows_before(
         label_cutoff,
         train_days=settings.train_days,
@@ -133,96 +149,161 @@ def train_challenger(
         label_delay_days=settings.label_delay_days,
     )
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    datasets = build_datasets(engine, settings, windows)
-    training, validation = datasets.training, datasets.validation
-    seconds["datasets"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
-    models = train.fit_models(
+    with timed(seconds, "datasets"):
+        datasets = build_datasets(engine, settings, windows)
+    with timed(seconds, "fit"):
+        models = fit(settings, datasets.training)
+    with timed(seconds, "evaluate_and_log"):
+        evaluation = evaluate(settings, models, datasets.validation)
+        run = log_run(settings, windows, datasets, models, evaluation, trigger)
+        register(settings, run, models)
+    return challenger_of(run, windows, datasets, trigger, seconds)
+
+
+def fit(settings: Settings, training: pd.DataFrame) -> train.TrainedModels:
+    """The model (a time-bounded search) and the baselines, fitted on the training sample."""
+    return train.fit_models(
         training,
         seed=settings.random_seed,
         time_budget_seconds=settings.training_time_budget_seconds,
     )
-    seconds["fit"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
-    # Each model scores the validation rows once: the metrics and the plots share the scores.
+
+
+def evaluate(
+    settings: Settings, models: train.TrainedModels, validation: pd.DataFrame
+) -> Evaluation:
+    """Score the validation rows once with each model: the metrics and the plots share them."""
     scores = train.score_models(models, validation)
     results = train.evaluate_scores(validation, scores)
     scored_validation = validation.assign(score=scores.pop("model"))
     reference = build_reference(scored_validation, DRIFT_COLUMNS, bins=settings.psi_bins)
+    return Evaluation(results, scored_validation, scores, reference)
+
+
+def run_params(
+    settings: Settings,
+    windows: train.TrainingWindows,
+    datasets: Datasets,
+    models: train.TrainedModels,
+) -> dict[str, object]:
+    """The run's parameters: windows, search, features, sampling and what each window read."""
+    training = datasets.training
+    return {
+        **windows.as_params(),
+        **{f"lgbm_{key}": value for key, value in models.params.items()},
+        "features": ",".join(FEATURE_COLUMNS),
+        "label_delay_days": settings.label_delay_days,
+        "seed": settings.random_seed,
+        "amount_rule_threshold": models.amount_threshold,
+        "training_rows": len(training),
+        "training_frauds": int(training["is_fraud"].sum()),
+        "validation_rows": len(datasets.validation),
+        "training_fingerprint": train.fingerprint(training, windows.label_cutoff),
+        "genuine_share": datasets.sampling.genuine_share,
+        "genuine_weight": datasets.sampling.genuine_weight,
+        "sampling_seed": datasets.sampling.seed,
+        **{
+            f"{name}_{key}": value
+            for name, read in datasets.reads.items()
+            for key, value in (("history_rows", read.history_rows), ("chunks", read.chunks))
+        },
+    }
+
+
+def log_run(
+    settings: Settings,
+    windows: train.TrainingWindows,
+    datasets: Datasets,
+    models: train.TrainedModels,
+    evaluation: Evaluation,
+    trigger: str,
+) -> LoggedRun:
+    """One MLflow run: parameters, metrics beside the baselines, artifacts, the model, a version."""
+    import mlflow
 
     registry.client(settings)
     mlflow.set_experiment(registry.EXPERIMENT)
-    with mlflow.start_run(run_name=f"retrain-{label_cutoff:%Y-%m-%d}") as run:
+    with mlflow.start_run(run_name=f"retrain-{windows.label_cutoff:%Y-%m-%d}") as run:
         mlflow.set_tags({"trigger": trigger, "model_name": settings.model_name})
-        mlflow.log_params(
-            {
-                **windows.as_params(),
-                **{f"lgbm_{key}": value for key, value in models.params.items()},
-                "features": ",".join(FEATURE_COLUMNS),
-                "label_delay_days": settings.label_delay_days,
-                "seed": settings.random_seed,
-                "amount_rule_threshold": models.amount_threshold,
-                "training_rows": len(training),
-                "training_frauds": int(training["is_fraud"].sum()),
-                "validation_rows": len(validation),
-                "training_fingerprint": train.fingerprint(training, label_cutoff),
-                "genuine_share": datasets.sampling.genuine_share,
-                "genuine_weight": datasets.sampling.genuine_weight,
-                "sampling_seed": datasets.sampling.seed,
-                **{
-                    f"{name}_{key}": value
-                    for name, read in datasets.reads.items()
-                    for key, value in (("history_rows", read.history_rows), ("chunks", read.chunks))
-                },
-            }
-        )
-        for model_name, metrics in results.items():
+        mlflow.log_params(run_params(settings, windows, datasets, models))
+        for model_name, metrics in evaluation.results.items():
             prefix = "" if model_name == "model" else f"baseline_{model_name}_"
             mlflow.log_metrics({f"{prefix}{key}": value for key, value in metrics.items()})
-        log_windows(windows, datasets.reads, datasets.sampling, _schema_rows(training))
+        log_windows(windows, datasets.reads, datasets.sampling, _schema_rows(datasets.training))
         log_search(models)
-        with tempfile.TemporaryDirectory() as scratch:
-            folder = Path(scratch)
-            write_artifacts(
-                folder,
-                models,
-                scored_validation,
-                reference,
-                results,
-                baseline_scores=scores,
-                alert_top_k=settings.alert_top_k,
-            )
-            mlflow.log_artifacts(str(folder / "evaluation"), "evaluation")
-            mlflow.log_artifacts(str(folder / "drift"), "drift")
-        sample = _matrix(validation).head(200)
-        info = mlflow.lightgbm.log_model(
-            models.booster,
-            name="model",
-            signature=infer_signature(sample, models.booster.predict(sample)),
-            input_example=sample.head(5),
-            registered_model_name=settings.model_name,
+        log_evaluation_artifacts(settings, models, evaluation)
+        version = log_model(settings, models, datasets.validation)
+    return LoggedRun(run.info.run_id, str(run.info.experiment_id), version)
+
+
+def log_evaluation_artifacts(
+    settings: Settings, models: train.TrainedModels, evaluation: Evaluation
+) -> None:
+    """The plots, the validation frame, the search log and the drift reference, to the run."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        write_artifacts(
+            folder,
+            models,
+            evaluation.scored_validation,
+            evaluation.reference,
+            evaluation.results,
+            baseline_scores=evaluation.baseline_scores,
+            alert_top_k=settings.alert_top_k,
         )
-    version = int(info.registered_model_version)
-    registry.record_model_text_digest(settings, version, models.booster)
-    registry.describe_version(settings, version, run.info.run_id, None)
-    registry.set_alias(settings, registry.CHALLENGER, version)
-    seconds["evaluate_and_log"] = round(time.perf_counter() - started, 3)
+        mlflow.log_artifacts(str(folder / "evaluation"), "evaluation")
+        mlflow.log_artifacts(str(folder / "drift"), "drift")
+
+
+def log_model(settings: Settings, models: train.TrainedModels, validation: pd.DataFrame) -> int:
+    """Log the booster with its signature and register it; return the new version."""
+    import mlflow.lightgbm
+    from mlflow.models import infer_signature
+
+    sample = _matrix(validation).head(200)
+    info = mlflow.lightgbm.log_model(
+        models.booster,
+        name="model",
+        signature=infer_signature(sample, models.booster.predict(sample)),
+        input_example=sample.head(5),
+        registered_model_name=settings.model_name,
+    )
+    return int(info.registered_model_version)
+
+
+def register(settings: Settings, run: LoggedRun, models: train.TrainedModels) -> None:
+    """Pin the version's booster digest, describe it and make it the challenger."""
+    registry.record_model_text_digest(settings, run.version, models.booster)
+    registry.describe_version(settings, run.version, run.run_id, None)
+    registry.set_alias(settings, registry.CHALLENGER, run.version)
+
+
+def challenger_of(
+    run: LoggedRun,
+    windows: train.TrainingWindows,
+    datasets: Datasets,
+    trigger: str,
+    seconds: dict[str, float],
+) -> Challenger:
+    """The registered challenger, logged once with what it read and how long each phase took."""
+    training, validation = datasets.training, datasets.validation
     logger.info(
         "registered challenger version %d (labels before %s): %s training rows with %s frauds,"
         " %s validation rows, seconds %s",
-        version,
-        label_cutoff.isoformat(),
+        run.version,
+        windows.label_cutoff.isoformat(),
         f"{len(training):,}",
         f"{int(training['is_fraud'].sum()):,}",
         f"{len(validation):,}",
         seconds,
     )
     return Challenger(
-        version=version,
-        run_id=run.info.run_id,
-        experiment_id=str(run.info.experiment_id),
-        label_cutoff=label_cutoff,
+        version=run.version,
+        run_id=run.run_id,
+        experiment_id=run.experiment_id,
+        label_cutoff=windows.label_cutoff,
         validation_start=windows.validation_start,
         validation_end=windows.validation_end,
         trigger=trigger,

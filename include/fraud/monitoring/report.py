@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fraud.atomic_files import replacing_whole
 from fraud.model.reference import sample_reference
-from fraud.publish import replacing
 
 
 def write_evidently_report(
@@ -35,8 +35,8 @@ def write_evidently_report(
         ),
         reference_data=Dataset.from_pandas(reference[list(columns)], data_definition=definition),
     )
-    # Published by rename: the page may be serving the previous version of this night's report.
-    with replacing(path) as scratch:
+    # Written whole: the page may be serving the previous version of this night's report.
+    with replacing_whole(path) as scratch:
         # save_html silently writes nothing when given a Path rather than a str.
         snapshot.save_html(str(scratch))
     return path

@@ -115,7 +115,7 @@ def open_context(context_dir: Path) -> GateContext:
     context_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", context_root_dir=str(context_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # Data Docs are published file by file while the monitoring page serves them.
+    # Data Docs are written whole, file by file, while the monitoring page serves them.
     context.variables.data_docs_sites = site_config()
     context.variables.save()
     source = _pandas_source(context)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Generator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from fraud.dates import day_span, utc_interval
+from fraud.locks import advisory_lock, night_lock_key
 from fraud.partitions import ensure_partitions
 from fraud.quality.checks import CheckResult, GateConfig, VolumeBand, check_frame, check_labels
 from fraud.quality.extract import (
@@ -34,14 +33,13 @@ from fraud.quality.extract import (
 )
 from fraud.quality.quarantine import quarantine_records, resolve_open, write_quarantine
 from fraud.quality.suites import ExpectationFailure, build_data_docs
+from fraud.timing import Stopwatch, timed
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger(__name__)
-
-_LOCK_INTERVAL = "select pg_advisory_xact_lock(hashtext(:key))"
 
 _RECORD_RUN = """
 insert into quality.validation_run (
@@ -204,16 +202,6 @@ def _record_run(connection: Connection, outcome: ValidationOutcome) -> None:
     )
 
 
-@contextmanager
-def _timed(phase_seconds: dict[str, float], phase: str) -> Generator[None, None, None]:
-    """Record the wall-clock seconds of the block as ``phase_seconds[phase]``."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        phase_seconds[phase] = round(time.perf_counter() - started, 3)
-
-
 def validate_interval(
     engine: Engine,
     *,
@@ -229,16 +217,13 @@ def validate_interval(
     phases: dict[str, float] = {}
     ensure_partitions(engine, interval_start, interval_end)
     with engine.begin() as connection:
-        connection.execute(
-            sa.text(_LOCK_INTERVAL),
-            {"key": f"fraud.validate:{interval_start.isoformat()}"},
-        )
-        with _timed(phases, "read"):
+        advisory_lock(connection, night_lock_key("validate", interval_start))
+        with timed(phases, "read"):
             frame = read_interval(connection, interval_start, interval_end)
             known_ids = validated_elsewhere_ids(connection, interval_start, interval_end)
             history = daily_volume_history(connection, interval_start, gate.volume_history_days)
             labels = read_labels(connection, interval_start, interval_end)
-        with _timed(phases, "check"):
+        with timed(phases, "check"):
             check = check_frame(
                 frame,
                 interval_start=interval_start,
@@ -253,9 +238,9 @@ def validate_interval(
             label_check = check_labels(
                 labels, context_dir=context_dir, run_name=run_id, build_docs=False
             )
-        with _timed(phases, "docs"):
+        with timed(phases, "docs"):
             docs = build_data_docs(context_dir, check.result_ids + label_check.result_ids)
-        write_started = time.perf_counter()
+        write = Stopwatch()
         if check.passed:
             _replace_interval(
                 connection,
@@ -290,7 +275,7 @@ def validate_interval(
             data_docs_path=docs,
         )
         _record_run(connection, outcome)
-    phases["write"] = round(time.perf_counter() - write_started, 3)
+    phases["write"] = round(write.stop(), 3)
     outcome = replace(outcome, phase_seconds=phases)
     _log(outcome, gate, check.volume_band)
     if not check.passed:

@@ -168,11 +168,11 @@ def _create(folder: int, name: str, data: bytes, *, durable: bool = False) -> No
             os.fsync(file.fileno())
 
 
-def _publish(folder: int, name: str, data: bytes) -> None:
+def _write_whole(folder: int, name: str, data: bytes) -> None:
     """Write a cache file through a scratch file and a rename, so that readers never see a part.
 
     The rename replaces whatever has the name, a symbolic link included, and never what a link
-    points to. Two processes may publish the same key at once: each renames a whole file of the
+    points to. Two processes may write the same key at once: each renames a whole file of the
     same bytes (lleaves compiles the same model to the same object file).
     """
     scratch = f".{name}.{uuid.uuid4().hex}"
@@ -205,8 +205,8 @@ class _Entry:
             logger.warning("%s %s %s: refused, replacing it", what, self.path(suffix), refusal)
             return None
 
-    def publish(self, suffix: str, data: bytes) -> None:
-        _publish(self.folder, f"{self.key}{suffix}", data)
+    def write_whole(self, suffix: str, data: bytes) -> None:
+        _write_whole(self.folder, f"{self.key}{suffix}", data)
 
 
 def _verify_text(entry: _Entry) -> None:
@@ -222,7 +222,7 @@ def _verify_text(entry: _Entry) -> None:
         )
         text = None
     if text is None:
-        entry.publish(".txt", entry.text)
+        entry.write_whole(".txt", entry.text)
 
 
 def _manifest(entry: _Entry) -> dict[str, str] | None:
@@ -312,8 +312,8 @@ def compile_booster(booster: lgb.Booster, cache_dir: Path) -> Predictor:
                 "lleaves": version("lleaves"),
                 "llvmlite": version("llvmlite"),
             }
-            entry.publish(".json", json.dumps(manifest, indent=2).encode())
-            entry.publish(".o", built)
+            entry.write_whole(".json", json.dumps(manifest, indent=2).encode())
+            entry.write_whole(".o", built)
     threads = len(os.sched_getaffinity(0))
 
     def predict(features: np.ndarray) -> np.ndarray:

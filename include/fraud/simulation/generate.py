@@ -7,7 +7,6 @@ says what each parameter means.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -37,6 +36,7 @@ from fraud.simulation.scenarios import (
     compromise_table,
     empty_compromises,
 )
+from fraud.timing import Stopwatch
 
 _CUSTOMER_BLOCK = 256
 # A run reports its progress this many times over its days.
@@ -241,7 +241,7 @@ def simulate(params: SimulationParams, progress: Callable[[str], None] = _silent
     ``progress`` receives a line after each tenth of the days and one when the fraud is in.
     """
     check(params)
-    started = time.perf_counter()
+    watch = Stopwatch()
     customers = _customers(params, _terminal_positions(params))
     reports = set(progress_days(params.n_days))
     days: list[_Day] = []
@@ -251,7 +251,7 @@ def simulate(params: SimulationParams, progress: Callable[[str], None] = _silent
             payments = sum(len(day.customer) for day in days)
             progress(
                 f"simulated {len(days)}/{params.n_days} days ({payments:,} payments)"
-                f" in {time.perf_counter() - started:.1f} s"
+                f" in {watch.seconds:.1f} s"
             )
     data = _concatenate(days or [_empty_day()])
     order = np.lexsort((data["customer"], data["second"]))
@@ -259,8 +259,5 @@ def simulate(params: SimulationParams, progress: Callable[[str], None] = _silent
     events = compromise_events(params)
     add_fraud(params, data, events)
     simulation = _frames(params, data, events)
-    progress(
-        f"added fraud and labels ({len(simulation.labels):,} labels)"
-        f" in {time.perf_counter() - started:.1f} s"
-    )
+    progress(f"added fraud and labels ({len(simulation.labels):,} labels) in {watch.seconds:.1f} s")
     return simulation

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from fraud.bulk import copy_frame
 from fraud.simulation.generate import LABEL_COLUMNS, TRANSACTION_COLUMNS, Simulation
+from fraud.timing import Stopwatch
 
 _NEXT_TRANSACTION_ID = "select coalesce(max(transaction_id), 0) + 1 from raw.transactions"
 
@@ -35,7 +35,7 @@ def write_simulation(
     Labels whose transaction is not in the simulation are left out, so every stored label
     points at a stored transaction. ``progress`` receives a line after each table.
     """
-    started = time.perf_counter()
+    watch = Stopwatch()
     transactions = simulation.transactions[TRANSACTION_COLUMNS]
     labels = simulation.labels[LABEL_COLUMNS]
     labels = labels[labels["transaction_id"].isin(transactions["transaction_id"])]
@@ -44,13 +44,10 @@ def write_simulation(
     )
     progress(
         f"copied {written_transactions:,} transactions into raw.transactions"
-        f" in {time.perf_counter() - started:.1f} s"
+        f" in {watch.seconds:.1f} s"
     )
     written_labels = copy_frame(connection, _iso_utc(labels, "reported_at"), "raw.fraud_labels")
-    progress(
-        f"copied {written_labels:,} labels into raw.fraud_labels"
-        f" in {time.perf_counter() - started:.1f} s"
-    )
+    progress(f"copied {written_labels:,} labels into raw.fraud_labels in {watch.seconds:.1f} s")
     return written_transactions, written_labels
 
 

@@ -125,20 +125,20 @@ def test_streamed_scores_equal_one_in_memory_batch(warehouse: Warehouse, chunk_r
     pd.testing.assert_frame_equal(stored, expected.reset_index(drop=True), check_dtype=False)
 
 
-@pytest.mark.parametrize("partitions", [2, 3, 5])
-def test_partitions_and_top_k_equal_the_whole_day(warehouse: Warehouse, partitions: int) -> None:
+@pytest.mark.parametrize("shares", [2, 3, 5])
+def test_shares_and_top_k_equal_the_whole_day(warehouse: Warehouse, shares: int) -> None:
     _score_day(warehouse, "whole", 10_000)
     whole = _scores(warehouse.engine, warehouse.start, warehouse.end)
     counts = []
-    for index in range(partitions):
+    for index in range(shares):
         outcome = score_share(
             warehouse.engine,
             warehouse.model,
             interval_start=warehouse.start,
             interval_end=warehouse.end,
-            run_id=f"part-{index}",
+            run_id=f"share-{index}",
             alert_threshold=THRESHOLD,
-            share=Share(index, partitions),
+            share=Share(index, shares),
             chunk_rows=50,
         )
         counts.append(outcome.scored_count)
@@ -156,20 +156,20 @@ def test_partitions_and_top_k_equal_the_whole_day(warehouse: Warehouse, partitio
     pd.testing.assert_frame_equal(_scores(warehouse.engine, warehouse.start, warehouse.end), whole)
 
 
-def test_rescoring_one_partition_replaces_only_its_rows(warehouse: Warehouse) -> None:
+def test_rescoring_one_share_replaces_only_its_rows(warehouse: Warehouse) -> None:
     _score_day(warehouse, "before", 10_000)
     _score_shares(warehouse, warehouse.model, "again", [Share(1, 4)])
     _mark_top_k(warehouse, warehouse.model)
     with warehouse.engine.connect() as connection:
         runs = read_frame(
             connection,
-            "select run_id, mod(hashint8(customer_id)::bigint + 2147483648, 4) as part,"
+            "select run_id, mod(hashint8(customer_id)::bigint + 2147483648, 4) as share,"
             " count(*) as n, count(distinct transaction_id) as ids"
             " from scoring.transaction_scores group by 1, 2 order by 2",
             {},
         )
     assert (runs["n"] == runs["ids"]).all()
-    assert runs.set_index("part")["run_id"].to_dict() == {
+    assert runs.set_index("share")["run_id"].to_dict() == {
         0: "before",
         1: "again",
         2: "before",

@@ -72,7 +72,7 @@ FRAUD_COMMAND = str(Path(sys.executable).with_name("fraud"))
 ONE_ROW_CHUNKS = "1"
 WAIT_SECONDS = 120.0
 BACKFILL_WORKERS = 4
-BACKFILL_PARTITIONS = 2
+BACKFILL_SHARES = 2
 # Shortened from the DAG's 30 s so the test does not sit idle; Airflow still applies its backoff.
 TEST_RETRY_DELAY = timedelta(seconds=2)
 # With MLflow's own client defaults (7 retries, exponential backoff) a refused connection takes
@@ -456,16 +456,16 @@ class Run:
 
     day: date
     run_id: str
-    partitions: int
+    shares: int
 
     def first_tasks(self, version: int) -> list[tuple[Callable[..., dict], tuple]]:
         """The calls that start the run, as Airflow's workers would make them."""
         start, end = _bounds(self.day)
-        if self.partitions == 1:
+        if self.shares == 1:
             return [(score_day, (start, end, self.run_id))]
         return [
-            (score_partition, (start, end, self.run_id, index, self.partitions, version))
-            for index in range(self.partitions)
+            (score_partition, (start, end, self.run_id, index, self.shares, version))
+            for index in range(self.shares)
         ]
 
     def last_task(self, version: int) -> tuple[Callable[..., dict], tuple]:
@@ -475,14 +475,14 @@ class Run:
 
 
 def _backfill_runs() -> list[Run]:
-    """Per day a partitioned run and a whole-day run, and every third day a partitioned re-run,
+    """Per day a run in shares and a whole-day run, and every third day a re-run in shares,
     queued one day after the other so that runs of the same day overlap."""
     runs: list[Run] = []
     for number, day in enumerate(SCORED_DAYS):
-        runs.append(Run(day, f"backfill__{day}__shares", BACKFILL_PARTITIONS))
+        runs.append(Run(day, f"backfill__{day}__shares", BACKFILL_SHARES))
         runs.append(Run(day, f"backfill__{day}__whole", 1))
         if number % 3 == 0:
-            runs.append(Run(day, f"backfill__{day}__again", BACKFILL_PARTITIONS))
+            runs.append(Run(day, f"backfill__{day}__again", BACKFILL_SHARES))
     return runs
 
 
@@ -493,7 +493,7 @@ def _run_concurrently(runs: list[Run], version: int, workers: int) -> list[str]:
     beside later runs' shares of the same or the next days, as Airflow would schedule it.
     """
     queue = deque((run, task) for run in runs for task in run.first_tasks(version))
-    shares_left = {run.run_id: run.partitions for run in runs if run.partitions > 1}
+    shares_left = {run.run_id: run.shares for run in runs if run.shares > 1}
     running: dict[Future, Run] = {}
     errors: list[str] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -529,8 +529,8 @@ def test_a_backfill_of_30_days_by_overlapping_runs_scores_each_transaction_once(
     ``airflow backfill create`` only queues DAG runs for a scheduler and its executor to run,
     each task in a process of its own; what keeps overlapping runs apart is in the database
     (advisory locks, one transaction per task), so the same calls in worker processes test it
-    without a scheduler. Every partitioned run uses the same share count (runs of one day with
-    different counts are not serialised, as ``fraud.scoring.score`` says).
+    without a scheduler. Every run in shares uses the same share count (runs of one day with
+    different counts are not serialised, as ``fraud.scoring.generations`` says).
     """
     settings = load_settings()
     for day in SCORED_DAYS:
@@ -555,7 +555,7 @@ def test_a_backfill_of_30_days_by_overlapping_runs_scores_each_transaction_once(
                 " staging.share_of(customer_id, :shares)"
                 " from scoring.transaction_scores group by 1, 2 having count(distinct run_id) > 1"
             ),
-            {"shares": BACKFILL_PARTITIONS},
+            {"shares": BACKFILL_SHARES},
         ).all()
     assert mixed_shares == []
 

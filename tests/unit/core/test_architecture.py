@@ -19,20 +19,22 @@ INCLUDE = REPOSITORY_ROOT / "include"
 # layers only, never a layer above it nor another stage of its own layer.
 CORE = {
     "fraud.assets",
+    "fraud.atomic_files",
     "fraud.bulk",
     "fraud.config",
     "fraud.dag_ids",
     "fraud.dates",
     "fraud.db",
     "fraud.links",
+    "fraud.locks",
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",
     "fraud.privileges",
-    "fraud.publish",
     "fraud.results",
     "fraud.resources",
     "fraud.shares",
+    "fraud.timing",
     "fraud.xcom",
 }
 ENTRY_POINTS = {"fraud.tasks", "fraud.status", "fraud.commands", "fraud.cli"}

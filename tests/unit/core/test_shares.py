@@ -1,4 +1,4 @@
-"""Shares of a day: disjoint, complete, and split into disjoint parts of themselves."""
+"""Shares of a day: disjoint, complete, and split into disjoint chunks of themselves."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ def _of(hash_value: int, share: Share) -> bool:
     return hash_value % share.count == share.index
 
 
-@pytest.mark.parametrize(("count", "parts"), [(1, 1), (2, 3), (4, 5), (3, 1)])
-def test_the_parts_of_a_share_hold_exactly_its_rows(count: int, parts: int) -> None:
+@pytest.mark.parametrize(("count", "chunks"), [(1, 1), (2, 3), (4, 5), (3, 1)])
+def test_the_chunks_of_a_share_hold_exactly_its_rows(count: int, chunks: int) -> None:
     hashes = range(1000)
     for share in all_shares(count):
-        pieces = share.split(parts)
-        assert len(pieces) == parts
+        pieces = share.split(chunks)
+        assert len(pieces) == chunks
         for value in hashes:
             owners = [piece for piece in pieces if _of(value, piece)]
             assert len(owners) == (1 if _of(value, share) else 0)

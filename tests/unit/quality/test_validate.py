@@ -330,7 +330,7 @@ def test_check_frame_builds_data_docs(context_dir: Path) -> None:
     assert Path(result.data_docs_path).is_file()
 
 
-def test_data_docs_are_published_file_by_file(context_dir: Path) -> None:
+def test_data_docs_are_written_whole_file_by_file(context_dir: Path) -> None:
     def build(run_name: str) -> Path:
         result = check_frame(
             clean_frame(),

@@ -93,7 +93,7 @@ def test_the_cache_holds_a_model_file_an_object_file_and_a_manifest_per_model(
 
 
 def test_two_processes_compiling_the_same_model_at_once_both_score(tmp_path: Path) -> None:
-    """The partitions of a night start together and may both find the cache empty."""
+    """The shares of a night start together and may both find the cache empty."""
     booster, rows = _model_and_rows()
     model_file = tmp_path / "model.txt"
     booster.save_model(model_file)

@@ -1,4 +1,4 @@
-"""Files published whole: written beside their final path, then renamed over it.
+"""Files written whole: written beside their final path, then renamed over it.
 
 The monitoring page serves the Evidently reports and the Data Docs while the pipeline rewrites
 them. A rename within one folder is atomic, so a reader opens either the previous version or the
@@ -24,7 +24,7 @@ def scratch_path(path: Path) -> Path:
 
 
 @contextmanager
-def replacing(path: Path) -> Generator[Path, None, None]:
+def replacing_whole(path: Path) -> Generator[Path, None, None]:
     """Yield a scratch path to write ``path``'s new version to; rename it over ``path`` on success.
 
     The scratch file is flushed to disk before the rename, so a machine that stops right after
@@ -46,9 +46,9 @@ def replacing(path: Path) -> Generator[Path, None, None]:
         scratch.unlink(missing_ok=True)
 
 
-def write_bytes(path: Path, content: bytes) -> Path:
-    """Publish ``content`` at ``path`` whole (see ``replacing``)."""
-    with replacing(path) as scratch:
+def write_whole_bytes(path: Path, content: bytes) -> Path:
+    """Write ``content`` at ``path`` whole (see ``replacing_whole``)."""
+    with replacing_whole(path) as scratch:
         with scratch.open("xb") as output:
             output.write(content)
     return path
