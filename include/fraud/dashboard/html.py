@@ -1,6 +1,7 @@
 """The monitoring page as one self-contained HTML page, from what ``fraud.dashboard.data`` read.
 
-Every value shown is escaped; links are relative to the page (reports, Data Docs, the Airflow UI)
+Every value shown is escaped; the charts are drawn by the Jinja templates in ``templates/``, in an
+environment that escapes every value and fails on any name a template uses but is not given. Links are relative to the page (reports, Data Docs, the Airflow UI)
 or absolute to the MLflow UI, so the page works under any URL prefix.
 """
 
@@ -9,10 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, datetime
+from functools import cache
 from html import escape
 from urllib.parse import quote
 
-from fraud.dashboard.charts import Guide, bar_chart, line_chart
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from fraud.dashboard.charts import Chart, Guide, bar_chart, line_chart
 from fraud.dashboard.data import (
     ANALYST_ROLE,
     Dashboard,
@@ -50,6 +54,31 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'self'",
     )
 )
+
+
+@cache
+def environment() -> Environment:
+    """The page's templates, loaded from this package and compiled once per process.
+
+    Every value a template writes is escaped for HTML (the templates are HTML and inline SVG
+    only); a name a template uses but is not given fails the render instead of printing nothing.
+    """
+    templates = Environment(
+        loader=PackageLoader("fraud.dashboard", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    templates.filters["px"] = "{:.1f}".format
+    return templates
+
+
+def render_chart(chart: Chart) -> str:
+    """One chart as inline SVG, drawn by the chart template's macro."""
+    macros = environment().get_template("chart.svg.j2").module
+    return str(macros.chart(chart))  # type: ignore[attr-defined]
 
 
 def _text(value: object) -> str:
@@ -160,7 +189,7 @@ def render_live(dashboard: Dashboard) -> str:
         " a point stands on the night that measured it. Hover a point or a bar for its value."
         " CP@100 is the share of each day's 100 highest-scored cards with a fraud, leaving out"
         " the cards with a fraud reported before the day began (blocked already).</p>"
-        f'<div class="charts">{"".join(charts)}</div></section>'
+        f'<div class="charts">{"".join(render_chart(chart) for chart in charts)}</div></section>'
     )
 
 
