@@ -201,15 +201,19 @@ def _runs(values: Sequence[float | None]) -> list[list[int]]:
 
 def _line(
     frame: _Frame,
+    xs: Sequence[str],
     labels: Sequence[str],
     series: Series,
     colour: str,
     value_text: Callable[[float], str],
 ) -> Line:
-    """One series: a point per value, and polylines through them, broken where one is missing."""
+    """One series: a point per value, and polylines through them, broken where one is missing.
+
+    ``xs`` are the labels' x positions as written, computed once for all the series of a chart.
+    """
     points = {
         index: Point(
-            f"{frame.x(index):.1f}",
+            xs[index],
             f"{frame.y(value):.1f}",
             f"{series.name}, {labels[index]}: {value_text(value)}",
         )
@@ -243,6 +247,7 @@ def line_chart(
         return empty_chart(title, empty)
     ticks = nice_ticks(max(values) if top is None else top)
     frame = _Frame(len(labels), ticks[-1])
+    xs = [f"{frame.x(index):.1f}" for index in range(len(labels))]
     legend = _legend([line.name for line in series], TOP + PLOT_HEIGHT + BOTTOM + 8)
     rows = len({entry.y for entry in legend}) or 1
     return Chart(
@@ -256,7 +261,7 @@ def line_chart(
             if 0 < guide.value <= frame.top
         ),
         lines=tuple(
-            _line(frame, labels, line, PALETTE[number % len(PALETTE)], value_text)
+            _line(frame, xs, labels, line, PALETTE[number % len(PALETTE)], value_text)
             for number, line in enumerate(series)
         ),
         legend=legend,
