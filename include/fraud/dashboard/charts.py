@@ -1,10 +1,11 @@
-"""The monitoring page's charts as inline SVG: line charts with a legend, and bar charts.
+"""The monitoring page's charts laid out: line charts with a legend, and bar charts.
 
-Pure functions from numbers to markup. The page's Content-Security-Policy allows no script, no
-``style`` attribute and no external resource, so a chart is drawn with SVG elements and their
-presentation attributes only; every text in it is escaped. Each chart is one
-``<svg role="img">`` with an ``aria-label`` and a ``<title>``, its values in a ``<title>`` per point
-or bar (shown on hover), and says so when it has nothing to draw.
+Pure functions from numbers to a ``Chart``: where each grid line, point, bar and legend entry
+stands, in pixels, and the texts beside them. ``templates/chart.svg.j2`` draws a chart as one
+inline ``<svg role="img">`` with an ``aria-label`` and a ``<title>``, its values in a ``<title>``
+per point or bar (shown on hover), and a message when it has nothing to draw. The page's
+Content-Security-Policy allows no script, no ``style`` attribute and no external resource, so the
+template uses SVG elements and their presentation attributes only, and escapes every text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from html import escape
+from typing import ClassVar, NamedTuple
 
 WIDTH = 560
 PLOT_HEIGHT = 170
@@ -43,6 +44,82 @@ class Guide:
     value: float
 
 
+class Tick(NamedTuple):
+    """A horizontal grid line at height ``y``, labelled with its value."""
+
+    value: float
+    y: float
+    text: str
+
+
+class Mark(NamedTuple):
+    """A text at ``x`` or ``y``: an x label under the plot, a guide's label above its line."""
+
+    position: float
+    text: str
+
+
+class Point(NamedTuple):
+    """A value drawn at (``x``, ``y``), written to a tenth of a pixel, with its tooltip."""
+
+    x: str
+    y: str
+    tooltip: str
+
+
+class Bar(NamedTuple):
+    """A bar from the x axis up to ``y``, with what its tooltip says."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """A series drawn: one polyline per run of present values (``x,y`` pairs), a point each."""
+
+    name: str
+    colour: str
+    runs: tuple[str, ...]
+    points: tuple[Point, ...]
+
+
+class LegendEntry(NamedTuple):
+    """A series' colour and name, its stroke starting at (``x``, ``y``)."""
+
+    name: str
+    colour: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart as the template draws it; ``empty`` in place of the data when there is none."""
+
+    title: str
+    height: int
+    empty: str | None = None
+    ticks: tuple[Tick, ...] = ()
+    x_labels: tuple[Mark, ...] = ()
+    guides: tuple[Mark, ...] = ()
+    lines: tuple[Line, ...] = ()
+    legend: tuple[LegendEntry, ...] = ()
+    bars: tuple[Bar, ...] = ()
+    # The frame every chart shares, for the template.
+    width: ClassVar[int] = WIDTH
+    left: ClassVar[int] = LEFT
+    right: ClassVar[int] = WIDTH - RIGHT
+    top: ClassVar[int] = TOP
+    bottom: ClassVar[int] = TOP + PLOT_HEIGHT
+    axis: ClassVar[str] = AXIS
+    text: ClassVar[str] = TEXT
+    bar: ClassVar[str] = BAR
+
+
 def nice_ticks(high: float, most: int = 5) -> tuple[float, ...]:
     """Round ticks from 0 up to at least ``high``: steps of 1, 2, 2.5 or 5 times a power of ten."""
     if not math.isfinite(high) or high <= 0:
@@ -62,28 +139,9 @@ def shown_labels(count: int, most: int = MOST_X_LABELS) -> tuple[int, ...]:
     return tuple(index for index in range(count) if (count - 1 - index) % every == 0)
 
 
-def _tick_text(value: float) -> str:
-    return f"{value:g}"
-
-
-def _open(title: str, height: int) -> str:
-    label = escape(title)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{label}"'
-        f' width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}"'
-        f' font-family="system-ui, sans-serif" font-size="11"><title>{label}</title>'
-        f'<text class="chart-title" x="{LEFT}" y="14" fill="{TEXT}" font-weight="600">{label}</text>'
-    )
-
-
-def empty_chart(title: str, message: str) -> str:
+def empty_chart(title: str, message: str) -> Chart:
     """The chart's frame with a message in place of the data."""
-    height = TOP + PLOT_HEIGHT // 2
-    return (
-        f"{_open(title, height)}"
-        f'<text class="empty" x="{LEFT}" y="{TOP + 24}" fill="{TEXT}">{escape(message)}</text>'
-        "</svg>"
-    )
+    return Chart(title, TOP + PLOT_HEIGHT // 2, empty=message)
 
 
 @dataclass(frozen=True)
@@ -104,54 +162,28 @@ class _Frame:
         return TOP + PLOT_HEIGHT * (1 - min(max(value, 0.0), self.top) / self.top)
 
 
-def _axes(frame: _Frame, ticks: Sequence[float], labels: Sequence[str]) -> str:
-    """Horizontal grid lines with their values, and the x labels that fit."""
-    bottom = TOP + PLOT_HEIGHT
-    parts = ['<g class="axes">']
-    for tick in ticks:
-        y = frame.y(tick)
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{AXIS}"'
-            f' stroke-width="{1 if tick == 0 else 0.5}"/>'
-            f'<text class="y-tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end"'
-            f' fill="{TEXT}">{_tick_text(tick)}</text>'
-        )
-    for index in shown_labels(len(labels)):
-        parts.append(
-            f'<text class="x-tick" x="{frame.x(index):.1f}" y="{bottom + 15}"'
-            f' text-anchor="middle" fill="{TEXT}">{escape(labels[index])}</text>'
-        )
-    parts.append("</g>")
-    return "".join(parts)
+def _ticks(frame: _Frame, ticks: Sequence[float]) -> tuple[Tick, ...]:
+    """Horizontal grid lines with their values."""
+    return tuple(Tick(tick, frame.y(tick), f"{tick:g}") for tick in ticks)
 
 
-def _legend_rows(names: Sequence[str]) -> list[list[tuple[int, str, float]]]:
-    """The legend's entries (index, name, x) laid out in rows that fit the chart's width."""
-    rows: list[list[tuple[int, str, float]]] = [[]]
-    x = float(LEFT)
+def _x_labels(frame: _Frame, labels: Sequence[str]) -> tuple[Mark, ...]:
+    """The x labels that fit, each under its band."""
+    return tuple(Mark(frame.x(index), labels[index]) for index in shown_labels(len(labels)))
+
+
+def _legend(names: Sequence[str], top: float) -> tuple[LegendEntry, ...]:
+    """The legend's entries laid out in rows that fit the chart's width, from ``top`` down."""
+    entries = []
+    row, x = 0, float(LEFT)
     for index, name in enumerate(names):
         width = 22 + CHARACTER_WIDTH * len(name)
-        if rows[-1] and x + width > WIDTH - RIGHT:
-            rows.append([])
-            x = float(LEFT)
-        rows[-1].append((index, name, x))
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            row, x = row + 1, float(LEFT)
+        colour = PALETTE[index % len(PALETTE)]
+        entries.append(LegendEntry(name, colour, x, top + row * LEGEND_ROW))
         x += width + 12
-    return rows
-
-
-def _legend(names: Sequence[str], top: float) -> str:
-    parts = ['<g class="legend">']
-    for row_number, row in enumerate(_legend_rows(names)):
-        y = top + row_number * LEGEND_ROW
-        for index, name, x in row:
-            colour = PALETTE[index % len(PALETTE)]
-            parts.append(
-                f'<line x1="{x:.1f}" x2="{x + 16:.1f}" y1="{y - 4:.1f}" y2="{y - 4:.1f}"'
-                f' stroke="{colour}" stroke-width="2"/>'
-                f'<text x="{x + 20:.1f}" y="{y:.1f}" fill="{TEXT}">{escape(name)}</text>'
-            )
-    parts.append("</g>")
-    return "".join(parts)
+    return tuple(entries)
 
 
 def _runs(values: Sequence[float | None]) -> list[list[int]]:
@@ -167,6 +199,34 @@ def _runs(values: Sequence[float | None]) -> list[list[int]]:
     return runs
 
 
+def _line(
+    frame: _Frame,
+    xs: Sequence[str],
+    labels: Sequence[str],
+    series: Series,
+    colour: str,
+    value_text: Callable[[float], str],
+) -> Line:
+    """One series: a point per value, and polylines through them, broken where one is missing.
+
+    ``xs`` are the labels' x positions as written, computed once for all the series of a chart.
+    """
+    points = {
+        index: Point(
+            xs[index],
+            f"{frame.y(value):.1f}",
+            f"{series.name}, {labels[index]}: {value_text(value)}",
+        )
+        for index, value in enumerate(series.values)
+        if value is not None
+    }
+    runs = tuple(
+        " ".join(f"{points[index].x},{points[index].y}" for index in run)
+        for run in _runs(series.values)
+    )
+    return Line(series.name, colour, runs, tuple(points.values()))
+
+
 def line_chart(
     title: str,
     labels: Sequence[str],
@@ -176,8 +236,8 @@ def line_chart(
     top: float | None = None,
     guides: Sequence[Guide] = (),
     value_text: Callable[[float], str] = lambda value: f"{value:.3f}",
-) -> str:
-    """Lines over the labels, one per series, with a dot per value and a legend below.
+) -> Chart:
+    """Lines over the labels, one per series, with a point per value and a legend below.
 
     The y axis starts at 0 and ends at ``top`` (or a round number above the largest value);
     a guide is drawn only when it lies within it.
@@ -187,39 +247,25 @@ def line_chart(
         return empty_chart(title, empty)
     ticks = nice_ticks(max(values) if top is None else top)
     frame = _Frame(len(labels), ticks[-1])
-    legend_top = TOP + PLOT_HEIGHT + BOTTOM + 8
-    height = int(legend_top + LEGEND_ROW * len(_legend_rows([line.name for line in series])))
-    parts = [_open(title, height), _axes(frame, ticks, labels)]
-    for guide in guides:
-        if 0 < guide.value <= frame.top:
-            y = frame.y(guide.value)
-            parts.append(
-                f'<g class="guide"><line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}"'
-                f' y2="{y:.1f}" stroke="#c53030" stroke-dasharray="4 3"/>'
-                f'<text x="{LEFT + 4}" y="{y - 3:.1f}" fill="#c53030">'
-                f"{escape(guide.label)}</text></g>"
-            )
-    for number, line in enumerate(series):
-        colour = PALETTE[number % len(PALETTE)]
-        parts.append(f'<g class="series" data-series="{escape(line.name)}">')
-        for run in _runs(line.values):
-            points = " ".join(
-                f"{frame.x(index):.1f},{frame.y(line.values[index] or 0.0):.1f}" for index in run
-            )
-            parts.append(
-                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
-            )
-        for index, value in enumerate(line.values):
-            if value is not None:
-                parts.append(
-                    f'<circle cx="{frame.x(index):.1f}" cy="{frame.y(value):.1f}" r="2.5"'
-                    f' fill="{colour}"><title>{escape(line.name)}, {escape(labels[index])}:'
-                    f" {escape(value_text(value))}</title></circle>"
-                )
-        parts.append("</g>")
-    parts.append(_legend([line.name for line in series], legend_top))
-    parts.append("</svg>")
-    return "".join(parts)
+    xs = [f"{frame.x(index):.1f}" for index in range(len(labels))]
+    legend = _legend([line.name for line in series], TOP + PLOT_HEIGHT + BOTTOM + 8)
+    rows = len({entry.y for entry in legend}) or 1
+    return Chart(
+        title,
+        int(TOP + PLOT_HEIGHT + BOTTOM + 8 + LEGEND_ROW * rows),
+        ticks=_ticks(frame, ticks),
+        x_labels=_x_labels(frame, labels),
+        guides=tuple(
+            Mark(frame.y(guide.value), guide.label)
+            for guide in guides
+            if 0 < guide.value <= frame.top
+        ),
+        lines=tuple(
+            _line(frame, xs, labels, line, PALETTE[number % len(PALETTE)], value_text)
+            for number, line in enumerate(series)
+        ),
+        legend=legend,
+    )
 
 
 def bar_chart(
@@ -229,24 +275,29 @@ def bar_chart(
     *,
     empty: str = "No data for these nights yet.",
     value_text: Callable[[float], str] = lambda value: f"{value:,.0f}",
-) -> str:
+) -> Chart:
     """One bar per label (none where the value is missing), its value in the bar's title."""
     present = [value for value in values if value is not None]
     if not labels or not present:
         return empty_chart(title, empty)
     ticks = nice_ticks(max(present))
     frame = _Frame(len(labels), ticks[-1])
-    height = TOP + PLOT_HEIGHT + BOTTOM
-    parts = [_open(title, height), _axes(frame, ticks, labels), '<g class="bars">']
     width = max(frame.band * 0.7, 1.0)
-    for index, value in enumerate(values):
-        if value is None:
-            continue
-        y = frame.y(value)
-        parts.append(
-            f'<rect x="{frame.x(index) - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}"'
-            f' height="{TOP + PLOT_HEIGHT - y:.1f}" fill="{BAR}">'
-            f"<title>{escape(labels[index])}: {escape(value_text(value))}</title></rect>"
+    bars = tuple(
+        Bar(
+            frame.x(index) - width / 2,
+            frame.y(value),
+            width,
+            TOP + PLOT_HEIGHT - frame.y(value),
+            f"{labels[index]}: {value_text(value)}",
         )
-    parts.append("</g></svg>")
-    return "".join(parts)
+        for index, value in enumerate(values)
+        if value is not None
+    )
+    return Chart(
+        title,
+        TOP + PLOT_HEIGHT + BOTTOM,
+        ticks=_ticks(frame, ticks),
+        x_labels=_x_labels(frame, labels),
+        bars=bars,
+    )

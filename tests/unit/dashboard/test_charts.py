@@ -1,4 +1,4 @@
-"""The page's SVG charts: what each input draws, read back as XML."""
+"""The page's SVG charts: what each input draws, rendered and read back as XML."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from fraud.dashboard.charts import (
+    Chart,
     Guide,
     Series,
     bar_chart,
@@ -14,14 +15,15 @@ from fraud.dashboard.charts import (
     nice_ticks,
     shown_labels,
 )
+from fraud.dashboard.html import render_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 LABELS = ["03-01", "03-02", "03-03", "03-04"]
 
 
-def parsed(svg: str) -> ElementTree.Element:
-    """The chart as an element tree: it must be well-formed XML."""
-    return ElementTree.fromstring(svg)
+def parsed(chart: Chart) -> ElementTree.Element:
+    """The chart as the page draws it, as an element tree: it must be well-formed XML."""
+    return ElementTree.fromstring(render_chart(chart))
 
 
 def found(root: ElementTree.Element, tag: str) -> list[ElementTree.Element]:
@@ -159,7 +161,7 @@ def test_bar_chart_draws_a_bar_per_value(
         bar_chart("AP <7 days>", [], ()),
     ],
 )
-def test_a_chart_without_data_says_so(chart: str) -> None:
+def test_a_chart_without_data_says_so(chart: Chart) -> None:
     root = parsed(chart)
     assert root.get("aria-label") == "AP <7 days>"
     assert texts(root, "empty") == ["No data for these nights yet."]
@@ -169,10 +171,11 @@ def test_a_chart_without_data_says_so(chart: str) -> None:
 def test_every_text_is_escaped() -> None:
     hostile = '<script>alert("x")</script> & "quoted"'
     chart = line_chart(hostile, [hostile, "b"], [Series(hostile, (0.1, 0.2))])
-    assert "<script>" not in chart
+    assert "<script>" not in render_chart(chart)
     root = parsed(chart)
     assert root.get("aria-label") == hostile
     assert [node.text for node in found(root, "title")][0] == hostile
     assert hostile in [node.text for node in found(root, "text")]
-    bars = bar_chart(hostile, [hostile], (1,), empty=hostile)
-    assert "<script>" not in bars and "<script>" not in bar_chart("t", [], (), empty=hostile)
+    bars = render_chart(bar_chart(hostile, [hostile], (1,), empty=hostile))
+    empty = render_chart(bar_chart("t", [], (), empty=hostile))
+    assert "<script>" not in bars and "<script>" not in empty
