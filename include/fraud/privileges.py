@@ -1,8 +1,9 @@
 """Who may do what in the warehouse: one declared table, applied by every migration run.
 
-Two group roles without login hold the privileges (``sql/V020__roles.sql`` creates them):
-``fraud_pipeline`` gets what the nightly code does and no more, ``fraud_analyst`` reads the
-analytics views. People and services log in as roles that are members of exactly one of them
+Three group roles without login hold the privileges (``sql/V020__roles.sql`` and
+``sql/V032__cases_alert_outcomes.sql`` create them): ``fraud_pipeline`` gets what the nightly code
+does and no more, ``fraud_analyst`` reads the analytics views, ``fraud_investigator`` reads the
+alert queue and records verdicts. People and services log in as roles that are members of exactly one of them
 (:func:`ensure_login`). :func:`apply_privileges` first takes every privilege of both roles (and
 of PUBLIC) away from the warehouse's objects, then grants the table below, so a migration that
 adds a table grants nothing until the table says so, and the catalog always equals the table
@@ -24,11 +25,12 @@ from fraud.config import ConfigError, Settings
 
 PIPELINE = "fraud_pipeline"
 ANALYST = "fraud_analyst"
-GROUP_ROLES = (PIPELINE, ANALYST)
+INVESTIGATOR = "fraud_investigator"
+GROUP_ROLES = (PIPELINE, ANALYST, INVESTIGATOR)
 # The login roles `fraud db logins` creates; each is a member of one group role only.
 LOGINS = {"fraud_pipeline_login": PIPELINE, "fraud_analyst_login": ANALYST}
 
-MANAGED_SCHEMAS = ("raw", "staging", "quality", "scoring", "monitoring", "analytics")
+MANAGED_SCHEMAS = ("raw", "staging", "quality", "scoring", "monitoring", "analytics", "cases")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ ANALYTICS_VIEWS = (
     "daily_alerts",
     "drift_summary",
     "feature_drift_daily",
+    "labels",
     "model_decisions",
     "model_performance_daily",
     "model_performance_matured",
@@ -151,6 +154,20 @@ GRANTS: tuple[Grant, ...] = (
         )
     ],
     *_tables(ANALYST, ("SELECT",), *(f"analytics.{view}" for view in ANALYTICS_VIEWS)),
+    # Labels as of a moment: the pipeline calls it, analytics.labels calls it for analysts. It
+    # reads raw.fraud_labels as its owner, so analysts need no grant on raw.*.
+    *[
+        Grant(role, "function", "cases.labels_as_of(as_of timestamp with time zone)", ("EXECUTE",))
+        for role in (PIPELINE, ANALYST)
+    ],
+    # The pipeline reads verdicts (labels, the known-card rule), never writes them.
+    Grant(PIPELINE, "schema", "cases", ("USAGE",)),
+    Grant(PIPELINE, "table", "cases.alert_outcomes", ("SELECT",)),
+    # Investigators: the queue and their verdicts, append only; nothing of raw.* or the rest.
+    Grant(INVESTIGATOR, "database", "", ("CONNECT",)),
+    Grant(INVESTIGATOR, "schema", "cases", ("USAGE",)),
+    Grant(INVESTIGATOR, "table", "cases.alert_queue", ("SELECT",)),
+    Grant(INVESTIGATOR, "table", "cases.alert_outcomes", _LEDGER),
 )
 
 
