@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlalchemy.exc
 
-from fraud import commands
+from fraud import commands, verdict_commands
 from fraud.config import ConfigError, load_settings
 from fraud.db import describe_error
 
@@ -61,7 +61,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--drift-start", type=_date, default=None)
     simulate.add_argument("--drift-strength", type=float, default=1.0)
+    simulate.add_argument(
+        "--id-base",
+        type=int,
+        default=0,
+        help="added to every id (10**12 puts them where no ordinary number is)",
+    )
     simulate.set_defaults(func=commands.simulate)
+
+    review = subcommands.add_parser(
+        "simulate-investigators",
+        help="play the investigators the morning after a night: verdicts on its alerted cards",
+    )
+    review.add_argument("--date", required=True, type=_date, help="the night whose alerts")
+    review.add_argument(
+        "--capacity", type=int, default=None, help="cards a morning (default FRAUD_REVIEW_CAPACITY)"
+    )
+    review.add_argument(
+        "--review-delay-hours", type=float, default=10.0, help="after the night's end"
+    )
+    review.add_argument(
+        "--unreachable-fraud",
+        type=float,
+        default=0.15,
+        help="share of taken-over cards not reached",
+    )
+    review.add_argument(
+        "--unreachable-genuine", type=float, default=0.05, help="share of genuine cards not reached"
+    )
+    review.add_argument(
+        "--review-error-rate", type=float, default=0.01, help="share of payments called wrong"
+    )
+    review.add_argument("--seed", type=int, default=42)
+    review.add_argument("--json", action="store_true")
+    review.set_defaults(func=verdict_commands.review_night)
+
+    outcomes = subcommands.add_parser("outcomes", help="investigators' verdicts").add_subparsers(
+        dest="outcomes", required=True
+    )
+    imported = outcomes.add_parser(
+        "import",
+        help="import a case-management export (transaction_id,outcome,decided_by,decided_at,note)",
+    )
+    imported.add_argument("file", help="the CSV export")
+    imported.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good lines, write the bad ones with their reasons beside the file",
+    )
+    imported.add_argument("--json", action="store_true")
+    imported.set_defaults(func=verdict_commands.outcomes_import)
 
     status = subcommands.add_parser("status", help="champion, last runs, row counts")
     status.add_argument("--json", action="store_true")

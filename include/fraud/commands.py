@@ -57,7 +57,7 @@ def db_migrate(args: argparse.Namespace) -> int:
 
 def db_logins(args: argparse.Namespace) -> int:
     """Create or update the pipeline's and the analysts' login roles, as the owner."""
-    from fraud.privileges import LOGINS, ensure_logins
+    from fraud.logins import LOGINS, ensure_logins
 
     settings = load_settings()
     engine = owner_warehouse()
@@ -91,7 +91,8 @@ def simulate(args: argparse.Namespace) -> int:
             label_delay_shape=None if args.fixed_delay else args.label_delay_shape,
             drift_start=args.drift_start,
             drift_strength=args.drift_strength,
-            first_transaction_id=next_transaction_id(connection),
+            first_transaction_id=max(next_transaction_id(connection) - args.id_base, 1),
+            id_base=args.id_base,
         )
         simulation = run_simulation(params, progress=progress)
         transactions, labels = write_simulation(connection, simulation, progress=progress)

@@ -76,11 +76,16 @@ class Settings:
     # The warehouse owner, for the steps that change its schema or write raw.* (migrations, the
     # logins, the simulator): never given to the workers. Default: database_url.
     owner_database_url: str | None = None
-    # Passwords `fraud db logins` gives fraud_pipeline_login and fraud_analyst_login.
+    # Passwords `fraud db logins` gives fraud_pipeline_login, fraud_analyst_login and
+    # fraud_investigator_login.
     pipeline_db_password: str | None = field(default=None, repr=False)
     analyst_db_password: str | None = field(default=None, repr=False)
+    investigator_db_password: str | None = field(default=None, repr=False)
     # The monitoring page's login; it must be fraud_analyst or a member of it. Default: database_url.
     analyst_database_url: str | None = None
+    # The login `fraud outcomes import` records verdicts as: fraud_investigator or a member of it.
+    # Default: the owner's URL (a workstation where one person plays every part).
+    investigator_database_url: str | None = None
     airflow_database_url: str | None = None
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     # The MLflow UI as a browser reaches it, when the tracking URI is not that (a database URL,
@@ -117,6 +122,9 @@ class Settings:
     # Scoring: alert when the score crosses the threshold or is among the day's top k.
     alert_threshold: float = 0.5
     alert_top_k: int = 100
+    # The review capacity: how many alerted cards the investigators review a night (the
+    # Handbook's k); the simulated investigators review that many each morning.
+    review_capacity: int = 100
     # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
     # Shares of a night's cards that fraud_score scores as parallel mapped tasks.
@@ -225,9 +233,11 @@ AIRFLOW_BASE_URL = "AIRFLOW__API__BASE_URL"
 _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_DATABASE_URL": ("database_url", str),
     "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
+    "FRAUD_INVESTIGATOR_DATABASE_URL": ("investigator_database_url", str),
     "FRAUD_OWNER_DATABASE_URL": ("owner_database_url", str),
     "FRAUD_PIPELINE_DB_PASSWORD": ("pipeline_db_password", str),
     "FRAUD_ANALYST_DB_PASSWORD": ("analyst_db_password", str),
+    "FRAUD_INVESTIGATOR_DB_PASSWORD": ("investigator_db_password", str),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
     "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
     "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),
@@ -250,6 +260,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_TRAINING_MAX_GENUINE_ROWS": ("training_max_genuine_rows", int),
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
+    "FRAUD_REVIEW_CAPACITY": ("review_capacity", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
     "FRAUD_SCORE_SHARES": ("score_shares", int),
     "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
@@ -344,6 +355,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
     if settings.drift_consecutive_nights < 1:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
+    if settings.review_capacity < 0:
+        raise ConfigError("FRAUD_REVIEW_CAPACITY must be at least 0 (cards a night)")
     if settings.score_shares < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:

@@ -4,7 +4,7 @@ Three group roles without login hold the privileges (``sql/V020__roles.sql`` and
 ``sql/V032__cases_alert_outcomes.sql`` create them): ``fraud_pipeline`` gets what the nightly code
 does and no more, ``fraud_analyst`` reads the analytics views, ``fraud_investigator`` reads the
 alert queue and records verdicts. People and services log in as roles that are members of exactly one of them
-(:func:`ensure_login`). :func:`apply_privileges` first takes every privilege of both roles (and
+(:mod:`fraud.logins`). :func:`apply_privileges` first takes every privilege of both roles (and
 of PUBLIC) away from the warehouse's objects, then grants the table below, so a migration that
 adds a table grants nothing until the table says so, and the catalog always equals the table
 (``tests/integration/core/test_privileges.py`` reads it back). It runs as the owner, in the
@@ -21,14 +21,11 @@ from psycopg2 import sql
 from sqlalchemy.engine import Connection
 
 from fraud.bulk import dbapi
-from fraud.config import ConfigError, Settings
 
 PIPELINE = "fraud_pipeline"
 ANALYST = "fraud_analyst"
 INVESTIGATOR = "fraud_investigator"
 GROUP_ROLES = (PIPELINE, ANALYST, INVESTIGATOR)
-# The login roles `fraud db logins` creates; each is a member of one group role only.
-LOGINS = {"fraud_pipeline_login": PIPELINE, "fraud_analyst_login": ANALYST}
 
 MANAGED_SCHEMAS = ("raw", "staging", "quality", "scoring", "monitoring", "analytics", "cases")
 
@@ -168,6 +165,8 @@ GRANTS: tuple[Grant, ...] = (
     Grant(INVESTIGATOR, "schema", "cases", ("USAGE",)),
     Grant(INVESTIGATOR, "table", "cases.alert_queue", ("SELECT",)),
     Grant(INVESTIGATOR, "table", "cases.alert_outcomes", _LEDGER),
+    # An import checks each verdict against its payment's time, and reads nothing else of raw.*.
+    Grant(INVESTIGATOR, "function", "cases.payment_times(ids bigint[])", ("EXECUTE",)),
 )
 
 
@@ -334,53 +333,6 @@ def catalog_privileges(connection: Connection) -> set[tuple[str, str, str, str]]
     return {
         (str(role), str(kind), str(name), str(privilege)) for role, kind, name, privilege in rows
     }
-
-
-def ensure_login(connection: Connection, name: str, group: str, password: str) -> None:
-    """Create or update a LOGIN role that is a member of ``group`` and of nothing else."""
-    if group not in GROUP_ROLES:
-        raise ValueError(f"{group}: not one of the group roles {', '.join(GROUP_ROLES)}")
-    exists = connection.execute(
-        sa.text("select 1 from pg_roles where rolname = :name"), {"name": name}
-    ).scalar()
-    verb = "alter" if exists else "create"
-    attributes = "login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
-    with dbapi(connection).cursor() as cursor:
-        cursor.execute(
-            sql.SQL("{} role {} with {} password {}").format(
-                sql.SQL(verb), sql.Identifier(name), sql.SQL(attributes), sql.Literal(password)
-            )
-        )
-        others = connection.execute(sa.text(_MEMBERSHIPS), {"name": name}).scalars().all()
-        for other in others:
-            if other != group:
-                cursor.execute(
-                    sql.SQL("revoke {} from {}").format(sql.Identifier(other), sql.Identifier(name))
-                )
-        cursor.execute(
-            sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(name))
-        )
-
-
-_MEMBERSHIPS = """
-select g.rolname from pg_auth_members m
-join pg_roles g on g.oid = m.roleid
-join pg_roles u on u.oid = m.member
-where u.rolname = :name
-"""
-
-
-def ensure_logins(connection: Connection, settings: Settings) -> None:
-    """Create or update both logins of :data:`LOGINS` with the passwords the settings hold."""
-    passwords = {
-        "fraud_pipeline_login": ("FRAUD_PIPELINE_DB_PASSWORD", settings.pipeline_db_password),
-        "fraud_analyst_login": ("FRAUD_ANALYST_DB_PASSWORD", settings.analyst_db_password),
-    }
-    missing = [variable for variable, password in passwords.values() if not password]
-    if missing:
-        raise ConfigError(f"{' and '.join(missing)} not set: each login needs its password")
-    for login, group in LOGINS.items():
-        ensure_login(connection, login, group, str(passwords[login][1]))
 
 
 _CLOSE_TO_PUBLIC = """

@@ -89,6 +89,7 @@ def connection_roles(settings: Settings) -> dict[str, str]:
         "monitoring page (FRAUD_ANALYST_DATABASE_URL)": settings.analyst_database_url
         or settings.database_url,
         "migrations (FRAUD_OWNER_DATABASE_URL)": settings.owner_database_url,
+        "verdict imports (FRAUD_INVESTIGATOR_DATABASE_URL)": settings.investigator_database_url,
         "Airflow metadata (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)": settings.airflow_database_url,
     }
     # The owner's URL belongs to the migration step only: its absence here is the point.

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from fraud.db import create_warehouse_engine, login_url
-from fraud.privileges import ensure_login
+from fraud.logins import ensure_login
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fraud.publish import write_bytes as write_whole_bytes
+from fraud.atomic_files import write_whole_bytes
 
 COLUMNS = ("transaction_id", "outcome", "decided_by", "decided_at", "note")
 OUTCOMES = ("fraud_confirmed", "genuine_confirmed", "unreachable")
@@ -140,7 +140,7 @@ def read_export(text: str) -> tuple[list[Verdict], list[Rejection], int]:
         read += 1
         line = reader.line_num
         row = {key.strip(): value for key, value in values.items() if isinstance(key, str)}
-        extra = values.get(None)  # type: ignore[call-overload]  # DictReader's restkey
+        extra = values.get(None)  # DictReader puts surplus fields under None
         if extra:
             reason = f"{len(extra)} more fields than the header"
             rejections.append(Rejection(line, "line", reason, row))

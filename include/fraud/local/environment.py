@@ -30,6 +30,7 @@ GENERATED_SECRETS = (
     "AIRFLOW__CORE__FERNET_KEY",
     "FRAUD_PIPELINE_DB_PASSWORD",
     "FRAUD_ANALYST_DB_PASSWORD",
+    "FRAUD_INVESTIGATOR_DB_PASSWORD",
 )
 
 
@@ -79,6 +80,7 @@ def generate_secrets(previous: Mapping[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "FRAUD_PIPELINE_DB_PASSWORD": secrets.token_urlsafe(24),
         "FRAUD_ANALYST_DB_PASSWORD": secrets.token_urlsafe(24),
+        "FRAUD_INVESTIGATOR_DB_PASSWORD": secrets.token_urlsafe(24),
     }
     return {name: previous.get(name) or fresh[name] for name in GENERATED_SECRETS}
 

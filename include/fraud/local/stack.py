@@ -32,8 +32,9 @@ class Started(NamedTuple):
 def prepare_databases(urls: ServerUrls, env: Mapping[str, str]) -> list[str]:
     """As the owner, in a step of its own: migrate the warehouse, create the two logins, and
     close the Airflow and MLflow databases to PUBLIC; return the migrations applied."""
+    from fraud.logins import ensure_logins
     from fraud.migrations import migrate
-    from fraud.privileges import close_to_public, ensure_logins
+    from fraud.privileges import close_to_public
 
     owner = create_warehouse_engine(urls.warehouse, pool_size=1)
     try:

@@ -199,14 +199,15 @@ def _empty_day() -> _Day:
 
 def _frames(params: SimulationParams, data: dict[str, np.ndarray], events: Events) -> Simulation:
     """Number the transactions in order and build the public frames."""
-    transaction_id = params.first_transaction_id + np.arange(len(data["day"]), dtype=np.int64)
+    first_id = params.id_base + params.first_transaction_id
+    transaction_id = first_id + np.arange(len(data["day"]), dtype=np.int64)
     tx_datetime = day_start(params.start_date) + pd.to_timedelta(data["second"], unit="s")
     transactions = pd.DataFrame(
         {
             "transaction_id": transaction_id,
             "tx_datetime": tx_datetime,
-            "customer_id": data["customer"].astype(np.int64) + 1,
-            "terminal_id": data["terminal"].astype(np.int64) + 1,
+            "customer_id": data["customer"].astype(np.int64) + 1 + params.id_base,
+            "terminal_id": data["terminal"].astype(np.int64) + 1 + params.id_base,
             "tx_amount": data["amount"].astype(np.float64),
         }
     )

@@ -56,6 +56,9 @@ class SimulationParams:
     drift_start: date | None = None
     drift_strength: float = 1.0
     first_transaction_id: int = 1
+    # Added to every customer, terminal and transaction id: 10**12 puts them in a range no
+    # ordinary number reaches, so a test can search any output for a raw id.
+    id_base: int = 0
 
 
 def check(params: SimulationParams) -> None:
@@ -74,6 +77,8 @@ def check(params: SimulationParams) -> None:
         raise ValueError("genuine_dispute_rate must be within [0, 1]")
     if params.first_transaction_id < 1:
         raise ValueError("first_transaction_id must be at least 1")
+    if params.id_base < 0:
+        raise ValueError("id_base must not be negative")
 
 
 def random_stream(

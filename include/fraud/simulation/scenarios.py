@@ -112,7 +112,7 @@ def _card_fraud_count(
 
 
 def compromise_table(params: SimulationParams, events: Events) -> pd.DataFrame:
-    """The compromises as a frame of 1-based ids and UTC periods."""
+    """The compromises as a frame of ids (1-based, plus the id base) and UTC periods."""
     start = day_start(params.start_date)
     parts = [
         (COMPROMISED_TERMINAL, events.terminal_day, events.terminal, TERMINAL_COMPROMISE_DAYS),
@@ -122,7 +122,7 @@ def compromise_table(params: SimulationParams, events: Events) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "fraud_scenario": np.full(len(days), scenario, dtype=np.int64),
-                "entity_id": ids.astype(np.int64) + 1,
+                "entity_id": ids.astype(np.int64) + 1 + params.id_base,
                 "compromised_from": start + pd.to_timedelta(days, unit="D"),
                 "compromised_until": start + pd.to_timedelta(days + duration, unit="D"),
             }

@@ -77,6 +77,7 @@ def test_logins_need_their_passwords(
 ) -> None:
     monkeypatch.delenv("FRAUD_PIPELINE_DB_PASSWORD", raising=False)
     monkeypatch.setenv("FRAUD_ANALYST_DB_PASSWORD", "x")
+    monkeypatch.setenv("FRAUD_INVESTIGATOR_DB_PASSWORD", "x")
     assert main(["db", "logins"]) == 2
     assert "FRAUD_PIPELINE_DB_PASSWORD not set" in capsys.readouterr().err
 

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.db import create_warehouse_engine
+from fraud.logins import ensure_login
 from fraud.migrations import migrate
 from fraud.privileges import (
     ANALYST,
     PIPELINE,
     catalog_privileges,
-    ensure_login,
     expected_privileges,
 )
 

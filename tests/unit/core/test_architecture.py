@@ -27,6 +27,7 @@ CORE = {
     "fraud.db",
     "fraud.links",
     "fraud.locks",
+    "fraud.logins",
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",
@@ -37,11 +38,18 @@ CORE = {
     "fraud.timing",
     "fraud.xcom",
 }
-ENTRY_POINTS = {"fraud.tasks", "fraud.status", "fraud.commands", "fraud.cli"}
+ENTRY_POINTS = {
+    "fraud.tasks",
+    "fraud.status",
+    "fraud.commands",
+    "fraud.verdict_commands",
+    "fraud.cli",
+}
 LAYERS: dict[str, int] = {
     "core": 0,
     "fraud.simulation": 1,
     "fraud.quality": 1,
+    "fraud.cases": 1,
     "fraud.features": 1,
     "fraud.model": 2,
     "fraud.scoring": 3,

@@ -36,6 +36,7 @@ REQUIRED = (
     "MLFLOW_DB_PASSWORD",
     "FRAUD_PIPELINE_DB_PASSWORD",
     "FRAUD_ANALYST_DB_PASSWORD",
+    "FRAUD_INVESTIGATOR_DB_PASSWORD",
     "REDIS_PASSWORD",
     "MLFLOW_ADMIN_PASSWORD",
     "MLFLOW_FLASK_SERVER_SECRET_KEY",
@@ -341,8 +342,12 @@ def test_only_airflow_init_has_the_warehouse_owner(services: dict[str, Any]) -> 
         for name, service in services.items()
         if "FRAUD_OWNER_DATABASE_URL" in service.get("environment", {})
     } == {"airflow-init"}
-    # `fraud db logins` reads the two logins' passwords; no other service needs them.
-    for variable in ("FRAUD_PIPELINE_DB_PASSWORD", "FRAUD_ANALYST_DB_PASSWORD"):
+    # `fraud db logins` reads the logins' passwords; no other service needs them.
+    for variable in (
+        "FRAUD_PIPELINE_DB_PASSWORD",
+        "FRAUD_ANALYST_DB_PASSWORD",
+        "FRAUD_INVESTIGATOR_DB_PASSWORD",
+    ):
         assert {
             name for name, service in services.items() if variable in service.get("environment", {})
         } == {"airflow-init"}

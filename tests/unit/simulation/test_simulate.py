@@ -374,3 +374,15 @@ def test_a_run_reports_each_tenth_of_its_days_then_the_fraud() -> None:
     assert days == [f"{day}/35" for day in progress_days(35)]
     assert all(line.startswith("simulated ") and line.endswith(" s") for line in lines[:-1])
     assert lines[-1].startswith(f"added fraud and labels ({len(simulation.labels):,} labels) in ")
+
+
+def test_an_id_base_moves_every_id_and_nothing_else() -> None:
+    base = 10**12
+    plain = simulate(SMALL)
+    moved = simulate(replace(SMALL, id_base=base))
+    for column in ("transaction_id", "customer_id", "terminal_id"):
+        assert (moved.transactions[column] - base).equals(plain.transactions[column])
+        assert moved.transactions[column].min() > base
+    assert (moved.labels["transaction_id"] - base).equals(plain.labels["transaction_id"])
+    assert (moved.compromises["entity_id"] - base).equals(plain.compromises["entity_id"])
+    assert moved.transactions["tx_amount"].equals(plain.transactions["tx_amount"])
