@@ -49,6 +49,7 @@ _READ_WRITE_DAY = ("SELECT", "INSERT", "DELETE")  # a night replaces its own row
 _LEDGER = ("SELECT", "INSERT")  # append only: no update, no delete
 
 ANALYTICS_VIEWS = (
+    "alert_reviews_daily",
     "daily_alerts",
     "drift_summary",
     "feature_drift_daily",

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import PsiBands, Settings
-from fraud.dashboard.live import LiveModel, load_live_model
+from fraud.dashboard.live import LiveModel, load_live_model, window
+from fraud.dashboard.reviews import Reviews, load_reviews
 from fraud.db import sqlalchemy_url
 
 ANALYST_ROLE = "fraud_analyst"
@@ -155,6 +156,8 @@ class Dashboard:
     bands: PsiBands
     data_docs: bool
     live: LiveModel
+    # What the investigators found; None where the page is drawn without a warehouse (tests).
+    reviews: Reviews | None = None
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -201,6 +204,7 @@ def load_dashboard(engine: Engine, settings: Settings, today: date | None = None
         alerts = connection.execute(sa.text(_ALERTS), {"limit": LATEST_ALERTS}).mappings()
         latest_alerts = tuple(Alert(**row) for row in alerts)
         live = load_live_model(connection, settings, today)
+        reviews = load_reviews(connection, window(today))
     return Dashboard(
         model_name=settings.model_name,
         champion=current_champion(decisions),
@@ -210,6 +214,7 @@ def load_dashboard(engine: Engine, settings: Settings, today: date | None = None
         bands=settings.psi_bands,
         data_docs=(settings.artifact_dir / DATA_DOCS_SITE / "index.html").is_file(),
         live=live,
+        reviews=reviews,
     )
 
 

@@ -97,6 +97,7 @@ def live_charts(dashboard: Dashboard) -> tuple[Chart, ...]:
     live, bands = dashboard.live, dashboard.bands
     labels = [f"{night:%m-%d}" for night in live.nights]
     maturing = "no night has measured a day with matured labels yet"
+    verdicts = (dashboard.reviews.precision,) if dashboard.reviews else ()
     return (
         line_chart(
             "Average precision as labels mature",
@@ -108,7 +109,7 @@ def live_charts(dashboard: Dashboard) -> tuple[Chart, ...]:
         line_chart(
             "Alert precision (alerts confirmed as fraud) as labels mature",
             labels,
-            live.alert_precision,
+            (*verdicts, *live.alert_precision),
             top=1.0,
             empty=f"No alert precision yet: {maturing}.",
         ),
