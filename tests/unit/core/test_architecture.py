@@ -30,6 +30,7 @@ CORE = {
     "fraud.privileges",
     "fraud.publish",
     "fraud.resources",
+    "fraud.scratch",
     "fraud.shares",
     "fraud.xcom",
 }
