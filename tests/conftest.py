@@ -40,7 +40,9 @@ TESTS = REPOSITORY_ROOT / "tests"
 SERVERLESS = (TESTS / "unit", TESTS / "dags")
 INTEGRATION = TESTS / "integration"
 # Fixtures that need the session's PostgreSQL; a test asking for one is an integration test.
-SERVER_FIXTURES = frozenset({"new_database", "warehouse_url", "engine", "airflow_db"})
+SERVER_FIXTURES = frozenset(
+    {"new_database", "warehouse_url", "engine", "airflow_db", "own_airflow_db"}
+)
 for _path in (REPOSITORY_ROOT / "include", REPOSITORY_ROOT / "plugins", REPOSITORY_ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
@@ -236,13 +238,31 @@ def engine(warehouse_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata database, migrated once per session."""
-    _require_server()
+def _migrate_airflow(url: str) -> None:
+    """``airflow db migrate`` on the metadata database ``url`` names, as the DAG processor would."""
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         check=True,
         capture_output=True,
-        env=os.environ.copy(),
+        env={**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url},
     )
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database, migrated once per session (per worker under xdist)."""
+    _require_server()
+    _migrate_airflow(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+
+
+@pytest.fixture(scope="module")
+def own_airflow_db(new_database: Callable[[str], str]) -> Iterator[str]:
+    """A migrated Airflow metadata database of the module's own, holding no other module's DAG
+    runs, whatever order the modules run in; ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` names it
+    while the module runs, for the Airflow processes the module starts."""
+    url = new_database("airflow")
+    _migrate_airflow(url)
+    saved = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    yield url
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = saved
