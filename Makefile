@@ -59,11 +59,13 @@ format: install
 
 # The suite runs on pytest-xdist workers, one per core up to four: each creates its own databases
 # on the one embedded PostgreSQL, and a test file stays on one worker, so its module fixtures are
-# built once. TEST_WORKERS=0 runs it in this process.
+# built once. Files go out in the order collected (the integration files first, the many small
+# unit files last to even out the end), not xdist's most-tests-first, which left the few-test files
+# that run whole nights for last. TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= auto
 
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 test-unit: install
 	$(BIN)/python -m pytest -m "not integration"
