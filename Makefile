@@ -67,8 +67,9 @@ TEST_WORKERS ?= auto
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
+# Unit tests share no database, so single tests (not files) go to the workers: the end is even.
 test-unit: install
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration" -n $(TEST_WORKERS) --maxprocesses 4 --dist load
 
 clean: down
 	rm -rf .fraud .pytest_cache .ruff_cache
