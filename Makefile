@@ -1,12 +1,14 @@
 # Two commands for a newcomer: `make up` (the whole system, nightly pipeline included) and
-# `make test` (the whole suite against a throwaway PostgreSQL). Everything installs into .venv.
+# `make test` (the lint, then the whole suite against a throwaway PostgreSQL). `make test-unit` is
+# the quick loop: the tests without the integration marker, no server. Everything installs into
+# .venv.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install browser up down status test lint format clean
+.PHONY: install browser up down status test test-unit lint format clean
 
 # pip says what it does (a line per package it collects, a bar per download): the first install
 # takes minutes and should never look stuck.
@@ -55,8 +57,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite runs on pytest-xdist workers, one per core up to four: each creates its own databases
+# on the one embedded PostgreSQL, and a test file stays on one worker, so its module fixtures are
+# built once. Files go out in the order collected (the integration files first, the many small
+# unit files last to even out the end), not xdist's most-tests-first, which left the few-test files
+# that run whole nights for last. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+
+# Unit tests share no database, so single tests (not files) go to the workers: the end is even.
+test-unit: install
+	$(BIN)/python -m pytest -m "not integration" -n $(TEST_WORKERS) --maxprocesses 4 --dist load
 
 clean: down
 	rm -rf .fraud .pytest_cache .ruff_cache

@@ -21,16 +21,15 @@ import os
 import statistics
 import subprocess
 import sys
-import uuid
 from datetime import date, timedelta
 
 from fraud.db import (
     create_database,
     database_exists,
     drop_database,
-    scratch_database,
     with_database,
 )
+from fraud.scratch import scratch_database, unique_name
 
 SIMULATE = [
     "simulate", "--customers", "5000", "--terminals", "10000", "--start-date", "2018-04-01",
@@ -107,8 +106,7 @@ def run_seed(
     arguments = evaluate_arguments(train_days)
     if keep_prefix is not None:
         return json.loads(fraud_command(arguments, seeded_database(admin_url, keep_prefix, seed)))
-    database = f"fraud_handbook_{seed}_{uuid.uuid4().hex[:8]}"
-    with scratch_database(with_database(admin_url, database)) as database_url:
+    with scratch_database(admin_url, unique_name(f"fraud_handbook_{seed}")) as database_url:
         simulate_seed(database_url, seed)
         return json.loads(fraud_command(arguments, database_url))
 

@@ -31,12 +31,11 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from benchmarks.night_data import Warehouse, fill, fill_scores
-from benchmarks.process import BenchmarkError, create_scratch, run_child
+from benchmarks.process import BenchmarkError, run_child, scratch_warehouse
 from fraud.config import Settings
 from fraud.dates import day_interval
 from fraud.db import (
     create_warehouse_engine,
-    drop_database,
     server_name,
 )
 from fraud.migrations import migrate
@@ -177,76 +176,76 @@ def run_night_benchmark(
     if rows_per_day < 1 or history_days < 2:
         raise BenchmarkError("--rows-per-day must be at least 1 and --history-days at least 2")
     url = settings.require_database_url()
-    scratch = create_scratch(url, "night", progress)
-    night = datetime.now(UTC).date() - timedelta(days=1)
-    start, end = day_interval(night)
-    engine = create_warehouse_engine(scratch)
-    steps: list[StepFigures] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="fraud-night-") as work:
-            folder = Path(work)
-            started = time.perf_counter()
-            migrate(engine)
-            progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
-            warehouse = fill(
-                engine,
-                rows_per_day=rows_per_day,
-                history_days=history_days,
-                night=night,
-                progress=progress,
-            )
-            progress(f"warehouse filled: {warehouse.rows:,} payments in {warehouse.seconds:.0f} s")
-            matured = [
-                night - timedelta(days=days)
-                for days in settings.performance_maturity_days
-                if days < history_days
-            ]
-            started = time.perf_counter()
-            scored = fill_scores(engine, MODEL_NAME, matured)
-            progress(
-                f"scores for {len(matured)} matured day(s): {scored:,} rows"
-                f" in {time.perf_counter() - started:.1f} s"
-            )
-            environment = {
-                "FRAUD_DATABASE_URL": scratch,
-                "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-                "_MLFLOW_SERVER_ARTIFACT_ROOT": str(folder / "mlartifacts"),
-                "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
-                "FRAUD_ARTIFACT_DIR": str(folder / "artifacts"),
-                "FRAUD_MODEL_NAME": MODEL_NAME,
-                "GIT_PYTHON_REFRESH": "quiet",
-            }
-            spec: dict[str, Any] = {
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "run_id": f"benchmark__{night}",
-                "shares": settings.feature_shares,
-                "csv_path": str(folder / "features.csv"),
-                "cutoff": start.isoformat(),
-            }
-            train_days, validation_days = retraining_windows(settings, history_days)
-            windows = {
-                "FRAUD_TRAIN_DAYS": str(train_days),
-                "FRAUD_VALIDATION_DAYS": str(validation_days),
-            }
-            steps.append(_step("retraining", spec, {**environment, **windows}, progress))
-            steps.append(_step("validate", spec, environment, progress))
-            for share in range(settings.feature_shares):
-                steps.append(_step("features", spec, environment, progress, share))
-            steps.append(_step("features_floor", spec, environment, progress))
-            resolved = _step("resolve", spec, environment, progress)
-            steps.append(resolved)
-            version = resolved.result["model_version"]
-            score_spec = {**spec, "shares": settings.score_shares, "model_version": version}
-            for share in range(settings.score_shares):
-                steps.append(_step("score", score_spec, environment, progress, share))
-            steps.append(_step("top_k", score_spec, environment, progress))
-            for name in ("drift", "report", "performance"):
-                steps.append(_step(name, spec, environment, progress))
-    finally:
-        engine.dispose()
-        if not keep:
-            drop_database(scratch)
+    with scratch_warehouse(url, "night", progress, keep=keep) as scratch:
+        night = datetime.now(UTC).date() - timedelta(days=1)
+        start, end = day_interval(night)
+        engine = create_warehouse_engine(scratch)
+        steps: list[StepFigures] = []
+        try:
+            with tempfile.TemporaryDirectory(prefix="fraud-night-") as work:
+                folder = Path(work)
+                started = time.perf_counter()
+                migrate(engine)
+                progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
+                warehouse = fill(
+                    engine,
+                    rows_per_day=rows_per_day,
+                    history_days=history_days,
+                    night=night,
+                    progress=progress,
+                )
+                progress(
+                    f"warehouse filled: {warehouse.rows:,} payments in {warehouse.seconds:.0f} s"
+                )
+                matured = [
+                    night - timedelta(days=days)
+                    for days in settings.performance_maturity_days
+                    if days < history_days
+                ]
+                started = time.perf_counter()
+                scored = fill_scores(engine, MODEL_NAME, matured)
+                progress(
+                    f"scores for {len(matured)} matured day(s): {scored:,} rows"
+                    f" in {time.perf_counter() - started:.1f} s"
+                )
+                environment = {
+                    "FRAUD_DATABASE_URL": scratch,
+                    "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+                    "_MLFLOW_SERVER_ARTIFACT_ROOT": str(folder / "mlartifacts"),
+                    "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+                    "FRAUD_ARTIFACT_DIR": str(folder / "artifacts"),
+                    "FRAUD_MODEL_NAME": MODEL_NAME,
+                    "GIT_PYTHON_REFRESH": "quiet",
+                }
+                spec: dict[str, Any] = {
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "run_id": f"benchmark__{night}",
+                    "shares": settings.feature_shares,
+                    "csv_path": str(folder / "features.csv"),
+                    "cutoff": start.isoformat(),
+                }
+                train_days, validation_days = retraining_windows(settings, history_days)
+                windows = {
+                    "FRAUD_TRAIN_DAYS": str(train_days),
+                    "FRAUD_VALIDATION_DAYS": str(validation_days),
+                }
+                steps.append(_step("retraining", spec, {**environment, **windows}, progress))
+                steps.append(_step("validate", spec, environment, progress))
+                for share in range(settings.feature_shares):
+                    steps.append(_step("features", spec, environment, progress, share))
+                steps.append(_step("features_floor", spec, environment, progress))
+                resolved = _step("resolve", spec, environment, progress)
+                steps.append(resolved)
+                version = resolved.result["model_version"]
+                score_spec = {**spec, "shares": settings.score_shares, "model_version": version}
+                for share in range(settings.score_shares):
+                    steps.append(_step("score", score_spec, environment, progress, share))
+                steps.append(_step("top_k", score_spec, environment, progress))
+                for name in ("drift", "report", "performance"):
+                    steps.append(_step(name, spec, environment, progress))
+        finally:
+            engine.dispose()
     return NightBenchmark(
         rows_per_day=rows_per_day,
         history_days=history_days,

@@ -26,13 +26,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from benchmarks.process import BenchmarkError, create_scratch
+from benchmarks.process import BenchmarkError, scratch_warehouse
 from fraud.config import Settings
 from fraud.dashboard.data import analyst_engine, load_dashboard
 from fraud.dashboard.html import render_page
 from fraud.db import (
     create_warehouse_engine,
-    drop_database,
     server_name,
 )
 from fraud.migrations import migrate
@@ -244,40 +243,38 @@ def run_page_benchmark(
             " between 1 and --rows-per-day"
         )
     url = settings.require_database_url()
-    scratch = create_scratch(url, "page", progress)
-    today = datetime.now(UTC).date()
-    page_settings = replace(settings, model_name=MODEL_NAME)
-    engine = create_warehouse_engine(scratch)
-    reader = analyst_engine(scratch)
-    load: list[float] = []
-    render: list[float] = []
-    try:
-        migrate(engine)
-        started = time.perf_counter()
-        scores = fill(
-            engine,
-            rows_per_day=rows_per_day,
-            nights=nights,
-            alerts_per_day=alerts_per_day,
-            today=today,
-            progress=progress,
-        )
-        fill_seconds = time.perf_counter() - started
-        progress(f"warehouse filled: {scores:,} scores in {fill_seconds:.0f} s")
-        for attempt in range(renders + 1):  # the first warms the pool and the caches
+    with scratch_warehouse(url, "page", progress, keep=keep) as scratch:
+        today = datetime.now(UTC).date()
+        page_settings = replace(settings, model_name=MODEL_NAME)
+        engine = create_warehouse_engine(scratch)
+        reader = analyst_engine(scratch)
+        load: list[float] = []
+        render: list[float] = []
+        try:
+            migrate(engine)
             started = time.perf_counter()
-            dashboard = load_dashboard(reader, page_settings, today)
-            loaded = time.perf_counter()
-            page = render_page(dashboard, None, datetime.now(UTC))
-            rendered = time.perf_counter()
-            if attempt:
-                load.append((loaded - started) * 1000)
-                render.append((rendered - loaded) * 1000)
-    finally:
-        reader.dispose()
-        engine.dispose()
-        if not keep:
-            drop_database(scratch)
+            scores = fill(
+                engine,
+                rows_per_day=rows_per_day,
+                nights=nights,
+                alerts_per_day=alerts_per_day,
+                today=today,
+                progress=progress,
+            )
+            fill_seconds = time.perf_counter() - started
+            progress(f"warehouse filled: {scores:,} scores in {fill_seconds:.0f} s")
+            for attempt in range(renders + 1):  # the first warms the pool and the caches
+                started = time.perf_counter()
+                dashboard = load_dashboard(reader, page_settings, today)
+                loaded = time.perf_counter()
+                page = render_page(dashboard, None, datetime.now(UTC))
+                rendered = time.perf_counter()
+                if attempt:
+                    load.append((loaded - started) * 1000)
+                    render.append((rendered - loaded) * 1000)
+        finally:
+            reader.dispose()
+            engine.dispose()
     return PageBenchmark(
         rows_per_day=rows_per_day,
         nights=nights,

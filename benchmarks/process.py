@@ -6,20 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from fraud.db import (
-    LONGEST_NAME,
-    MAINTENANCE_DATABASE,
-    DatabaseError,
-    create_database,
-    server_name,
-    sqlalchemy_url,
-)
+from fraud.db import DatabaseError, database_name, server_name, with_database
+from fraud.scratch import name_beside, scratch_database
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,24 +23,31 @@ class BenchmarkError(RuntimeError):
 
 def scratch_url(url: str, suffix: str) -> str:
     """The configured URL pointed at ``<database>_<suffix>`` on the same server."""
-    parsed = make_url(sqlalchemy_url(url))
-    name = f"{parsed.database or MAINTENANCE_DATABASE}_{suffix}"
-    if len(name.encode()) > LONGEST_NAME:
-        raise BenchmarkError(f"scratch database name {name!r} is longer than {LONGEST_NAME} bytes")
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def create_scratch(url: str, suffix: str, progress: Callable[[str], None]) -> str:
-    """Create the benchmark's scratch database beside ``url``'s and return its URL."""
-    scratch = scratch_url(url, suffix)
     try:
-        create_database(scratch)
+        return with_database(url, name_beside(url, suffix))
     except DatabaseError as error:
-        raise BenchmarkError(
-            f"{error} (the benchmark needs CREATEDB; drop a kept one first)"
-        ) from None
-    progress(f"created scratch database {make_url(scratch).database} on {server_name(url)}")
-    return scratch
+        raise BenchmarkError(str(error)) from None
+
+
+@contextmanager
+def scratch_warehouse(
+    url: str, suffix: str, progress: Callable[[str], None], *, keep: bool = False
+) -> Generator[str, None, None]:
+    """The benchmark's scratch database beside ``url``'s: created, its URL yielded, dropped when
+    the benchmark ends unless ``keep``; one line if the role may not create it or it exists."""
+    scratch = scratch_url(url, suffix)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(scratch_database(url, database_name(scratch), keep=keep))
+        except DatabaseError as error:
+            hint = (
+                "kept by an earlier --keep? drop it first"
+                if "already exists" in str(error)
+                else "the benchmark needs CREATEDB for its scratch database"
+            )
+            raise BenchmarkError(f"{error} ({hint})") from None
+        progress(f"created scratch database {database_name(scratch)} on {server_name(url)}")
+        yield scratch
 
 
 def child_environment() -> dict[str, str]:

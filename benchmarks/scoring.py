@@ -26,24 +26,21 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from benchmarks.process import BenchmarkError, run_child
+from benchmarks import process
+from benchmarks.process import BenchmarkError, run_child, scratch_warehouse
 from benchmarks.scoring_data import day_bounds, fill, simulate_base, train_model
 from fraud.bulk import dbapi
 from fraud.config import Settings
 from fraud.db import (
-    LONGEST_NAME,
-    MAINTENANCE_DATABASE,
-    DatabaseError,
-    create_database,
     create_warehouse_engine,
-    drop_database,
     server_name,
-    sqlalchemy_url,
 )
 from fraud.migrations import migrate
 from fraud.scoring.compiled import compile_booster
 from fraud.scoring.predict import SCORE_COLUMNS
 
+# The scratch warehouse is <configured database>_benchmark, on the configured server.
+SCRATCH_SUFFIX = "benchmark"
 METHODS = ("ours", "floor", "tutorial")
 TITLES = {
     "ours": "ours (score_partition + mark_top_k)",
@@ -130,26 +127,7 @@ class ScoringBenchmark:
 
 def scratch_url(url: str) -> str:
     """The configured URL pointed at ``<database>_benchmark`` on the same server."""
-    parsed = make_url(sqlalchemy_url(url))
-    name = f"{parsed.database or MAINTENANCE_DATABASE}_benchmark"
-    if len(name.encode()) > LONGEST_NAME:
-        raise BenchmarkError(f"scratch database name {name!r} is longer than {LONGEST_NAME} bytes")
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def create_scratch(url: str) -> str:
-    """Create the empty scratch database; fail in one line if the role may not or it exists."""
-    scratch = scratch_url(url)
-    try:
-        create_database(scratch)
-    except DatabaseError as error:
-        hint = (
-            "kept by an earlier --keep? drop it first"
-            if "already exists" in str(error)
-            else "the benchmark needs CREATEDB for its scratch database"
-        )
-        raise BenchmarkError(f"{error} ({hint})") from None
-    return scratch
+    return process.scratch_url(url, SCRATCH_SUFFIX)
 
 
 def empty_scores(engine: Engine) -> bool:
@@ -201,73 +179,72 @@ def run_scoring_benchmark(
     if model not in MODELS:
         raise BenchmarkError(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
     url = settings.require_database_url()
-    scratch = create_scratch(url)
-    progress(f"created scratch database {make_url(scratch).database} on {server_name(url)}")
-    engine = create_warehouse_engine(scratch)
-    try:
-        with tempfile.TemporaryDirectory(prefix="fraud-benchmark-") as work:
-            started = time.perf_counter()
-            migrate(engine)
-            progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
-            phase = time.perf_counter()
-            base, training = simulate_base(
-                customers, seed, settings.label_delay_days, settings.train_days
-            )
-            progress(
-                f"simulated {len(base):,} feature rows to replicate"
-                f" in {time.perf_counter() - phase:.1f} s"
-            )
-            phase = time.perf_counter()
-            booster = train_model(training, model, settings)
-            progress(
-                f"{model} model: {booster.num_trees()} trees in {time.perf_counter() - phase:.1f} s"
-            )
-            phase = time.perf_counter()
-            fill(engine, base, rows, customer_stride=int(base["customer_id"].max()))
-            progress(f"filled the day in {time.perf_counter() - phase:.1f} s")
-            generation_seconds = time.perf_counter() - started
-            progress(f"generated {rows:,} rows from {len(base):,} in {generation_seconds:.1f} s")
-            model_path, csv_path = Path(work) / "model.txt", Path(work) / "scores.csv"
-            booster.save_model(model_path)
-            compiled_dir = Path(work) / "compiled"
-            compile_seconds = None
-            if settings.score_compiled:
-                import lightgbm
-
-                # From the saved file, as the measuring process loads it: the same cache key.
+    with scratch_warehouse(url, SCRATCH_SUFFIX, progress, keep=keep) as scratch:
+        engine = create_warehouse_engine(scratch)
+        try:
+            with tempfile.TemporaryDirectory(prefix="fraud-benchmark-") as work:
                 started = time.perf_counter()
-                compile_booster(lightgbm.Booster(model_file=str(model_path)), compiled_dir)
-                compile_seconds = time.perf_counter() - started
-                progress(f"compiled the model for our step in {compile_seconds:.1f} s")
-            start, end = day_bounds()
-            spec = {
-                "url": scratch,
-                "model_path": str(model_path),
-                "compiled_dir": str(compiled_dir) if settings.score_compiled else None,
-                "csv_path": str(csv_path),
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "chunk_rows": settings.score_chunk_rows,
-                "shares": settings.score_shares,
-                "alert_threshold": settings.alert_threshold,
-                "alert_top_k": settings.alert_top_k,
-            }
-            figures: dict[str, MethodFigures] = {}
-            alerts, checkpoints = 0, True
-            for method in METHODS:
-                if method == "tutorial" and skip_tutorial:
-                    continue
-                progress(f"{TITLES[method]}: measuring")
-                checkpoints = empty_scores(engine) and checkpoints
-                figures[method] = _run_method(engine, method, spec, rows)
-                progress(f"{TITLES[method]}: {figures[method].seconds:.2f} s")
-                if method == "ours":
-                    alerts = count_scores(engine)[1]
-                    export_scores(engine, csv_path)
-    finally:
-        engine.dispose()
-        if not keep:
-            drop_database(scratch)
+                migrate(engine)
+                progress(f"migrated the scratch warehouse in {time.perf_counter() - started:.1f} s")
+                phase = time.perf_counter()
+                base, training = simulate_base(
+                    customers, seed, settings.label_delay_days, settings.train_days
+                )
+                progress(
+                    f"simulated {len(base):,} feature rows to replicate"
+                    f" in {time.perf_counter() - phase:.1f} s"
+                )
+                phase = time.perf_counter()
+                booster = train_model(training, model, settings)
+                progress(
+                    f"{model} model: {booster.num_trees()} trees in {time.perf_counter() - phase:.1f} s"
+                )
+                phase = time.perf_counter()
+                fill(engine, base, rows, customer_stride=int(base["customer_id"].max()))
+                progress(f"filled the day in {time.perf_counter() - phase:.1f} s")
+                generation_seconds = time.perf_counter() - started
+                progress(
+                    f"generated {rows:,} rows from {len(base):,} in {generation_seconds:.1f} s"
+                )
+                model_path, csv_path = Path(work) / "model.txt", Path(work) / "scores.csv"
+                booster.save_model(model_path)
+                compiled_dir = Path(work) / "compiled"
+                compile_seconds = None
+                if settings.score_compiled:
+                    import lightgbm
+
+                    # From the saved file, as the measuring process loads it: the same cache key.
+                    started = time.perf_counter()
+                    compile_booster(lightgbm.Booster(model_file=str(model_path)), compiled_dir)
+                    compile_seconds = time.perf_counter() - started
+                    progress(f"compiled the model for our step in {compile_seconds:.1f} s")
+                start, end = day_bounds()
+                spec = {
+                    "url": scratch,
+                    "model_path": str(model_path),
+                    "compiled_dir": str(compiled_dir) if settings.score_compiled else None,
+                    "csv_path": str(csv_path),
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "chunk_rows": settings.score_chunk_rows,
+                    "shares": settings.score_shares,
+                    "alert_threshold": settings.alert_threshold,
+                    "alert_top_k": settings.alert_top_k,
+                }
+                figures: dict[str, MethodFigures] = {}
+                alerts, checkpoints = 0, True
+                for method in METHODS:
+                    if method == "tutorial" and skip_tutorial:
+                        continue
+                    progress(f"{TITLES[method]}: measuring")
+                    checkpoints = empty_scores(engine) and checkpoints
+                    figures[method] = _run_method(engine, method, spec, rows)
+                    progress(f"{TITLES[method]}: {figures[method].seconds:.2f} s")
+                    if method == "ours":
+                        alerts = count_scores(engine)[1]
+                        export_scores(engine, csv_path)
+        finally:
+            engine.dispose()
     return ScoringBenchmark(
         rows=rows,
         chunk_rows=settings.score_chunk_rows,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import uuid
 
 from benchmarks.handbook_protocol import (
     EVALUATE,
@@ -27,14 +26,13 @@ from benchmarks.handbook_protocol import (
     admin_url,
     fraud_command,
 )
-from fraud.db import scratch_database, with_database
+from fraud.scratch import scratch_database, unique_name
 
 
 def run_seed(admin_url: str, seed: int, shares: list[float]) -> dict[float, dict[str, float]]:
     """The model's test metrics for each share, on one seed's simulated bank."""
-    database = f"fraud_sample_{seed}_{uuid.uuid4().hex[:8]}"
     results: dict[float, dict[str, float]] = {}
-    with scratch_database(with_database(admin_url, database)) as database_url:
+    with scratch_database(admin_url, unique_name(f"fraud_sample_{seed}")) as database_url:
         fraud_command(["db", "migrate"], database_url)
         fraud_command([*SIMULATE, "--seed", str(seed)], database_url)
         for share in shares:

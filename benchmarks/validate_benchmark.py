@@ -15,18 +15,18 @@ import argparse
 import os
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from fraud.config import load_settings
-from fraud.db import create_warehouse_engine, scratch_database, with_database
+from fraud.db import create_warehouse_engine
 from fraud.masking import mask_url
 from fraud.migrations import migrate
 from fraud.quality.checks import GateConfig
 from fraud.quality.validate import ValidationOutcome, validate_interval
+from fraud.scratch import scratch_database, unique_name
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -71,8 +71,8 @@ def fill(engine: sa.Engine, rows: int, history_days: int, bad_share: float) -> N
 
 def run(admin_url: str, rows: int, history_days: int, bad_share: float) -> None:
     """Create the scratch warehouse, fill it, validate the day once, print the figures, drop it."""
-    database = f"fraud_benchmark_{uuid.uuid4().hex[:8]}"
-    with scratch_database(with_database(admin_url, database)) as url:
+    database = unique_name("fraud_benchmark")
+    with scratch_database(admin_url, database) as url:
         engine = create_warehouse_engine(url)
         try:
             migrate(engine)

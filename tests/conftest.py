@@ -6,8 +6,14 @@ otherwise it starts an embedded PostgreSQL from the ``pgserver`` wheel. Either w
 gets fresh databases and drops them at the end. The environment is set here, before Airflow or
 the package read it, so ``fraud.config.load_settings()`` sees the test databases.
 
-A run of the unit tests alone (``pytest tests/unit``) starts no server and creates no database:
-unit tests are pure functions on tiny frames.
+The ``integration`` marker decides the tier. Everything under ``tests/integration`` carries it
+(added here), and a test elsewhere that asks for a server fixture without it stops the run at
+collection. A run that selects no integration test (``pytest -m "not integration"``, or only
+``tests/unit`` and ``tests/dags``) starts no server and creates no database.
+
+With ``pytest -n N`` (pytest-xdist) the controller only starts the embedded server, once, and
+hands its URL to the workers through ``FRAUD_TEST_DATABASE_URL``; each worker creates and drops
+its own databases and home, so workers never see each other's rows, models or DAG runs.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,20 +35,46 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-UNIT_TESTS = REPOSITORY_ROOT / "tests" / "unit"
+TESTS = REPOSITORY_ROOT / "tests"
+# Tests here need no server: pure functions (unit) and DAG files parsed without a database (dags).
+SERVERLESS = (TESTS / "unit", TESTS / "dags")
+INTEGRATION = TESTS / "integration"
+# Fixtures that need the session's PostgreSQL; a test asking for one is an integration test.
+SERVER_FIXTURES = frozenset(
+    {"new_database", "warehouse_url", "engine", "airflow_db", "own_airflow_db"}
+)
 for _path in (REPOSITORY_ROOT / "include", REPOSITORY_ROOT / "plugins", REPOSITORY_ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
 from fraud.db import create_database, drop_database, with_database  # noqa: E402
+from fraud.scratch import scratch_database, unique_name  # noqa: E402
 
 _STATE: dict[str, object] = {}
 
 
-def _unit_tests_only(config: pytest.Config) -> bool:
-    """Whether every path this run collects lies under ``tests/unit``."""
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _needs_server(config: pytest.Config) -> bool:
+    """Whether this run may select an integration test: not when every path it collects lies
+    under ``tests/unit`` or ``tests/dags``, nor when ``-m`` leaves integration tests out."""
     paths = [Path(str(argument).split("::")[0]).resolve() for argument in config.args]
-    return bool(paths) and all(path == UNIT_TESTS or UNIT_TESTS in path.parents for path in paths)
+    if paths and all(any(_under(path, folder) for folder in SERVERLESS) for path in paths):
+        return False
+    markexpr = config.getoption("markexpr", "") or ""
+    if markexpr:
+        from _pytest.mark.expression import Expression
+
+        # An integration test with no other marker would be deselected: no server needed.
+        return bool(Expression.compile(markexpr).evaluate(lambda name, **_: name == "integration"))
+    return True
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to pytest-xdist workers rather than running them."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 def _admin_url() -> str:
@@ -62,8 +95,14 @@ def _database_url(name: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point every component at a private home and, unless only unit tests run, fresh databases."""
+    """Point every component at a private home and, unless no integration test runs, fresh
+    databases; under pytest-xdist the controller only starts the server the workers share."""
     if "FRAUD_TEST_SESSION" in os.environ:  # a child process of this session (airflow CLI)
+        return
+    if _is_xdist_controller(config):
+        if _needs_server(config):
+            # Inherited by the workers, which the controller starts after this hook.
+            os.environ["FRAUD_TEST_DATABASE_URL"] = _admin_url()
         return
     home = Path(tempfile.mkdtemp(prefix="fraud-test-home-"))
     _STATE["home"] = home
@@ -88,7 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "_MLFLOW_SERVER_ARTIFACT_ROOT": str(home / "mlartifacts"),
         "GIT_PYTHON_REFRESH": "quiet",
     }
-    if not _unit_tests_only(config):
+    if _needs_server(config):
         _STATE["admin_url"] = _admin_url()
         suffix = uuid.uuid4().hex[:8]
         names = {role: f"fraud_test_{role}_{suffix}" for role in ("warehouse", "airflow", "mlflow")}
@@ -105,22 +144,44 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the session's databases and stop the embedded server."""
-    if "home" not in _STATE:
-        return
     databases: dict[str, str] = _STATE.get("databases", {})  # type: ignore[assignment]
     if databases and "airflow.settings" in sys.modules:  # close Airflow's pool first
         sys.modules["airflow.settings"].dispose_orm()
     for name in databases.values():
         drop_database(_database_url(name))
-    shutil.rmtree(_STATE["home"], ignore_errors=True)  # type: ignore[arg-type]
+    if "home" in _STATE:
+        shutil.rmtree(_STATE["home"], ignore_errors=True)  # type: ignore[arg-type]
     server = _STATE.get("pgserver")
     if server is not None:
         server.cleanup()  # type: ignore[attr-defined]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark everything under ``tests/integration`` as integration, before ``-m`` selects; stop
+    the run if a test elsewhere asks for a server fixture without the marker."""
+    unmarked = []
+    for item in items:
+        if _under(Path(str(item.path)), INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+        elif item.get_closest_marker("integration") is None:
+            needs = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            if needs:
+                unmarked.append(f"{item.nodeid} (asks for {', '.join(sorted(needs))})")
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests need PostgreSQL but lack the integration marker "
+            "(add pytestmark = pytest.mark.integration, or move them to tests/integration):\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
 def _require_server() -> None:
     if "admin_url" not in _STATE:
-        pytest.fail("this test needs PostgreSQL: run it outside tests/unit, or move it there")
+        pytest.fail(
+            "this test needs PostgreSQL: mark it integration and run it outside tests/unit "
+            "without -m 'not integration'"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -128,17 +189,13 @@ def new_database() -> Iterator[Callable[[str], str]]:
     """Create empty databases on the session's server (``new_database("airflow")`` gives a URL);
     the module's databases are dropped after it, whoever is still connected."""
     _require_server()
-    created: list[str] = []
+    with ExitStack() as stack:
 
-    def create(role: str) -> str:
-        url = _database_url(f"fraud_test_{role}_{uuid.uuid4().hex[:6]}"[:63])
-        create_database(url)
-        created.append(url)
-        return url
+        def create(role: str) -> str:
+            name = unique_name(f"fraud_test_{role}")
+            return stack.enter_context(scratch_database(str(_STATE["admin_url"]), name))
 
-    yield create
-    for url in created:
-        drop_database(url)
+        yield create
 
 
 @pytest.fixture(scope="module")
@@ -181,13 +238,31 @@ def engine(warehouse_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata database, migrated once per session."""
-    _require_server()
+def _migrate_airflow(url: str) -> None:
+    """``airflow db migrate`` on the metadata database ``url`` names, as the DAG processor would."""
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         check=True,
         capture_output=True,
-        env=os.environ.copy(),
+        env={**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url},
     )
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database, migrated once per session (per worker under xdist)."""
+    _require_server()
+    _migrate_airflow(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+
+
+@pytest.fixture(scope="module")
+def own_airflow_db(new_database: Callable[[str], str]) -> Iterator[str]:
+    """A migrated Airflow metadata database of the module's own, holding no other module's DAG
+    runs, whatever order the modules run in; ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` names it
+    while the module runs, for the Airflow processes the module starts."""
+    url = new_database("airflow")
+    _migrate_airflow(url)
+    saved = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    yield url
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = saved

@@ -176,13 +176,3 @@ def drop_database(url: str) -> None:
             connection.exec_driver_sql(f"drop database if exists {quoted} with (force)")
     finally:
         engine.dispose()
-
-
-@contextmanager
-def scratch_database(url: str) -> Generator[str, None, None]:
-    """Create the database ``url`` names, yield its URL, and drop it however the block ends."""
-    create_database(url)
-    try:
-        yield url
-    finally:
-        drop_database(url)

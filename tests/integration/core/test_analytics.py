@@ -22,9 +22,9 @@ from sqlalchemy.engine import Engine
 
 from fraud.bulk import read_frame
 from fraud.dates import day_interval
-from fraud.db import create_warehouse_engine, database_name, with_database
-from fraud.db import scratch_database as fresh_database
+from fraud.db import create_warehouse_engine, database_name
 from fraud.migrations import migrate
+from fraud.scratch import scratch_database as fresh_database
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import next_transaction_id, write_simulation
@@ -181,7 +181,7 @@ values ('fraud-lightgbm', :challenger, :champion, :decision, :reason,
 def scratch_database(url: str, suffix: str) -> Generator[str, None, None]:
     """A fresh database on the same server as ``url``, dropped on exit; yields its URL."""
     name = f"{database_name(url)}_{suffix}_{uuid.uuid4().hex[:6]}"
-    with fresh_database(with_database(url, name)) as scratch:
+    with fresh_database(url, name) as scratch:
         yield scratch
 
 

@@ -24,11 +24,10 @@ import sqlalchemy as sa
 from fraud.db import (
     create_warehouse_engine,
     database_name,
-    scratch_database,
     sqlalchemy_url,
-    with_database,
 )
 from fraud.migrations import migrate
+from fraud.scratch import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -238,7 +237,7 @@ def test_pipeline_is_denied(pipeline: Any, statement: str) -> None:
 def test_roles_migrate_into_a_second_database_on_the_same_server(warehouse_url: str) -> None:
     """The roles already exist (the warehouse created them); a new database still gets its grants."""
     name = f"{database_name(warehouse_url)}_roles_{uuid.uuid4().hex[:6]}"
-    with scratch_database(with_database(warehouse_url, name)) as url:
+    with scratch_database(warehouse_url, name) as url:
         engine = create_warehouse_engine(url)
         try:
             assert "V020__roles.sql" in migrate(engine)

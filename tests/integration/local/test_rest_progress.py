@@ -31,7 +31,7 @@ FIRST_NIGHT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def server(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(own_airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The api-server over a metadata database that holds the repository's DAGs."""
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "dags", "reserialize"],

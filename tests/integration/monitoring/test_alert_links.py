@@ -15,6 +15,8 @@ from fraud.db import create_warehouse_engine
 from tests.support.mail import mail_body, recorded_mail
 from tests.support.slack import Webhook, slack_webhook
 
+pytestmark = pytest.mark.integration
+
 BASE = "https://airflow.example.org/ops"
 
 

@@ -14,6 +14,8 @@ from fraud.db import create_warehouse_engine
 from tests.support.mail import mail_body, recorded_mail
 from tests.support.slack import slack_webhook
 
+pytestmark = pytest.mark.integration
+
 HIDDEN = "Zq8vLm2x" + "K7pTw4"
 EXCEPTION = (
     f"connection to server failed: postgresql://fraud_pipeline_login:{HIDDEN}@db.internal:5432/fraud"

@@ -23,15 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.dates import day_interval
-from fraud.db import (
-    create_warehouse_engine,
-    database_name,
-    scratch_database,
-    with_database,
-)
+from fraud.db import create_warehouse_engine, database_name
 from fraud.db import warehouse_engine as _engine
 from fraud.migrations import migrate
 from fraud.monitoring.alerts import html_message
+from fraud.scratch import scratch_database
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 from fraud.simulation.warehouse import write_simulation
@@ -76,7 +72,7 @@ def scratch_warehouse(label: str) -> Generator[str, None, None]:
     """A migrated warehouse database beside the session's, dropped on exit; yields its URL."""
     session = os.environ["FRAUD_DATABASE_URL"]
     name = f"{database_name(session)}_{label}_{uuid.uuid4().hex[:6]}"
-    with scratch_database(with_database(session, name)) as scratch:
+    with scratch_database(session, name) as scratch:
         engine = create_warehouse_engine(scratch)
         migrate(engine)
         engine.dispose()

@@ -34,6 +34,7 @@ CORE = {
     "fraud.privileges",
     "fraud.results",
     "fraud.resources",
+    "fraud.scratch",
     "fraud.shares",
     "fraud.timing",
     "fraud.xcom",
