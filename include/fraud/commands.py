@@ -164,16 +164,15 @@ def score(args: argparse.Namespace) -> int:
 
 def features(args: argparse.Namespace) -> int:
     """Build one date's features, share after share, as the ``build_features`` tasks do."""
-    import time
-
     from fraud.dates import day_interval
     from fraud.resources import peak_rss_mib
     from fraud.tasks import build_features
+    from fraud.timing import Stopwatch
 
     start, end = day_interval(args.date)
     run_id = _run_id(args.date)
     count = load_settings().feature_shares
-    started = time.perf_counter()
+    watch = Stopwatch()
     shares = []
     for index in range(count):
         shares.append(build_features(start, end, run_id, index, count))
@@ -184,7 +183,7 @@ def features(args: argparse.Namespace) -> int:
         "date": args.date,
         "feature_rows": sum(share["feature_rows"] for share in shares),
         "history_rows": sum(share["history_rows"] for share in shares),
-        "seconds": round(time.perf_counter() - started, 3),
+        "seconds": round(watch.stop(), 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "shares": shares,
     }
@@ -194,16 +193,15 @@ def features(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Retrain as ``fraud_retrain`` does, labels known before the cut-off, then apply the gate."""
-    import time
-
     from fraud.dates import parse_moment
     from fraud.resources import peak_rss_mib
     from fraud.tasks import decide_promotion, train_challenger
+    from fraud.timing import Stopwatch
 
     cutoff = parse_moment(args.as_of)
-    started = time.perf_counter()
+    watch = Stopwatch()
     challenger = train_challenger(cutoff, "manual: fraud train")
-    trained = time.perf_counter() - started
+    trained = watch.lap()
     decision = decide_promotion(challenger, _run_id("train"))
     summary = {
         "label_cutoff": cutoff.isoformat(),
@@ -217,8 +215,8 @@ def train(args: argparse.Namespace) -> int:
         "seconds": {
             **challenger["seconds"],
             "train": round(trained, 3),
-            "decide": round(time.perf_counter() - started - trained, 3),
-            "total": round(time.perf_counter() - started, 3),
+            "decide": round(watch.lap(), 3),
+            "total": round(watch.stop(), 3),
         },
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }

@@ -45,6 +45,17 @@ def utc_interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def checked_interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The interval as it is, once it is known to be UTC and not empty: what a stage asks of the
+    interval its task made UTC at the edge (:func:`utc_interval`), instead of converting again."""
+    for bound in (start, end):
+        if bound.utcoffset() != timedelta(0):
+            raise ValueError(f"{bound.isoformat()}: a stage takes UTC datetimes (utc_interval)")
+    if end <= start:
+        raise ValueError(f"empty data interval [{start.isoformat()}, {end.isoformat()})")
+    return start, end
+
+
 def days_in(start: datetime, end: datetime) -> list[date]:
     """The UTC days that ``[start, end)`` touches, in order."""
     first, last = utc(start).date(), (utc(end) - timedelta(microseconds=1)).date()

@@ -4,7 +4,6 @@ of the model version that scored them, stored per column; Evidently's report bes
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -22,6 +21,7 @@ from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
 from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference
 from fraud.monitoring.psi import DriftError, PsiCounts
 from fraud.monitoring.report import write_evidently_report
+from fraud.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def nightly_drift_report(
     It is kept apart from :func:`nightly_drift` because rendering it is the slow part of a night
     and no decision waits for it.
     """
-    started = time.perf_counter()
+    watch = Stopwatch()
     version = _night_version(engine, config.model_name, interval_start, interval_end)
     _, reference = _version_artifacts(config.mlflow_tracking_uri, config.model_name, version)
     sample = _reference_sample(config.mlflow_tracking_uri, config.model_name, version)
@@ -192,7 +192,7 @@ def nightly_drift_report(
         version,
         f"{len(current):,}",
         f"{len(sample):,}",
-        time.perf_counter() - started,
+        watch.stop(),
     )
     return DriftReport(drift_date=interval_start.date(), report_path=path)
 
@@ -206,7 +206,7 @@ def nightly_drift(
     run_id: str,
 ) -> DriftOutcome:
     """PSI of every feature and the score against the scoring model's reference, stored."""
-    started = time.perf_counter()
+    watch = Stopwatch()
     version = _night_version(engine, config.model_name, interval_start, interval_end)
     model, reference = _version_artifacts(config.mlflow_tracking_uri, config.model_name, version)
     # The version's own reference says which columns it monitors; the night streams through
@@ -266,7 +266,7 @@ def nightly_drift(
         rows["psi"].max(),
         rows.sort_values("psi", ascending=False)["feature"].iloc[0],
         list(alert_columns),
-        time.perf_counter() - started,
+        watch.stop(),
     )
     return DriftOutcome(
         drift_date=drift_date.isoformat(),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 
 # The gate's thresholds are declared once, in fraud.config; the stage re-exports them.
 from fraud.config import GateConfig as GateConfig
-from fraud.dates import utc_interval
+from fraud.dates import checked_interval
 from fraud.quality.suites import (
     ExpectationFailure,
     RowFailure,
@@ -158,7 +158,7 @@ def check_frame(
     build_docs: bool = True,
 ) -> CheckResult:
     """Run the transaction suites on a frame (no database) and say which rows and batch failed."""
-    interval_start, interval_end = utc_interval(interval_start, interval_end)
+    interval_start, interval_end = checked_interval(interval_start, interval_end)
     gate_context = open_context(Path(context_dir).resolve())
     view = _check_view(frame)
     band = volume_band(volume_history, interval_start, interval_end, gate)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from fraud.dates import day_span, utc_interval
+from fraud.dates import checked_interval, day_span
 from fraud.locks import advisory_lock, night_lock_key
 from fraud.partitions import ensure_partitions
 from fraud.quality.checks import CheckResult, GateConfig, VolumeBand, check_frame, check_labels
@@ -212,7 +212,7 @@ def validate_interval(
     artifact_dir: Path,
 ) -> ValidationOutcome:
     """Validate one interval in one transaction; raise BatchValidationError after recording it."""
-    interval_start, interval_end = utc_interval(interval_start, interval_end)
+    interval_start, interval_end = checked_interval(interval_start, interval_end)
     context_dir = Path(artifact_dir).resolve() / "gx"
     phases: dict[str, float] = {}
     ensure_partitions(engine, interval_start, interval_end)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fraud.dates import day_interval, utc
+from fraud.dates import checked_interval, day_interval
 from fraud.locks import night_lock_key
 
 # The generation readers see; 0, the rows' default, for a day never published.
@@ -69,8 +69,9 @@ def scoring_lock_key(interval_start: datetime) -> str:
 
 def scored_day(interval_start: datetime, interval_end: datetime) -> date:
     """The UTC day an interval scores: a day is published whole, so an interval is one day."""
-    day = utc(interval_start).date()
-    if (utc(interval_start), utc(interval_end)) != day_interval(day):
+    interval_start, interval_end = checked_interval(interval_start, interval_end)
+    day = interval_start.date()
+    if (interval_start, interval_end) != day_interval(day):
         raise ValueError(
             f"scores are published by UTC day: [{interval_start.isoformat()},"
             f" {interval_end.isoformat()}) is not one"

@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pendulum
 import pytest
 
-from fraud.dates import day_interval, day_span, days_in, midnight, parse_moment, utc, utc_interval
+from fraud.dates import (
+    checked_interval,
+    day_interval,
+    day_span,
+    days_in,
+    midnight,
+    parse_moment,
+    utc,
+    utc_interval,
+)
 
 EIGHT_AM_UTC = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -84,3 +93,27 @@ def test_the_days_an_interval_touches(start: datetime, end: datetime, days: int)
 )
 def test_a_span_names_its_first_and_last_day(start: datetime, end: datetime, words: str) -> None:
     assert day_span(start, end) == words
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "error"),
+    [
+        (datetime(2026, 3, 2), datetime(2026, 3, 3, tzinfo=UTC), "a stage takes UTC datetimes"),
+        (
+            datetime(2026, 3, 2, tzinfo=timezone(timedelta(hours=2))),
+            datetime(2026, 3, 3, tzinfo=UTC),
+            "a stage takes UTC datetimes",
+        ),
+        (datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC), "empty data interval"),
+    ],
+)
+def test_a_stage_refuses_an_interval_its_task_did_not_make_utc(
+    start: datetime, end: datetime, error: str
+) -> None:
+    with pytest.raises(ValueError, match=error):
+        checked_interval(start, end)
+
+
+def test_a_utc_interval_passes_through_unchanged() -> None:
+    start, end = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    assert checked_interval(start, end) == (start, end)
