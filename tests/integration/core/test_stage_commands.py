@@ -41,7 +41,7 @@ def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> dict:
 def test_features_of_one_date_report_rows_seconds_and_memory(
     bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FRAUD_FEATURE_PARTITIONS", "3")
+    monkeypatch.setenv("FRAUD_FEATURE_SHARES", "3")
     report = _run(capsys, "features", "--date", LAST_DAY.isoformat())
     start, end = day_interval(LAST_DAY)
     engine = create_warehouse_engine(bank)

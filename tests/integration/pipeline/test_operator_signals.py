@@ -185,7 +185,7 @@ def test_a_night_sends_its_counts_through_airflows_statsd(
         "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(port),
-        "FRAUD_FEATURE_PARTITIONS": "2",
+        "FRAUD_FEATURE_SHARES": "2",
         "PYTHONPATH": os.pathsep.join(
             str(REPOSITORY_ROOT / folder) for folder in ("include", "plugins", ".")
         ),

@@ -7,8 +7,8 @@ execution API the workers report to), scheduler, dag-processor, triggerer and tw
 ``airflow celery worker`` processes of one slot each. The warehouse holds a simulated bank and
 the MLflow store a champion. ``fraud_ingest`` and ``fraud_score`` are triggered for the same
 night through the REST API; ``fraud_ingest`` maps ``build_features`` over
-``FRAUD_FEATURE_PARTITIONS=4`` shares of the customers, and ``fraud_score`` waits for the ingest
-in the triggerer, then maps ``score_partition`` over ``FRAUD_SCORE_PARTITIONS=4`` shares.
+``FRAUD_FEATURE_SHARES=4`` shares of the customers, and ``fraud_score`` waits for the ingest
+in the triggerer, then maps ``score_partition`` over ``FRAUD_SCORE_SHARES=4`` shares.
 
 Both workers share this machine, so each names the task instances it runs after its Celery node
 (``[core] hostname_callable``, see ``tests/support/celery_node.py``), as separate machines would by host name.
@@ -43,7 +43,7 @@ from fraud.local.services import terminate_processes, unhealthy_components
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
+SHARES = 4
 FIRST_DAY = date(2026, 1, 1)
 DAYS = 22
 NIGHT = FIRST_DAY + timedelta(days=DAYS - 1)
@@ -286,8 +286,8 @@ def _environment(
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "FRAUD_SCORE_PARTITIONS": str(PARTITIONS),
-        "FRAUD_FEATURE_PARTITIONS": str(PARTITIONS),
+        "FRAUD_SCORE_SHARES": str(SHARES),
+        "FRAUD_FEATURE_SHARES": str(SHARES),
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(REPOSITORY_ROOT), *given_path])),
     }
 
@@ -564,7 +564,7 @@ def test_partitions_ran_on_both_workers(
             {"dag_id": dag_id, "task_id": task_id, "run": night.run_id},
         ).all()
     assert [(row.map_index, row.state) for row in rows] == [
-        (index, "success") for index in range(PARTITIONS)
+        (index, "success") for index in range(SHARES)
     ]
     placement = [(row.map_index, row.hostname, row.try_number) for row in rows]
     assert {row.hostname for row in rows} == set(cluster.workers), placement
@@ -585,7 +585,7 @@ def _mapped_results(cluster: Cluster, night: Night, dag_id: str, task_id: str) -
 def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
     counts = _mapped_results(cluster, night, "fraud_score", "score_partition")
     scored = [row.value["scored_count"] for row in counts]
-    assert len(scored) == PARTITIONS
+    assert len(scored) == SHARES
     assert all(count > 0 for count in scored)
     assert sum(scored) == len(night.scores)
 
@@ -593,7 +593,7 @@ def test_every_partition_scored_a_share_of_the_night(cluster: Cluster, night: Ni
 def test_every_feature_share_built_a_share_of_the_night(cluster: Cluster, night: Night) -> None:
     rows = _mapped_results(cluster, night, "fraud_ingest", "build_features")
     built = [row.value["feature_rows"] for row in rows]
-    assert [row.value["share_index"] for row in rows] == list(range(PARTITIONS))
+    assert [row.value["share_index"] for row in rows] == list(range(SHARES))
     assert all(count > 0 for count in built)
     assert sum(built) == len(night.features) == len(night.scores)
 
