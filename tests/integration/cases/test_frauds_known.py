@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.db import create_warehouse_engine
+from fraud.features.frames import read_history
 from fraud.labels import frauds_known_before
 from tests.support.logins import member_login
 
@@ -170,3 +171,16 @@ def pipeline(warehouse_url: str) -> Iterator[Engine]:
 def test_the_pipeline_reads_it_with_its_own_rights(engine: Engine, pipeline: Engine) -> None:
     transaction_id = _payment(engine, [(FRAUD, 1, 1)])
     assert _known(pipeline, transaction_id, _at(2)) == (_at(1), "investigator")
+
+
+def test_the_protocols_history_holds_verdict_frauds_from_their_known_at(engine: Engine) -> None:
+    confirmed = _payment(engine, [(FRAUD, 1, 2)])
+    reported = _payment(engine, [("reported", True, 8)])
+    genuine = _payment(engine, [("reported", False, 8), (FRAUD, 1, 1)])
+    with engine.connect() as connection:
+        history = read_history(connection, PAID_AT, PAID_AT + timedelta(seconds=1), _at(10))
+    labels = history.labels.set_index("transaction_id")
+    assert labels.loc[confirmed, "reported_at"] == _at(2)
+    assert labels.loc[reported, "reported_at"] == _at(8)
+    assert genuine not in labels.index
+    assert labels["is_fraud"].all()
