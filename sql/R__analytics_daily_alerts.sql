@@ -29,6 +29,15 @@ frauds_known_now as (
 
 ),
 
+-- Reported or found by an investigator (cases.labels_as_of): a report wins, else the latest verdict.
+frauds_labelled_now as (
+
+    select transaction_id
+    from cases.labels_as_of(now())
+    where is_fraud
+
+),
+
 final as (
 
     select
@@ -41,11 +50,16 @@ final as (
         count(distinct scores.customer_id) filter (where scores.is_alert) as customers_alerted,
         count(frauds_known_now.transaction_id) filter (
             where scores.is_alert
-        ) as confirmed_frauds_among_alerts
+        ) as confirmed_frauds_among_alerts,
+        count(frauds_labelled_now.transaction_id) filter (
+            where scores.is_alert
+        ) as known_frauds_among_alerts
 
     from scores
     left join frauds_known_now
         on scores.transaction_id = frauds_known_now.transaction_id
+    left join frauds_labelled_now
+        on scores.transaction_id = frauds_labelled_now.transaction_id
     group by scores.tx_date, scores.model_name, scores.model_version
 
 )
@@ -69,4 +83,6 @@ comment on column analytics.daily_alerts.alert_rate is
 comment on column analytics.daily_alerts.customers_alerted is
     'Distinct customers (cards) with at least one alert that day.';
 comment on column analytics.daily_alerts.confirmed_frauds_among_alerts is
-    'Alerts of the day with a fraud report known now; grows for days after the batch as reports arrive.';
+    'Alerts of the day with a fraud report known now (label source: reported); grows for days after the batch as reports arrive.';
+comment on column analytics.daily_alerts.known_frauds_among_alerts is
+    'Alerts of the day that are fraud by the label known now, reported or, until a report is known, an investigator''s latest verdict: known the morning after the night for the reviewed cards.';

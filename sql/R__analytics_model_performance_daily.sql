@@ -30,14 +30,26 @@ frauds_known_now as (
 
 ),
 
+-- Reported or found by an investigator (cases.labels_as_of): a report wins, else the latest verdict.
+frauds_labelled_now as (
+
+    select transaction_id
+    from cases.labels_as_of(now())
+    where is_fraud
+
+),
+
 labelled as (
 
     select
         scores.*,
-        frauds_known_now.transaction_id is not null as is_fraud_reported
+        frauds_known_now.transaction_id is not null as is_fraud_reported,
+        frauds_labelled_now.transaction_id is not null as is_fraud_known
     from scores
     left join frauds_known_now
         on scores.transaction_id = frauds_known_now.transaction_id
+    left join frauds_labelled_now
+        on scores.transaction_id = frauds_labelled_now.transaction_id
 
 ),
 
@@ -52,7 +64,9 @@ per_day as (
         count(*) filter (where is_alert) as alerts,
         count(*) filter (where is_alert and is_fraud_reported) as alerts_confirmed,
         avg(score) filter (where is_fraud_reported) as average_score_fraud,
-        avg(score) filter (where not is_fraud_reported) as average_score_genuine
+        avg(score) filter (where not is_fraud_reported) as average_score_genuine,
+        count(*) filter (where is_fraud_known) as frauds_known,
+        count(*) filter (where is_alert and is_fraud_known) as alerts_known_fraud
     from labelled
     group by tx_date, model_name, model_version
 
@@ -73,7 +87,9 @@ final as (
         alerts_confirmed::double precision / nullif(frauds_reported, 0) as alert_recall,
         average_score_fraud,
         average_score_genuine,
-        (now() at time zone 'UTC')::date - tx_date as label_maturity_days
+        (now() at time zone 'UTC')::date - tx_date as label_maturity_days,
+        frauds_known,
+        alerts_known_fraud
     from per_day
 
 )
@@ -108,3 +124,7 @@ comment on column analytics.model_performance_daily.average_score_genuine is
     'Mean score of the day''s transactions without a fraud report (so far).';
 comment on column analytics.model_performance_daily.label_maturity_days is
     'Days between the transactions'' day and today (UTC): labels arrive about a week late, so younger days understate fraud.';
+comment on column analytics.model_performance_daily.frauds_known is
+    'Transactions of the day that are fraud by the label known now: reported or, until a report is known, an investigator''s latest verdict (the other columns count reports only).';
+comment on column analytics.model_performance_daily.alerts_known_fraud is
+    'Alerts of the day that are fraud by the label known now, reported or by an investigator''s verdict.';

@@ -26,7 +26,8 @@ final as (
         card_precision_at_100,
         recall_top_decile,
         alert_precision,
-        computed_at
+        computed_at,
+        label_source
     from measured
 
 )
@@ -59,3 +60,5 @@ comment on column analytics.model_performance_matured.alert_precision is
     'Share of the day''s alerts with a known fraud; null when the day had no alert.';
 comment on column analytics.model_performance_matured.computed_at is
     'When the measure was taken.';
+comment on column analytics.model_performance_matured.label_source is
+    'The labels the figures are measured on: reported (fraud reports and chargebacks known within maturity_days, which reach every payment).';

@@ -1,5 +1,7 @@
 -- One row per scored transaction: the score, the model version that gave it, the alert and its
--- reasons, and the fraud label as far as the bank knows it now.
+-- reasons, and the fraud label as far as the bank knows it now: the reported one
+-- (is_fraud_reported, kept as it was) and the one of cases.labels_as_of, where an investigator's
+-- verdict counts until a report is known (is_fraud_known, label_source).
 -- Analytics views read base tables only (never each other), so each file can be replaced alone.
 create or replace view analytics.scored_transactions as
 
@@ -27,6 +29,18 @@ labels_known_now as (
 
 ),
 
+-- Reported or found by an investigator; an unreachable verdict is no label.
+labels_as_of_now as (
+
+    select
+        transaction_id,
+        is_fraud,
+        source
+    from cases.labels_as_of(now())
+    where is_fraud is not null
+
+),
+
 final as (
 
     select
@@ -48,11 +62,15 @@ final as (
         scores.reason_3_contribution,
         coalesce(labels_known_now.is_fraud, false) as is_fraud_reported,
         labels_known_now.reported_at,
-        scores.scored_at
+        scores.scored_at,
+        labels_as_of_now.source as label_source,
+        coalesce(labels_as_of_now.is_fraud, false) as is_fraud_known
 
     from scores
     left join labels_known_now
         on scores.transaction_id = labels_known_now.transaction_id
+    left join labels_as_of_now
+        on scores.transaction_id = labels_as_of_now.transaction_id
 
 )
 
@@ -98,3 +116,7 @@ comment on column analytics.scored_transactions.reported_at is
     'When the bank learnt the label (fraud or not); null while no label is known.';
 comment on column analytics.scored_transactions.scored_at is
     'When the score was written; a re-run of the night replaces the day''s scores once it is complete.';
+comment on column analytics.scored_transactions.label_source is
+    'Where the label known now comes from: reported (a fraud report, chargeback or dispute outcome, which wins whenever known) or investigator (the latest verdict on the payment); null while neither is known, or the cardholder was unreachable.';
+comment on column analytics.scored_transactions.is_fraud_known is
+    'True when the payment is fraud by the label known now (label_source): a reported fraud, or else an investigator''s latest verdict fraud_confirmed.';

@@ -125,6 +125,10 @@ class Settings:
     # The review capacity: how many alerted cards the investigators review a night (the
     # Handbook's k); the simulated investigators review that many each morning.
     review_capacity: int = 100
+    # The review cool-down: a card with a verdict known this many days before the night's end is
+    # left out of the night's top k, unless one of its payments scores higher than every payment
+    # of it that was reviewed (new evidence). 0 turns it off.
+    review_cooldown_days: int = 7
     # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
     # Shares of a night's cards that fraud_score scores as parallel mapped tasks.
@@ -261,6 +265,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_REVIEW_CAPACITY": ("review_capacity", int),
+    "FRAUD_REVIEW_COOLDOWN_DAYS": ("review_cooldown_days", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
     "FRAUD_SCORE_SHARES": ("score_shares", int),
     "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
@@ -357,6 +362,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
     if settings.review_capacity < 0:
         raise ConfigError("FRAUD_REVIEW_CAPACITY must be at least 0 (cards a night)")
+    if settings.review_cooldown_days < 0:
+        raise ConfigError("FRAUD_REVIEW_COOLDOWN_DAYS must be at least 0 (days)")
     if settings.score_shares < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:

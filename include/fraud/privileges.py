@@ -158,6 +158,14 @@ GRANTS: tuple[Grant, ...] = (
         Grant(role, "function", "cases.labels_as_of(as_of timestamp with time zone)", ("EXECUTE",))
         for role in (PIPELINE, ANALYST)
     ],
+    # The frauds known as of a moment (features, training labels, the known-card rule): run with
+    # its caller's rights, so that the planner inlines it; the pipeline reads both sources.
+    Grant(
+        PIPELINE,
+        "function",
+        "cases.frauds_known(since timestamp with time zone, as_of timestamp with time zone)",
+        ("EXECUTE",),
+    ),
     # The pipeline reads verdicts (labels, the known-card rule), never writes them.
     Grant(PIPELINE, "schema", "cases", ("USAGE",)),
     Grant(PIPELINE, "table", "cases.alert_outcomes", ("SELECT",)),
@@ -295,7 +303,8 @@ def _grant_statements(grants: Iterable[Grant]) -> list[sql.Composable]:
 # defaults they stand for (a new function is executable by PUBLIC, a new database connectable).
 _CATALOG = """
 with acl as (
-    select 'database' as kind, '' as name, aclexplode(coalesce(datacl, acldefault('d', datdba))) as item
+    -- text, not name: a function's signature may be longer than a name's 63 bytes.
+    select 'database' as kind, ''::text as name, aclexplode(coalesce(datacl, acldefault('d', datdba))) as item
     from pg_database where datname = current_database()
     union all
     select 'schema', nspname, aclexplode(coalesce(nspacl, acldefault('n', nspowner)))

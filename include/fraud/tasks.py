@@ -210,6 +210,7 @@ def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: 
             interval_end=interval.end,
             alert_threshold=settings.alert_threshold,
             alert_top_k=settings.alert_top_k,
+            review_cooldown_days=settings.review_cooldown_days,
         )
     return to_xcom(TopKOutcome(alert_count=alerts, model_version=model_version))
 
@@ -233,6 +234,7 @@ def score_day(interval_start: datetime, interval_end: datetime, run_id: str) -> 
         alert_top_k=settings.alert_top_k,
         shares=settings.score_shares,
         chunk_rows=settings.score_chunk_rows,
+        review_cooldown_days=settings.review_cooldown_days,
     )
     return to_xcom(outcome)
 

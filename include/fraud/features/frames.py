@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlalchemy.engine import Connection
 
 from fraud.features.history import ROW_TYPES, read_table, rows_of
+from fraud.labels import frauds_known_before
 
 # Clean rows of a range: quarantined rows are not history.
 CLEAN_TRANSACTIONS = """
@@ -30,13 +31,15 @@ where t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
   )
 """
 
-# The labels of the range's payments known by a cut-off.
-LABELS_KNOWN_BY = """
-select l.transaction_id, l.is_fraud,
-       (extract(epoch from l.reported_at) * 1000000)::bigint as reported_us
-from raw.fraud_labels as l
+# The frauds among the range's payments known before a cut-off (reported, or by an investigator's
+# verdict), each with the moment since which it has been known: the labels frame's reported_at.
+# The genuine payments are left out: a payment without a row is not known as fraud.
+LABELS_KNOWN_BY = f"""
+select known.transaction_id, true as is_fraud,
+       (extract(epoch from known.known_at) * 1000000)::bigint as reported_us
+from {frauds_known_before("%(start)s", "%(cutoff)s")} as known
 join raw.transactions as t using (transaction_id)
-where l.reported_at < %(cutoff)s and t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
+where t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
 """
 
 _LABEL_TYPES: dict[str, pa.DataType] = {
@@ -48,7 +51,11 @@ _LABEL_TYPES: dict[str, pa.DataType] = {
 
 @dataclass(frozen=True)
 class History:
-    """Transactions of a time range and the labels known at a cut-off, as frames."""
+    """Transactions of a time range and the frauds known at a cut-off, as frames.
+
+    ``labels`` has the simulator's columns (transaction_id, is_fraud, reported_at); read from the
+    warehouse, ``reported_at`` is the moment each fraud became known, by a report or a verdict.
+    """
 
     transactions: pd.DataFrame
     labels: pd.DataFrame
@@ -57,7 +64,7 @@ class History:
 def read_history(
     connection: Connection, start: datetime, end: datetime, label_cutoff: datetime
 ) -> History:
-    """Clean transactions in [start, end) and the labels reported before ``label_cutoff``."""
+    """Clean transactions in [start, end) and their frauds known before ``label_cutoff``."""
     bounds = {"start": start, "end": end, "cutoff": label_cutoff}
     rows = rows_of(read_table(connection, CLEAN_TRANSACTIONS, bounds, ROW_TYPES))
     labels = read_table(connection, LABELS_KNOWN_BY, bounds, _LABEL_TYPES)

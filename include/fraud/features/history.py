@@ -5,7 +5,7 @@ terminal's rows and the frauds known among them (:mod:`fraud.features.build`). T
 in a temporary table, ``pg_temp.feature_targets``, that the caller fills (the day's validated
 rows of a share, or a training window's sample). :func:`target_features` reads the rows of the
 targets' customers in one pass and the rows of the targets' terminals in another (up to the
-delayed windows' end, then only their reported frauds up to the window's end), and splits
+delayed windows' end, then only their known frauds up to the window's end), and splits
 each pass on the way into ``chunks`` files on local disk, by a hash of the customer and of the
 terminal. Each chunk is then computed alone: memory holds one chunk's history and the targets'
 features, never the window's history, and the server reads each history once, whatever the
@@ -70,7 +70,7 @@ _TARGET_TYPES: dict[str, pa.DataType] = {
     "customer_chunk": pa.int32(),
     "terminal_chunk": pa.int32(),
 }
-_FRAUD_TYPES: dict[str, pa.DataType] = {"transaction_id": pa.int64(), "reported_us": pa.int64()}
+_FRAUD_TYPES: dict[str, pa.DataType] = {"transaction_id": pa.int64(), "known_us": pa.int64()}
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ class _LateFrauds:
 
 @dataclass(frozen=True)
 class _FraudReports:
-    """Every fraud reported since the terminals' windows began: its id and report time."""
+    """Every fraud known since the terminals' windows began: its id and the moment it became
+    known (reported, or found by an investigator)."""
 
     ids: np.ndarray
     ns: np.ndarray
@@ -208,11 +209,11 @@ def _read_late_frauds(connection: Connection, reads: Reads, targets: _Targets) -
 
 
 def _read_fraud_reports(connection: Connection, reads: Reads) -> _FraudReports:
-    """The fraud reports the terminals' known frauds are matched against."""
+    """The known frauds the terminals' rows are matched against."""
     table = read_table(connection, *reads["frauds"], _FRAUD_TYPES)
     return _FraudReports(
         ids=table.column("transaction_id").to_numpy(),
-        ns=table.column("reported_us").to_numpy() * 1000,
+        ns=table.column("known_us").to_numpy() * 1000,
     )
 
 
@@ -287,8 +288,8 @@ def target_features(
 
     ``share`` is the share of the customers the targets belong to; with ``whole_share`` they are
     all of its rows in ``[start, end)`` (a night's share).
-    ``cutoff`` bounds the labels read; the feature code itself ignores any label
-    reported after a row's scoring time, so a later cut-off never changes a feature.
+    ``cutoff`` bounds the labels read; the feature code itself ignores any fraud
+    known after a row's scoring time, so a later cut-off never changes a feature.
     """
     watch = Stopwatch()
     prepare_reads(connection)

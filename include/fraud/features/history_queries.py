@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fraud.features.columns import LONGEST_WINDOW_DAYS
+from fraud.labels import frauds_known_before
 from fraud.shares import Share
 
 TARGETS_TABLE = "feature_targets"
@@ -85,26 +86,26 @@ TERMINAL_HISTORY = _HISTORY_ROWS.format(
     rows=f"t.terminal_id in (select distinct terminal_id from {TARGETS})",
 )
 
-# Rows of the targets' terminals in [terminal_end, end) with a fraud reported before the cut-off:
-# the delayed windows never reach them, the undelayed count of reported frauds does. The genuine
-# rows of those days are not read: that count needs only the frauds' times.
+# Rows of the targets' terminals in [terminal_end, end) known as fraud before the cut-off (reported,
+# or by an investigator's verdict): the delayed windows never reach them, the undelayed count of
+# known frauds does. The genuine rows of those days are not read: that count needs only the
+# frauds' times.
 TERMINAL_LATE_FRAUDS = _HISTORY_ROWS.format(
     chunk=_TERMINAL_CHUNK.format(column="t.terminal_id"),
     end="end",
     rows=f"""t.terminal_id in (select distinct terminal_id from {TARGETS})
-  and exists (
-      select 1 from raw.fraud_labels as l
-      where l.transaction_id = t.transaction_id and l.is_fraud and l.reported_at < %(cutoff)s
+  and t.transaction_id in (
+      select transaction_id from {frauds_known_before("%(start)s", "%(cutoff)s")}
   )""",
 )
 
-# Frauds reported before the cut-off and since the terminals' windows began: a fraud is reported
-# after its payment, so this holds every fraud among the terminals' rows (the others are left
-# out when they are matched to those rows). No payment is read for it.
-TERMINAL_FRAUDS = """
-select transaction_id, (extract(epoch from reported_at) * 1000000)::bigint as reported_us
-from raw.fraud_labels
-where is_fraud and reported_at >= %(start)s and reported_at < %(cutoff)s
+# Payments known as fraud before the cut-off, and since when, among those made since the
+# terminals' windows began: a report or a verdict follows its payment, so this holds every fraud
+# among the terminals' rows (the others are left out when they are matched to those rows). No
+# payment is read for it.
+TERMINAL_FRAUDS = f"""
+select transaction_id, (extract(epoch from known_at) * 1000000)::bigint as known_us
+from {frauds_known_before("%(start)s", "%(cutoff)s")}
 """
 
 TARGET_ROWS = f"""

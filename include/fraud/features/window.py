@@ -1,20 +1,24 @@
 """Labelled features of a time window for training and validation, from a sample of its cards.
 
-A payment's label is whether a fraud was reported for it before the cut-off. Training reads
-every known fraud and a seeded share of the genuine payments, drawn by card
-(``staging.sample_of`` of the customer, the same cards on every run of one seed): a card's
-genuine payments are all read or none. Each row carries the weight that undoes the sampling, one
-over its chance of being read (1 for a fraud, 1/share for a genuine payment), so weighted fits
-and metrics estimate what the whole window would give. Drawing cards rather than payments keeps
-card precision meaningful: a genuine card that is read has its true daily highest score.
+A payment's label is whether it was known as fraud before the cut-off (:mod:`fraud.labels`: a
+report known by then wins, else the latest verdict; ``genuine_confirmed`` is a verified genuine,
+``unreachable`` no label). Training reads every reported fraud and a seeded share of the other
+payments, drawn by card (``staging.sample_of`` of the customer, the same cards on every run of
+one seed): a card's other payments are all read or none. Each row carries the weight that undoes
+the sampling, one over its chance of being read (1 for a reported fraud, 1/share for the others),
+so weighted fits and metrics estimate what the whole window would give. The sampling and the
+weights are the reported labels' alone: an investigator's verdict changes the label of a row
+that is read, never which rows are read nor their weight (verdicts exist only for top-ranked
+cards, and weighting them apart would bias the calibration). Drawing cards rather than payments
+keeps card precision meaningful: a genuine card that is read has its true daily highest score.
 
 The sample's history is read once and built in chunks of about ``chunk_rows`` payments
 (:mod:`fraud.features.history`): memory holds one chunk's history and the sample, never the
 window's history.
 
 Cards already known as compromised are marked, not dropped (:func:`known_card_rows`): a card
-with a fraud reported before a row's day began would be blocked, and CP@100 leaves its rows out
-as the evaluation protocol leaves them out of its test set.
+with a fraud known (reported, or confirmed by an investigator) before a row's day began would be
+blocked, and CP@100 leaves its rows out as the evaluation protocol leaves them out of its test set.
 """
 
 from __future__ import annotations
@@ -33,45 +37,49 @@ from sqlalchemy.engine import Connection, Engine
 from fraud.bulk import copy_out_table, inline
 from fraud.features.history import target_features
 from fraud.features.history_queries import TARGETS, TARGETS_TABLE, new_targets
+from fraud.labels import frauds_known_before, reported_labels_before
 from fraud.shares import WHOLE
 from fraud.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
-# The payments of [start, end) with their label as of the cut-off: every fraud, and the genuine
-# payments of a share of the cards, each with the weight that undoes the sampling.
+# The payments of [start, end) with their label as of the cut-off: every reported fraud, and the
+# payments of a share of the cards, each with the weight that undoes the sampling. The sampling
+# and the weight are the reported labels' (a verdict exists only for top-ranked cards); the label
+# is what was known before the cut-off, reported or found by an investigator.
 _SAMPLE = f"""
 create temporary table {TARGETS_TABLE} on commit drop as
 select t.transaction_id,
        (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
        t.customer_id, t.terminal_id, (t.tx_amount * 100)::bigint as amount_cents,
-       coalesce(known.is_fraud, false) as is_fraud,
-       case when known.is_fraud then 1.0 else :genuine_weight end as weight
+       label.transaction_id is not null as is_fraud,
+       case when reported.is_fraud then 1.0 else :genuine_weight end as weight
 from raw.transactions as t
 left join (
     select distinct transaction_id, true as is_fraud
-    from raw.fraud_labels
-    where is_fraud and reported_at < :cutoff
-) as known using (transaction_id)
+    from {reported_labels_before(":cutoff")} as labels
+    where is_fraud
+) as reported using (transaction_id)
+left join {frauds_known_before(":start", ":cutoff")} as label using (transaction_id)
 where t.tx_datetime >= :start and t.tx_datetime < :end
   and not exists (
       select 1 from quality.quarantine as q
       where q.transaction_id = t.transaction_id and q.resolved_at is null
   )
-  and (known.is_fraud or staging.sample_of(t.customer_id, :seed) < :genuine_share)
+  and (reported.is_fraud or staging.sample_of(t.customer_id, :seed) < :genuine_share)
 """
 _TARGET_LABELS = f"select transaction_id, is_fraud, weight from {TARGETS}"
 _LABEL_TYPES = {"transaction_id": pa.int64(), "is_fraud": pa.bool_(), "weight": pa.float64()}
 
-# The moment each card became known as compromised: its first fraud reported before the bound,
-# among the frauds on its payments since ``since``. A report follows its payment, so the
-# reported_at index bounds the read to the reports of that time: one row per card.
-_CARDS_KNOWN_AT = """
-select t.customer_id, (extract(epoch from min(l.reported_at)) * 1000000)::bigint as known_us
-from raw.fraud_labels as l
+# The moment each card became known as compromised: the first moment one of its payments since
+# ``since`` was known as fraud (reported, or by an investigator's verdict), among the frauds
+# known before the bound. A label follows its payment, so the labels' indexes bound the read to
+# that time: one row per card.
+_CARDS_KNOWN_AT = f"""
+select t.customer_id, (extract(epoch from min(known.known_at)) * 1000000)::bigint as known_us
+from {frauds_known_before("%(since)s", "%(before)s")} as known
 join raw.transactions as t using (transaction_id)
-where l.is_fraud and l.reported_at >= %(since)s and l.reported_at < %(before)s
-  and t.tx_datetime >= %(since)s
+where t.tx_datetime >= %(since)s
 group by t.customer_id
 """
 _KNOWN_TYPES = {"customer_id": pa.int64(), "known_us": pa.int64()}
@@ -132,8 +140,8 @@ def window_rows(connection: Connection, start: datetime, end: datetime) -> int:
 
 
 def cards_known_at(connection: Connection, *, since: datetime, before: datetime) -> pd.Series:
-    """When each card with a fraud on a payment since ``since`` had its first fraud reported,
-    among the reports before ``before``; by customer id."""
+    """When each card with a fraud on a payment since ``since`` had its first fraud known,
+    among the frauds known before ``before``; by customer id."""
     query = inline(connection, _CARDS_KNOWN_AT, {"since": since, "before": before})
     table = copy_out_table(connection, query, _KNOWN_TYPES)
     return pd.Series(
@@ -153,7 +161,7 @@ def known_cards(frame: pd.DataFrame, known_at: pd.Series) -> np.ndarray:
 def known_card_rows(
     connection: Connection, frame: pd.DataFrame, *, cutoff: datetime, lookback_days: int
 ) -> np.ndarray:
-    """The frame's ``card_known``: the row's card had a fraud reported before the row's UTC day
+    """The frame's ``card_known``: the row's card had a fraud known before the row's UTC day
     began and before ``cutoff``, on a payment of the ``lookback_days`` days before the frame's
     first day or since. CP@100 leaves these rows out
     (:func:`fraud.model.metrics.card_precision_at_k`)."""

@@ -3,14 +3,16 @@
 One week of training, a gap as long as the label delay, one week of test. Choices, so the
 numbers mean the same thing as the Handbook's:
 
+* **Labels** are read through :mod:`fraud.labels`, as every stage reads them: a payment is a
+  fraud from the moment it was known as one, by a report or an investigator's verdict.
 * **Features** of every row come from :func:`fraud.features.build.build_features`, the function
-  training and scoring use, with every label: it ignores those reported after the row's
+  training and scoring use, with every label: it ignores the frauds known after the row's
   scoring time, so no feature sees the future.
-* **Training targets** are the labels reported before the end of the gap
+* **Training targets** are the labels known before the end of the gap
   (``train_end + delay_days``): what the bank knew on the first test day.
 * **Test targets** are every label, however late: the truth the model is judged against.
 * **Known cards are dropped from the test**, as the Handbook does: on each test day, the
-  transactions of cards with a fraud since ``train_start`` reported before that day began
+  transactions of cards with a fraud since ``train_start`` known before that day began
   are removed, since an investigator already blocked them. ``known_cards_since`` moves that
   date, so that windows of different lengths are judged on the same test payments. The
   promotion gate and the nightly monitoring mark such rows (``card_known``) instead, and CP@100
@@ -40,7 +42,7 @@ from fraud.model import train
 from fraud.model.challenger import training_sampling
 
 REPORTED_METRICS = ("auc_roc", "average_precision", "card_precision_at_100", "recall_top_decile")
-# Labels reported up to this moment count as the truth of the test window.
+# Labels known up to this moment count as the truth of the test window.
 _END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
@@ -94,7 +96,7 @@ class Protocol:
 def known_card_mask(
     test: pd.DataFrame, transactions: pd.DataFrame, labels: pd.DataFrame, since: datetime
 ) -> np.ndarray:
-    """True for test rows whose card had a fraud since ``since`` reported before their day began."""
+    """True for test rows whose card had a fraud since ``since`` known before their day began."""
     frauds = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
     frauds = frauds.merge(
         transactions[["transaction_id", "customer_id", "tx_datetime"]], on="transaction_id"

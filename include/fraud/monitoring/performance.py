@@ -1,8 +1,10 @@
 """Performance of the live model once labels mature: each day measured again at 7, 14 and 30 days.
 
-CP@100 counts new cards only, as the evaluation protocol and the promotion gate count it: a
-card with a fraud reported before the day began (and before the measure's cut-off) is known
-already and left out of it; the other metrics keep every payment.
+The figures are measured on the reported labels (``label_source`` = ``reported``): they reach
+every payment, where an investigator's verdict reaches only the reviewed cards. CP@100 counts new
+cards only, as the evaluation protocol and the promotion gate count it: a card with a fraud known
+(reported, or confirmed by an investigator) before the day began, and before the measure's
+cut-off, is known already and left out of it; the other metrics keep every payment.
 """
 
 from __future__ import annotations
@@ -23,21 +25,24 @@ from fraud.bulk import copy_frame, copy_out_table, inline
 from fraud.config import Settings
 from fraud.dates import midnight
 from fraud.features.window import known_card_rows
+from fraud.labels import REPORTED, reported_labels_before
 from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS, ranking_metrics
 
 logger = logging.getLogger(__name__)
 
-# A transaction without a fraud report before the cut-off counts as genuine as of the cut-off.
-# Published scores only (sql/V025__publish_scored_days.sql). Streamed through COPY (%(name)s
-# parameters): a day's scores are too many for row objects.
-_SCORES_WITH_LABELS = """
+# The matured figures are the reported labels' (chargebacks and dispute outcomes): they reach
+# every payment, where a verdict reaches only reviewed cards. A transaction without a fraud report
+# before the cut-off counts as genuine as of the cut-off. Published scores only
+# (sql/V025__publish_scored_days.sql). Streamed through COPY (%(name)s parameters): a day's
+# scores are too many for row objects.
+LABEL_SOURCE = REPORTED
+_SCORES_WITH_LABELS = f"""
 select (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
        s.customer_id, s.model_version, s.score, s.is_alert,
        coalesce(l.is_fraud, false) as is_fraud
 from scoring.transaction_scores as s
 left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
-left join raw.fraud_labels as l
-    on l.transaction_id = s.transaction_id and l.reported_at < %(cutoff)s
+left join {reported_labels_before("%(cutoff)s")} as l on l.transaction_id = s.transaction_id
 where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s and s.model_name = %(model_name)s
   and s.generation = coalesce(d.generation, 0)
 """
@@ -113,6 +118,7 @@ def performance_rows(
                 "model_name": model_name,
                 "model_version": int(version),
                 "maturity_days": maturity_days,
+                "label_source": LABEL_SOURCE,
                 "transactions": len(scored),
                 "frauds_known": int(scored["is_fraud"].sum()),
                 **{name: _none_if_nan(metrics[name]) for name in PERFORMANCE_METRICS},
@@ -142,7 +148,7 @@ class PerformanceConfig:
 
 def _labelled_scores(engine: Engine, model_name: str, day: date, cutoff: datetime) -> pd.DataFrame:
     """The day's scores with the labels reported before ``cutoff``, and ``card_known`` where
-    the card had a fraud reported before the day began (left out of CP@100)."""
+    the card had a fraud known before the day began (left out of CP@100)."""
     start = midnight(day)
     params = {
         "start": start,

@@ -3,6 +3,14 @@ capacity), marked with reason codes as the night's next generation is published.
 
 The top k is a property of the whole night, so it is marked once every share is scored
 (:func:`fraud.scoring.score.score_share`), by a holder of the whole night's lock.
+
+Cards reviewed recently are not sent back to the investigators unless new evidence arrives: a
+card with a verdict known within ``review_cooldown_days`` before the night's end is left out of
+the top k, unless one of its payments of the night scores higher than every reviewed payment of
+it. A card with a fraud verdict is compromised and left to the known-card rule; an unreachable
+cardholder's card comes back once (it is cooled down from its second unreachable review, on
+another day). Verdicts known after the night's end change nothing, so a re-run gives the same
+alerts.
 """
 
 from __future__ import annotations
@@ -24,11 +32,45 @@ from fraud.timing import Stopwatch
 logger = logging.getLogger(__name__)
 _PUBLISHED = "published %s (generation %d) with its top %d: %d new alerts, %d in all, %.1f s"
 
-# The day's top k by score, ties broken by transaction id, as the single-batch ranking did.
-_TOP_K_OF_INTERVAL = """
+# The cards reviewed within the cool-down before the night's end, with the highest published
+# score among their reviewed payments; a card with a fraud verdict is not cooled down (the
+# known-card rule handles it), an unreachable one only from its second day of review.
+_REVIEWED_CARDS = """
+select s.customer_id, max(s.score) as reviewed_score
+from cases.alert_outcomes as v
+join scoring.transaction_scores as s on s.transaction_id = v.transaction_id
+join scoring.scored_day as d
+    on d.tx_date = (s.tx_datetime at time zone 'UTC')::date and d.generation = s.generation
+where v.known_at >= :end - make_interval(days => :cooldown_days) and v.known_at < :end
+group by s.customer_id
+having not bool_or(v.outcome = 'fraud_confirmed')
+   and (
+       bool_or(v.outcome = 'genuine_confirmed')
+       or count(distinct (v.decided_at at time zone 'UTC')::date)
+          filter (where v.outcome = 'unreachable') > 1
+   )
+"""
+
+# The day's top k by score, ties broken by transaction id, as the single-batch ranking did,
+# without the cards cooled down: reviewed recently, and no payment of the night scoring above
+# every reviewed one.
+_TOP_K_OF_INTERVAL = f"""
+with reviewed as ({_REVIEWED_CARDS}),
+
+cooled as (
+    select reviewed.customer_id
+    from reviewed
+    where not exists (
+        select 1 from scoring.transaction_scores as s
+        where s.tx_datetime >= :start and s.tx_datetime < :end and s.generation = :generation
+          and s.customer_id = reviewed.customer_id and s.score > reviewed.reviewed_score
+    )
+)
+
 select transaction_id, is_alert
 from scoring.transaction_scores
 where tx_datetime >= :start and tx_datetime < :end and generation = :generation
+  and customer_id not in (select customer_id from cooled)
 order by score desc, transaction_id
 limit :top_k
 """
@@ -82,9 +124,11 @@ def mark_top_k(
     interval_end: datetime,
     alert_threshold: float,
     alert_top_k: int,
+    review_cooldown_days: int = 0,
 ) -> int:
     """Publish the day's next generation, its ``alert_top_k`` highest scores made alerts with
-    reason codes; count alerts.
+    reason codes, leaving out the cards reviewed within ``review_cooldown_days`` without new
+    evidence; count alerts.
 
     Without rows of a next generation (the top k of a published day marked again), the
     published generation is marked again.
@@ -97,7 +141,10 @@ def mark_top_k(
         "end": interval_end,
         "generation": publish_next(connection, day, interval_start, interval_end),
     }
-    top = connection.execute(sa.text(_TOP_K_OF_INTERVAL), {**window, "top_k": alert_top_k})
+    top = connection.execute(
+        sa.text(_TOP_K_OF_INTERVAL),
+        {**window, "top_k": alert_top_k, "cooldown_days": review_cooldown_days},
+    )
     ranked = top.fetchall()
     keep = [row.transaction_id for row in ranked]
     connection.execute(

@@ -185,6 +185,7 @@ def score_day(
     alert_top_k: int,
     shares: int = 1,
     chunk_rows: int = 200_000,
+    review_cooldown_days: int = 0,
 ) -> ScoreOutcome:
     """Every share, then the top k, as the nightly DAG runs them, in one transaction.
 
@@ -214,5 +215,6 @@ def score_day(
             interval_end=interval_end,
             alert_threshold=alert_threshold,
             alert_top_k=alert_top_k,
+            review_cooldown_days=review_cooldown_days,
         )
     return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)

@@ -5,7 +5,8 @@ A card is known on a day when a fraud on one of its payments of the last 30 days
 before the day began. The gate's validation frame is read from a small simulated bank and its
 ``card_known`` compared with the protocol's :func:`fraud.model.protocol.known_card_mask`; the
 monitoring measures a hand-built day, a year after the bank, whose cards are known or not by
-construction.
+construction. A fraud found by an investigator makes a card known from the verdict's known_at,
+as a report does, while the stored figures stay those of the reported labels.
 """
 
 from __future__ import annotations
@@ -140,3 +141,102 @@ def test_monitoring_leaves_known_cards_out_of_the_stored_card_precision(bank: Ba
     assert row.card_precision_at_100 == pytest.approx(2 / 100)
     assert row.frauds_known == 3
     assert row.average_precision == pytest.approx(1.0)
+
+
+# A day after the first one's lookback, with cards of their own.
+VERDICT_DAY = DAY + timedelta(days=60)
+# (transaction id, card, time, score on VERDICT_DAY or None for an earlier payment, reported at)
+VERDICT_PAYMENTS = [
+    # Each scored payment is a fraud, reported later. Card 2001: a fraud verdict the evening
+    # before, on an earlier payment: known.
+    (-101, 2001, _at(VERDICT_DAY, -14), None, None),
+    (-102, 2001, _at(VERDICT_DAY, 9), 0.9, _at(VERDICT_DAY, 30)),
+    # Card 2002: decided the evening before, recorded in the morning: not known when the day began.
+    (-103, 2002, _at(VERDICT_DAY, -14), None, None),
+    (-104, 2002, _at(VERDICT_DAY, 10), 0.8, _at(VERDICT_DAY, 30)),
+    # Card 2003: a fraud verdict corrected to genuine before the day: not known.
+    (-105, 2003, _at(VERDICT_DAY, -14), None, None),
+    (-106, 2003, _at(VERDICT_DAY, 11), 0.7, _at(VERDICT_DAY, 30)),
+    *[
+        (-110 - card, 2004 + card, _at(VERDICT_DAY, 12), 0.1 + card / 100, None)
+        for card in range(5)
+    ],
+]
+# (transaction id, outcome, decided at, recorded at)
+VERDICTS = [
+    (-101, "fraud_confirmed", _at(VERDICT_DAY, -4), _at(VERDICT_DAY, -4)),
+    (-103, "fraud_confirmed", _at(VERDICT_DAY, -4), _at(VERDICT_DAY, 8)),
+    (-105, "fraud_confirmed", _at(VERDICT_DAY, -4), _at(VERDICT_DAY, -4)),
+    (-105, "genuine_confirmed", _at(VERDICT_DAY, -2), _at(VERDICT_DAY, -2)),
+]
+
+
+def test_a_card_with_a_fraud_verdict_known_before_the_day_is_known(bank: Bank) -> None:
+    settings = load_settings()
+    with bank.engine.begin() as connection:
+        connection.execute(
+            sa.text("select staging.ensure_day_partitions(:day)"), {"day": VERDICT_DAY}
+        )
+        connection.execute(
+            sa.text(
+                "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
+                " terminal_id, tx_amount) values (:id, :at, :card, 7, 20)"
+            ),
+            [{"id": id_, "at": at, "card": card} for id_, card, at, _, _ in VERDICT_PAYMENTS],
+        )
+        connection.execute(
+            sa.text(
+                "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
+                " values (:id, true, :reported)"
+            ),
+            [{"id": id_, "reported": at} for id_, _, _, _, at in VERDICT_PAYMENTS if at],
+        )
+        connection.execute(
+            sa.text(
+                "insert into cases.alert_outcomes (transaction_id, outcome, decided_by,"
+                " decided_at, recorded_at) values (:id, :outcome, 'ana', :decided, :recorded)"
+            ),
+            [
+                {"id": id_, "outcome": outcome, "decided": decided, "recorded": recorded}
+                for id_, outcome, decided, recorded in VERDICTS
+            ],
+        )
+        connection.execute(
+            sa.text(
+                "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
+                " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
+                " is_alert, run_id) values (:id, :at, :card, 7, 20, :score, :model_name, 1,"
+                " false, 'known_cards_test')"
+            ),
+            [
+                {
+                    "id": id_,
+                    "at": at,
+                    "card": card,
+                    "score": score,
+                    "model_name": settings.model_name,
+                }
+                for id_, card, at, score, _ in VERDICT_PAYMENTS
+                if score is not None
+            ],
+        )
+    night = midnight(VERDICT_DAY + timedelta(days=MATURITY))
+    nightly_performance(
+        bank.engine,
+        PerformanceConfig.of(settings),
+        interval_start=night,
+        interval_end=night + timedelta(days=1),
+    )
+    with bank.engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "select frauds_known, card_precision_at_100, label_source"
+                " from monitoring.model_performance where date = :day and maturity_days = :maturity"
+            ),
+            {"day": VERDICT_DAY, "maturity": MATURITY},
+        ).one()
+    # Card 2001 is left out as known; cards 2002 and 2003 are found. The figures themselves count
+    # reported frauds only, and say so.
+    assert row.card_precision_at_100 == pytest.approx(2 / 100)
+    assert row.frauds_known == 3
+    assert row.label_source == "reported"
