@@ -23,6 +23,10 @@ from sqlalchemy.engine import Connection, Engine
 from fraud.dates import midnight
 from fraud.partitions import ensure_partitions
 
+_INDEX_MEMORY_SQL = "set local maintenance_work_mem = '1GB'"
+_VACUUM_TABLE_SQL = "vacuum analyze {table}"
+_COUNT_LABELS_SQL = "select count(*) from raw.fraud_labels"
+
 FRAUD_ONE_IN = 125
 REPORT_DELAY_DAYS = 7
 RAW_TABLES = ("raw.transactions", "raw.fraud_labels")
@@ -31,7 +35,7 @@ RAW_TABLES = ("raw.transactions", "raw.fraud_labels")
 # (hashint8extended(id, salt) & 2147483647) / 2^31. The day's frauds are the ids whose draw of
 # salt 4 falls in the first 1/125; their reports follow from the same expressions, computed
 # again rather than read back, so that a day costs the same however many days came before.
-_DAY = """
+_DAY_SQL = """
 insert into raw.transactions (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount)
 select id,
        :day_start + (((hashint8extended(id, 1) & 2147483647)::float8 / 2147483648.0) * 86400)
@@ -47,7 +51,7 @@ from (
     from generate_series(:first_id, :last_id) as id
 ) as payments
 """
-_DAY_LABELS = """
+_DAY_LABELS_SQL = """
 insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)
 select id, true,
        :day_start + (((hashint8extended(id, 1) & 2147483647)::float8 / 2147483648.0) * 86400)
@@ -55,7 +59,7 @@ select id, true,
 from generate_series(:first_id, :last_id) as id
 where mod(hashint8extended(id, 4) & 2147483647, :fraud_one_in) = 0
 """
-_INDEXES = """
+_INDEXES_SQL = """
 select indexname, indexdef
 from pg_indexes
 where schemaname || '.' || tablename = :table_name
@@ -63,12 +67,12 @@ where schemaname || '.' || tablename = :table_name
       select conname from pg_constraint where conrelid = cast(:table_name as regclass)
   )
 """
-_PRIMARY_KEY = """
+_PRIMARY_KEY_SQL = """
 select conname, pg_get_constraintdef(oid)
 from pg_constraint
 where conrelid = cast(:table_name as regclass) and contype = 'p'
 """
-_FILLER_SCORES = """
+_FILLER_SCORES_SQL = """
 insert into scoring.transaction_scores (transaction_id, tx_datetime, customer_id, terminal_id,
     tx_amount, score, model_name, model_version, is_alert, run_id)
 select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
@@ -100,8 +104,8 @@ class _Index:
 
 def _indexes(connection: Connection, table: str) -> list[_Index]:
     """The table's indexes and primary key, as SQL that creates them again."""
-    keys = connection.execute(sa.text(_PRIMARY_KEY), {"table_name": table}).all()
-    others = connection.execute(sa.text(_INDEXES), {"table_name": table}).all()
+    keys = connection.execute(sa.text(_PRIMARY_KEY_SQL), {"table_name": table}).all()
+    others = connection.execute(sa.text(_INDEXES_SQL), {"table_name": table}).all()
     return [
         *(
             _Index(name, f"alter table {table} add constraint {name} {definition}", True)
@@ -142,25 +146,25 @@ def fill(
         day = first_day + timedelta(days=offset)
         ids = {"first_id": offset * rows_per_day + 1, "last_id": (offset + 1) * rows_per_day}
         with engine.begin() as connection:
-            connection.execute(sa.text(_DAY), {**shape, **ids, "day_start": midnight(day)})
-            connection.execute(sa.text(_DAY_LABELS), {**shape, **ids, "day_start": midnight(day)})
+            connection.execute(sa.text(_DAY_SQL), {**shape, **ids, "day_start": midnight(day)})
+            connection.execute(
+                sa.text(_DAY_LABELS_SQL), {**shape, **ids, "day_start": midnight(day)}
+            )
         if (offset + 1) % 10 == 0 or offset + 1 == history_days:
             progress(
                 f"filled {offset + 1}/{history_days} days of {rows_per_day:,} payments"
                 f" in {time.perf_counter() - started:.0f} s"
             )
     with engine.begin() as connection:
-        connection.exec_driver_sql("set local maintenance_work_mem = '1GB'")
+        connection.exec_driver_sql(_INDEX_MEMORY_SQL)
         for indexes in dropped.values():
             for index in indexes:
                 connection.exec_driver_sql(index.definition)
     progress(f"indexes built again in {time.perf_counter() - started:.0f} s")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in RAW_TABLES:
-            connection.exec_driver_sql(f"vacuum analyze {table}")
-        frauds = int(
-            connection.exec_driver_sql("select count(*) from raw.fraud_labels").scalar_one()
-        )
+            connection.exec_driver_sql(_VACUUM_TABLE_SQL.format(table=table))
+        frauds = int(connection.exec_driver_sql(_COUNT_LABELS_SQL).scalar_one())
     return Warehouse(
         rows_per_day=rows_per_day,
         history_days=history_days,
@@ -183,7 +187,7 @@ def fill_scores(engine: Engine, model_name: str, days: list[date]) -> int:
         ensure_partitions(engine, start, start + timedelta(days=1))
         with engine.begin() as connection:
             result = connection.execute(
-                sa.text(_FILLER_SCORES),
+                sa.text(_FILLER_SCORES_SQL),
                 {"model_name": model_name, "start": start, "end": start + timedelta(days=1)},
             )
             written += result.rowcount

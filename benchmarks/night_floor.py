@@ -20,15 +20,15 @@ from fraud.bulk import dbapi, inline
 from fraud.config import load_settings
 from fraud.db import warehouse_engine
 from fraud.features.history import history_reads, new_targets, prepare_reads
-from fraud.features.nightly import DAY_TARGETS, FEATURE_TABLE, chunk_count
+from fraud.features.nightly import DAY_TARGETS_SQL, FEATURE_TABLE, chunk_count
 from fraud.shares import Share
 
-_EXPORT = f"""
+_EXPORT_SQL = f"""
 copy (select * from {FEATURE_TABLE} where tx_datetime >= %(start)s and tx_datetime < %(end)s)
 to stdout with (format csv)
 """
-_DELETE = f"delete from {FEATURE_TABLE} where tx_datetime >= :start and tx_datetime < :end"
-_IMPORT = f"copy {FEATURE_TABLE} from stdin with (format csv)"
+_DELETE_SQL = f"delete from {FEATURE_TABLE} where tx_datetime >= :start and tx_datetime < :end"
+_IMPORT_SQL = f"copy {FEATURE_TABLE} from stdin with (format csv)"
 
 
 def feature_floor(start: datetime, end: datetime, *, shares: int, csv_path: str) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def feature_floor(start: datetime, end: datetime, *, shares: int, csv_path: str)
         for index in range(shares):
             share = Share(index, shares)
             started = time.perf_counter()
-            rows = new_targets(connection, DAY_TARGETS, {**window, **share.params})
+            rows = new_targets(connection, DAY_TARGETS_SQL, {**window, **share.params})
             prepare_reads(connection)
             count = chunk_count(rows, settings.feature_chunk_rows)
             reads = history_reads(
@@ -61,13 +61,13 @@ def feature_floor(start: datetime, end: datetime, *, shares: int, csv_path: str)
             read_seconds += time.perf_counter() - started
             targets, parts = targets + rows, parts + count
         with Path(csv_path).open("wb") as target, raw.cursor() as cursor:
-            cursor.copy_expert(inline(connection, _EXPORT, window), target)
+            cursor.copy_expert(inline(connection, _EXPORT_SQL, window), target)
     with engine.connect() as connection:
         transaction = connection.begin()
-        connection.execute(sa.text(_DELETE), window)
+        connection.execute(sa.text(_DELETE_SQL), window)
         started = time.perf_counter()
         with Path(csv_path).open("rb") as source, dbapi(connection).cursor() as cursor:
-            cursor.copy_expert(_IMPORT, source)
+            cursor.copy_expert(_IMPORT_SQL, source)
             written = cursor.rowcount
         write_seconds = time.perf_counter() - started
         transaction.rollback()

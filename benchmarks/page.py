@@ -36,11 +36,15 @@ from fraud.db import (
 )
 from fraud.migrations import migrate
 
+_ENSURE_PARTITIONS_SQL = "select staging.ensure_day_partitions(:day)"
+_PUBLISH_DAY_SQL = "insert into scoring.scored_day (tx_date, generation) values (:day, 1)"
+_VACUUM_SQL = "vacuum analyze"
+
 MODEL_NAME = "fraud-page-benchmark"
 FEATURES = 20
 QUARANTINE_SHARE = 0.0005
 
-_SCORES = """
+_SCORES_SQL = """
 insert into scoring.transaction_scores (
     transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, score, model_name,
     model_version, is_alert, reason_1, reason_1_contribution, reason_2, reason_2_contribution,
@@ -64,14 +68,14 @@ from (
 ) as g
 """
 
-_LABELS = """
+_LABELS_SQL = """
 insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)
 select transaction_id, true, tx_datetime + interval '7 days'
 from scoring.transaction_scores
 where (is_alert and random() < 0.33) or (not is_alert and random() < 0.002)
 """
 
-_DRIFT = """
+_DRIFT_SQL = """
 insert into monitoring.feature_drift (drift_date, model_name, model_version, feature, psi, band,
     rows_compared, reference_rows, report_path, run_id)
 select :day, :model_name, 2, feature, psi,
@@ -83,7 +87,7 @@ from (
 ) as columns
 """
 
-_PERFORMANCE = """
+_PERFORMANCE_SQL = """
 insert into monitoring.model_performance (date, model_name, model_version, maturity_days,
     transactions, frauds_known, average_precision, card_precision_at_100, recall_top_decile,
     alert_precision)
@@ -91,13 +95,13 @@ values (:day, :model_name, 2, :maturity, :rows, :frauds, 0.45 + random() * 0.3,
     0.2 + random() * 0.1, 0.6 + random() * 0.2, 0.2 + random() * 0.2)
 """
 
-_VALIDATION = """
+_VALIDATION_SQL = """
 insert into quality.validation_run (run_id, data_interval_start, data_interval_end, status,
     extracted_count, validated_count, quarantined_count)
 values (:run_id, :start, :end, 'passed', :rows, :rows - :quarantined, :quarantined)
 """
 
-_QUARANTINE = """
+_QUARANTINE_SQL = """
 insert into quality.quarantine (transaction_id, tx_datetime, source_row, failed_expectations,
     run_id, data_interval_start, data_interval_end)
 select -id, :start, jsonb_build_object('transaction_id', -id, 'tx_amount', -1),
@@ -105,7 +109,7 @@ select -id, :start, jsonb_build_object('transaction_id', -id, 'tx_amount', -1),
 from generate_series(1, :quarantined) as id
 """
 
-_DECISIONS = """
+_DECISIONS_SQL = """
 insert into monitoring.model_decisions (model_name, challenger_version, champion_version,
     decision, reason, challenger_metrics, evaluation_start, evaluation_end, decided_at)
 values
@@ -115,7 +119,7 @@ values
      :start, :start, :start + interval '30 days')
 """
 
-_ALERTS = """
+_ALERTS_SQL = """
 insert into monitoring.alerts (kind, severity, message, dag_id, task_id, raised_at)
 select 'drift', 'warning', 'score in the PSI alert band', 'fraud_drift', 'request_retraining',
     :start + id * interval '1 day'
@@ -185,10 +189,10 @@ def fill(
         names = {"model_name": MODEL_NAME, "run_id": f"benchmark__{day}", "day": day}
         bounds = {"start": start, "end": start + timedelta(days=1)}
         with engine.begin() as connection:
-            connection.execute(sa.text("select staging.ensure_day_partitions(:day)"), names)
+            connection.execute(sa.text(_ENSURE_PARTITIONS_SQL), names)
         with engine.begin() as connection:
             connection.execute(
-                sa.text(_SCORES),
+                sa.text(_SCORES_SQL),
                 {
                     **names,
                     **bounds,
@@ -199,30 +203,30 @@ def fill(
                 },
             )
             connection.execute(
-                sa.text("insert into scoring.scored_day (tx_date, generation) values (:day, 1)"),
+                sa.text(_PUBLISH_DAY_SQL),
                 names,
             )
             connection.execute(
-                sa.text(_DRIFT), {**names, "rows": rows_per_day, "features": features}
+                sa.text(_DRIFT_SQL), {**names, "rows": rows_per_day, "features": features}
             )
             for maturity in (7, 14, 30):
                 if day + timedelta(days=maturity) < today:
                     connection.execute(
-                        sa.text(_PERFORMANCE),
+                        sa.text(_PERFORMANCE_SQL),
                         {**names, "maturity": maturity, "rows": rows_per_day, "frauds": 60},
                     )
             counts = {**names, **bounds, "rows": rows_per_day, "quarantined": quarantined}
-            connection.execute(sa.text(_VALIDATION), counts)
-            connection.execute(sa.text(_QUARANTINE), counts)
+            connection.execute(sa.text(_VALIDATION_SQL), counts)
+            connection.execute(sa.text(_QUARANTINE_SQL), counts)
         if (index + 1) % 10 == 0 or index + 1 == nights:
             progress(f"filled {index + 1} of {nights} nights")
     with engine.begin() as connection:
-        connection.execute(sa.text(_LABELS))
+        connection.execute(sa.text(_LABELS_SQL))
         start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-        connection.execute(sa.text(_DECISIONS), {"model_name": MODEL_NAME, "start": start})
-        connection.execute(sa.text(_ALERTS), {"start": start})
+        connection.execute(sa.text(_DECISIONS_SQL), {"model_name": MODEL_NAME, "start": start})
+        connection.execute(sa.text(_ALERTS_SQL), {"start": start})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("vacuum analyze")
+        connection.exec_driver_sql(_VACUUM_SQL)
     return rows_per_day * nights
 
 

@@ -52,13 +52,13 @@ MODELS = {
     "trained": "trained as retraining trains a champion (search, early stopping)",
 }
 
-_EMPTY_SCORES = "truncate scoring.transaction_scores"
-_COUNT_SCORES = """
+_EMPTY_SCORES_SQL = "truncate scoring.transaction_scores"
+_COUNT_SCORES_SQL = """
 select count(*), count(*) filter (where is_alert)
 from scoring.transaction_scores
 where tx_datetime >= :start and tx_datetime < :end
 """
-_EXPORT_SCORES = f"""
+_EXPORT_SCORES_SQL = f"""
 copy (select {", ".join(SCORE_COLUMNS)} from scoring.transaction_scores) to stdout with (format csv)
 """
 
@@ -136,7 +136,7 @@ def empty_scores(engine: Engine) -> bool:
     Returns whether the checkpoint ran (it needs superuser or ``pg_checkpoint``).
     """
     with engine.begin() as connection:
-        connection.execute(sa.text(_EMPTY_SCORES))
+        connection.execute(sa.text(_EMPTY_SCORES_SQL))
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("checkpoint")
@@ -150,7 +150,7 @@ def count_scores(engine: Engine) -> tuple[int, int]:
     start, end = day_bounds()
     with engine.connect() as connection:
         rows, alerts = connection.execute(
-            sa.text(_COUNT_SCORES), {"start": start, "end": end}
+            sa.text(_COUNT_SCORES_SQL), {"start": start, "end": end}
         ).one()
     return int(rows), int(alerts)
 
@@ -159,7 +159,7 @@ def export_scores(engine: Engine, path: Path) -> None:
     """Write the stored score rows as the CSV the I/O floor copies back in."""
     with engine.connect() as connection, path.open("wb") as target:
         with dbapi(connection).cursor() as cursor:
-            cursor.copy_expert(_EXPORT_SCORES, target)
+            cursor.copy_expert(_EXPORT_SCORES_SQL, target)
 
 
 def run_scoring_benchmark(

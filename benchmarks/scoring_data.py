@@ -25,6 +25,11 @@ from fraud.partitions import ensure_partitions
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
 
+_VACUUM_SQL = (
+    "vacuum analyze staging.transactions",
+    "vacuum analyze staging.transaction_features",
+)
+
 if TYPE_CHECKING:
     import lightgbm as lgb
     import pandas as pd
@@ -32,14 +37,14 @@ if TYPE_CHECKING:
 DAY = date(2026, 3, 2)
 RUN_ID = "benchmark"
 
-_CREATE_BASE = """
+_CREATE_BASE_SQL = """
 create temporary table benchmark_base (like staging.transaction_features) on commit drop
 """
-_EXTEND_BASE = """
+_EXTEND_BASE_SQL = """
 alter table benchmark_base add column position bigint, add column tx_amount_exact numeric(12, 2)
 """
 # Replica r of base row p becomes row r * base_rows + p of the day, with its customer shifted.
-_FILL_TRANSACTIONS = """
+_FILL_TRANSACTIONS_SQL = """
 insert into staging.transactions
     (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, run_id)
 select replica * :base_rows + position + 1, tx_datetime,
@@ -49,7 +54,7 @@ cross join benchmark_base
 where replica * :base_rows + position < :rows
 """
 _FEATURE_LIST = ", ".join(FEATURE_COLUMNS)
-_FILL_FEATURES = f"""
+_FILL_FEATURES_SQL = f"""
 insert into staging.transaction_features
     (transaction_id, tx_datetime, customer_id, terminal_id, {_FEATURE_LIST}, run_id)
 select replica * :base_rows + position + 1, tx_datetime,
@@ -133,11 +138,11 @@ def fill(engine: Engine, base: pd.DataFrame, rows: int, customer_stride: int) ->
     columns = [*KEY_COLUMNS, *FEATURE_COLUMNS, "run_id", "position", "tx_amount_exact"]
     ensure_partitions(engine, *day_bounds())
     with engine.begin() as connection:
-        connection.execute(sa.text(_CREATE_BASE))
-        connection.execute(sa.text(_EXTEND_BASE))
+        connection.execute(sa.text(_CREATE_BASE_SQL))
+        connection.execute(sa.text(_EXTEND_BASE_SQL))
         copy_frame(connection, base.assign(run_id=RUN_ID)[columns], "benchmark_base")
-        connection.execute(sa.text(_FILL_TRANSACTIONS), values)
-        connection.execute(sa.text(_FILL_FEATURES), values)
+        connection.execute(sa.text(_FILL_TRANSACTIONS_SQL), values)
+        connection.execute(sa.text(_FILL_FEATURES_SQL), values)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("vacuum analyze staging.transactions")
-        connection.exec_driver_sql("vacuum analyze staging.transaction_features")
+        for statement in _VACUUM_SQL:
+            connection.exec_driver_sql(statement)

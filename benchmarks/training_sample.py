@@ -2,7 +2,7 @@
 
 For each seed: a scratch warehouse with the Handbook's simulated data (as
 :mod:`benchmarks.handbook_protocol` builds it), then ``fraud evaluate`` once per genuine share
-(``FRAUD_TRAINING_GENUINE_SHARE``, with no floor of rows read; 1.0 reads every payment). Prints,
+(``FRAUD_TRAINING_GENUINE_FRACTION``, with no floor of rows read; 1.0 reads every payment). Prints,
 per share, the mean and the standard deviation over the seeds of AUC ROC, average precision and
 card precision@100, and the mean difference from reading everything. A budget large enough for the whole search keeps the
 metrics independent of the machine's load.
@@ -41,7 +41,7 @@ def run_seed(admin_url: str, seed: int, shares: list[float]) -> dict[float, dict
                 database_url,
                 # No floor: the share itself, however small the Handbook's week is.
                 {
-                    "FRAUD_TRAINING_GENUINE_SHARE": str(share),
+                    "FRAUD_TRAINING_GENUINE_FRACTION": str(share),
                     "FRAUD_TRAINING_MIN_GENUINE_ROWS": "0",
                 },
             )

@@ -28,9 +28,11 @@ from fraud.quality.checks import GateConfig
 from fraud.quality.validate import ValidationOutcome, validate_interval
 from fraud.scratch import scratch_database, unique_name
 
+_VACUUM_SQL = "vacuum analyze"
+
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
-_FILL_DAY = """
+_FILL_DAY_SQL = """
 insert into raw.transactions (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount)
 select
     :first_id + n,
@@ -42,7 +44,7 @@ select
 from generate_series(0::bigint, :rows - 1) as n
 """
 
-_FILL_LABELS = """
+_FILL_LABELS_SQL = """
 insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)
 select transaction_id, transaction_id % 3 = 0, :day_start + interval '1 hour'
 from raw.transactions
@@ -56,7 +58,7 @@ def fill(engine: sa.Engine, rows: int, history_days: int, bad_share: float) -> N
     with engine.begin() as connection:
         for days_before in range(history_days, -1, -1):
             connection.execute(
-                sa.text(_FILL_DAY),
+                sa.text(_FILL_DAY_SQL),
                 {
                     "first_id": (history_days - days_before) * rows + 1,
                     "day_start": DAY - timedelta(days=days_before),
@@ -64,9 +66,9 @@ def fill(engine: sa.Engine, rows: int, history_days: int, bad_share: float) -> N
                     "bad_every": bad_every if days_before == 0 else 0,
                 },
             )
-        connection.execute(sa.text(_FILL_LABELS), {"day_start": DAY})
+        connection.execute(sa.text(_FILL_LABELS_SQL), {"day_start": DAY})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("vacuum analyze")
+        connection.exec_driver_sql(_VACUUM_SQL)
 
 
 def run(admin_url: str, rows: int, history_days: int, bad_share: float) -> None:

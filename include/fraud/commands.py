@@ -211,7 +211,7 @@ def train(args: argparse.Namespace) -> int:
         "training_rows": challenger["training_rows"],
         "training_frauds": challenger["training_frauds"],
         "validation_rows": challenger["validation_rows"],
-        "genuine_share": challenger["genuine_share"],
+        "genuine_fraction": challenger["genuine_fraction"],
         "seconds": {
             **challenger["seconds"],
             "train": round(trained, 3),

@@ -43,11 +43,11 @@ class GateConfig:
     """The quality gate's thresholds, declared once as data and logged with every run.
 
     These defaults are the only ones: ``Settings.quality_gate`` is one of these, built from the
-    environment (``FRAUD_AMOUNT_CEILING``, ``FRAUD_MAX_QUARANTINE_SHARE``, ...).
+    environment (``FRAUD_AMOUNT_CEILING``, ``FRAUD_MAX_QUARANTINE_FRACTION``, ...).
     """
 
     amount_ceiling: float = 100_000.0
-    max_quarantine_share: float = 0.05
+    max_quarantine_fraction: float = 0.05
     volume_band_low: float = 0.3
     volume_band_high: float = 3.0
     volume_history_days: int = 28
@@ -259,7 +259,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_VALIDATION_DAYS": ("validation_days", int),
     "FRAUD_TRAINING_TIME_BUDGET_SECONDS": ("training_time_budget_seconds", float),
     "FRAUD_RANDOM_SEED": ("random_seed", int),
-    "FRAUD_TRAINING_GENUINE_SHARE": ("training_genuine_share", float),
+    "FRAUD_TRAINING_GENUINE_FRACTION": ("training_genuine_share", float),
     "FRAUD_TRAINING_MIN_GENUINE_ROWS": ("training_min_genuine_rows", int),
     "FRAUD_TRAINING_MAX_GENUINE_ROWS": ("training_max_genuine_rows", int),
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
@@ -280,7 +280,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
 # The quality gate's variables, read into Settings.quality_gate (GateConfig holds the defaults).
 _GATE_VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
-    "FRAUD_MAX_QUARANTINE_SHARE": ("max_quarantine_share", float),
+    "FRAUD_MAX_QUARANTINE_FRACTION": ("max_quarantine_fraction", float),
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
     "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
     "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
@@ -290,6 +290,9 @@ _GATE_VARIABLES: dict[str, tuple[str, type]] = {
 RENAMED_VARIABLES: dict[str, str] = {
     "FRAUD_SCORE_PARTITIONS": "FRAUD_SCORE_SHARES",
     "FRAUD_FEATURE_PARTITIONS": "FRAUD_FEATURE_SHARES",
+    # A proportion is a fraction; a share is a slice of a night's cards (the glossary).
+    "FRAUD_TRAINING_GENUINE_SHARE": "FRAUD_TRAINING_GENUINE_FRACTION",
+    "FRAUD_MAX_QUARANTINE_SHARE": "FRAUD_MAX_QUARANTINE_FRACTION",
 }
 # Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
@@ -375,7 +378,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             " scores the performance monitoring reads (unset keeps everything)"
         )
     if not 0.0 < settings.training_genuine_share <= 1.0:
-        raise ConfigError("FRAUD_TRAINING_GENUINE_SHARE must be above 0 and at most 1")
+        raise ConfigError("FRAUD_TRAINING_GENUINE_FRACTION must be above 0 and at most 1")
     if settings.training_max_genuine_rows < 1:
         raise ConfigError("FRAUD_TRAINING_MAX_GENUINE_ROWS must be at least 1")
     if not 0 <= settings.training_min_genuine_rows <= settings.training_max_genuine_rows:

@@ -12,15 +12,19 @@ from sqlalchemy.engine import Engine, make_url
 
 from fraud.masking import mask_passwords, mask_url
 
+# The one place identifiers are formatted into SQL: names quoted by the dialect's preparer.
+_CREATE_DATABASE_SQL = "create database {name}"
+_DROP_DATABASE_SQL = "drop database if exists {name} with (force)"
+
 # The database every PostgreSQL server has, where databases are created and dropped from.
 MAINTENANCE_DATABASE = "postgres"
 # PostgreSQL silently cuts identifiers longer than this many bytes.
 LONGEST_NAME = 63
 
-_CAN_CREATE = """
+_CAN_CREATE_SQL = """
 select rolname, rolcreatedb or rolsuper from pg_roles where rolname = current_user
 """
-_DATABASE_EXISTS = "select 1 from pg_database where datname = :name"
+_DATABASE_EXISTS_SQL = "select 1 from pg_database where datname = :name"
 # Where libpq looks for the CA when a URL names none (``sslrootcert``).
 _DEFAULT_CA = "the default CA file (PGSSLROOTCERT, else ~/.postgresql/root.crt)"
 
@@ -138,7 +142,7 @@ def database_exists(url: str) -> bool:
     engine = server_engine(url)
     try:
         with engine.connect() as connection:
-            found = connection.execute(sa.text(_DATABASE_EXISTS), {"name": database_name(url)})
+            found = connection.execute(sa.text(_DATABASE_EXISTS_SQL), {"name": database_name(url)})
             return found.first() is not None
     finally:
         engine.dispose()
@@ -152,15 +156,15 @@ def create_database(url: str, *, exist_ok: bool = False) -> None:
     engine = server_engine(url)
     try:
         with engine.connect() as connection:
-            if connection.execute(sa.text(_DATABASE_EXISTS), {"name": name}).first():
+            if connection.execute(sa.text(_DATABASE_EXISTS_SQL), {"name": name}).first():
                 if exist_ok:
                     return
                 raise DatabaseError(f"database {name!r} already exists on {server_name(url)}")
-            role, allowed = connection.execute(sa.text(_CAN_CREATE)).one()
+            role, allowed = connection.execute(sa.text(_CAN_CREATE_SQL)).one()
             if not allowed:
                 raise DatabaseError(f"role {role!r} cannot create databases on {server_name(url)}")
             quoted = connection.dialect.identifier_preparer.quote(name)
-            connection.exec_driver_sql(f"create database {quoted}")
+            connection.exec_driver_sql(_CREATE_DATABASE_SQL.format(name=quoted))
     except sa.exc.SQLAlchemyError as error:
         raise DatabaseError(describe_error(error, url)) from error
     finally:
@@ -173,6 +177,6 @@ def drop_database(url: str) -> None:
     try:
         with engine.connect() as connection:
             quoted = connection.dialect.identifier_preparer.quote(database_name(url))
-            connection.exec_driver_sql(f"drop database if exists {quoted} with (force)")
+            connection.exec_driver_sql(_DROP_DATABASE_SQL.format(name=quoted))
     finally:
         engine.dispose()

@@ -12,8 +12,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-_EXCLUSIVE = "select pg_advisory_xact_lock(hashtextextended(:key, 0))"
-_SHARED = "select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"
+_EXCLUSIVE_SQL = "select pg_advisory_xact_lock(hashtextextended(:key, 0))"
+_SHARED_SQL = "select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"
 
 
 def advisory_lock(connection: Connection, key: str, *, shared: bool = False) -> None:
@@ -21,7 +21,7 @@ def advisory_lock(connection: Connection, key: str, *, shared: bool = False) -> 
 
     A shared holder excludes exclusive holders only; locks a transaction holds never block it.
     """
-    connection.execute(sa.text(_SHARED if shared else _EXCLUSIVE), {"key": key})
+    connection.execute(sa.text(_SHARED_SQL if shared else _EXCLUSIVE_SQL), {"key": key})
 
 
 def night_lock_key(stage: str, interval_start: datetime) -> str:

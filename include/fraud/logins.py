@@ -15,6 +15,8 @@ from fraud.bulk import dbapi
 from fraud.config import ConfigError, Settings
 from fraud.privileges import ANALYST, GROUP_ROLES, INVESTIGATOR, PIPELINE
 
+_ROLE_EXISTS_SQL = "select 1 from pg_roles where rolname = :name"
+
 # The login roles `fraud db logins` creates; each is a member of one group role only.
 LOGINS = {
     "fraud_pipeline_login": PIPELINE,
@@ -27,9 +29,7 @@ def ensure_login(connection: Connection, name: str, group: str, password: str) -
     """Create or update a LOGIN role that is a member of ``group`` and of nothing else."""
     if group not in GROUP_ROLES:
         raise ValueError(f"{group}: not one of the group roles {', '.join(GROUP_ROLES)}")
-    exists = connection.execute(
-        sa.text("select 1 from pg_roles where rolname = :name"), {"name": name}
-    ).scalar()
+    exists = connection.execute(sa.text(_ROLE_EXISTS_SQL), {"name": name}).scalar()
     verb = "alter" if exists else "create"
     attributes = "login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
     with dbapi(connection).cursor() as cursor:
@@ -38,7 +38,7 @@ def ensure_login(connection: Connection, name: str, group: str, password: str) -
                 sql.SQL(verb), sql.Identifier(name), sql.SQL(attributes), sql.Literal(password)
             )
         )
-        others = connection.execute(sa.text(_MEMBERSHIPS), {"name": name}).scalars().all()
+        others = connection.execute(sa.text(_MEMBERSHIPS_SQL), {"name": name}).scalars().all()
         for other in others:
             if other != group:
                 cursor.execute(
@@ -49,7 +49,7 @@ def ensure_login(connection: Connection, name: str, group: str, password: str) -
         )
 
 
-_MEMBERSHIPS = """
+_MEMBERSHIPS_SQL = """
 select g.rolname from pg_auth_members m
 join pg_roles g on g.oid = m.roleid
 join pg_roles u on u.oid = m.member

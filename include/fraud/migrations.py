@@ -21,7 +21,7 @@ _MIGRATION_LOCK_KEY = "fraud.migrations"
 _VERSIONED = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
 _REPEATABLE = re.compile(r"^R__([a-z0-9_]+)\.sql$")
 
-_LEDGER = """
+_LEDGER_SQL = """
 create table if not exists public.schema_migrations (
     version text primary key,
     name text not null,
@@ -29,8 +29,8 @@ create table if not exists public.schema_migrations (
     applied_at timestamptz not null default now()
 )
 """
-_APPLIED = "select version, checksum from public.schema_migrations"
-_RECORD = """
+_APPLIED_SQL = "select version, checksum from public.schema_migrations"
+_RECORD_SQL = """
 insert into public.schema_migrations (version, name, checksum)
 values (:version, :name, :checksum)
 on conflict (version) do update set checksum = excluded.checksum, applied_at = now()
@@ -86,10 +86,10 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
     versioned_ran = False
     with engine.begin() as connection:
         advisory_lock(connection, _MIGRATION_LOCK_KEY)
-        connection.execute(sa.text(_LEDGER))
+        connection.execute(sa.text(_LEDGER_SQL))
         done = {
             str(version): str(checksum)
-            for version, checksum in connection.execute(sa.text(_APPLIED))
+            for version, checksum in connection.execute(sa.text(_APPLIED_SQL))
         }
         for migration in discover_migrations(sql_dir):
             if until is not None and (migration.repeatable or migration.version > until):
@@ -108,7 +108,7 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR, *, until: str | None = None
             with dbapi(connection).cursor() as cursor:
                 cursor.execute(migration.path.read_text())
             connection.execute(
-                sa.text(_RECORD),
+                sa.text(_RECORD_SQL),
                 {"version": migration.version, "name": migration.name, "checksum": checksum},
             )
             applied_now.append(migration.path.name)

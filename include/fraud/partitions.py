@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.dates import days_in
 
-_ENSURE = "select staging.ensure_day_partitions(:day)"
-_DROP_BEFORE = "select staging.drop_partitions_before(:day)"
+_ENSURE_SQL = "select staging.ensure_day_partitions(:day)"
+_DROP_BEFORE_SQL = "select staging.drop_partitions_before(:day)"
 
 
 def ensure_partitions(engine: Engine, start: datetime, end: datetime) -> int:
@@ -26,14 +26,16 @@ def ensure_partitions(engine: Engine, start: datetime, end: datetime) -> int:
     """
     with engine.begin() as connection:
         return sum(
-            int(connection.execute(sa.text(_ENSURE), {"day": day}).scalar_one())
+            int(connection.execute(sa.text(_ENSURE_SQL), {"day": day}).scalar_one())
             for day in days_in(start, end)
         )
 
 
 def drop_partitions_before(connection: Connection, day: date) -> list[str]:
     """Drop the derived tables' partitions of the days before ``day``; return their names."""
-    return [str(name) for name in connection.execute(sa.text(_DROP_BEFORE), {"day": day}).scalars()]
+    return [
+        str(name) for name in connection.execute(sa.text(_DROP_BEFORE_SQL), {"day": day}).scalars()
+    ]
 
 
 def retention_cutoff(night: date, retention_days: int) -> date:

@@ -22,6 +22,9 @@ from sqlalchemy.engine import Connection
 
 from fraud.bulk import dbapi
 
+_CURRENT_DATABASE_SQL = "select current_database()"
+_EXISTING_SCHEMAS_SQL = "select nspname from pg_namespace where nspname = any(:names)"
+
 PIPELINE = "fraud_pipeline"
 ANALYST = "fraud_analyst"
 INVESTIGATOR = "fraud_investigator"
@@ -206,9 +209,7 @@ def _revocations(connection: Connection) -> list[sql.Composable]:
     roles = sql.SQL(", ").join(sql.Identifier(role) for role in GROUP_ROLES)
     everyone = sql.SQL("public, {}").format(roles)
     schemas = sql.SQL(", ").join(sql.Identifier(schema) for schema in _existing_schemas(connection))
-    database = sql.Identifier(
-        str(connection.execute(sa.text("select current_database()")).scalar())
-    )
+    database = sql.Identifier(str(connection.execute(sa.text(_CURRENT_DATABASE_SQL)).scalar()))
     statements = [
         sql.SQL("revoke all on database {} from {}").format(database, everyone),
         sql.SQL("revoke all on schema {} from {}").format(schemas, everyone),
@@ -228,7 +229,9 @@ def _revocations(connection: Connection) -> list[sql.Composable]:
         sql.SQL("revoke all on schema public from {}").format(everyone),
     ]
     # Column grants outlive a table-level REVOKE ALL only when granted on their own.
-    for table, column in connection.execute(sa.text(_COLUMN_GRANTS), {"roles": list(GROUP_ROLES)}):
+    for table, column in connection.execute(
+        sa.text(_COLUMN_GRANTS_SQL), {"roles": list(GROUP_ROLES)}
+    ):
         statements.append(
             sql.SQL("revoke all ({}) on {} from {}").format(
                 sql.Identifier(column), _qualified(table), roles
@@ -240,14 +243,14 @@ def _revocations(connection: Connection) -> list[sql.Composable]:
 def _existing_schemas(connection: Connection) -> list[str]:
     present = set(
         connection.execute(
-            sa.text("select nspname from pg_namespace where nspname = any(:names)"),
+            sa.text(_EXISTING_SCHEMAS_SQL),
             {"names": list(MANAGED_SCHEMAS)},
         ).scalars()
     )
     return [schema for schema in MANAGED_SCHEMAS if schema in present]
 
 
-_COLUMN_GRANTS = """
+_COLUMN_GRANTS_SQL = """
 select distinct n.nspname || '.' || c.relname, a.attname
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
@@ -301,7 +304,7 @@ def _grant_statements(grants: Iterable[Grant]) -> list[sql.Composable]:
 
 # Every privilege PUBLIC or a group role holds on the warehouse's objects, NULL ACLs read as the
 # defaults they stand for (a new function is executable by PUBLIC, a new database connectable).
-_CATALOG = """
+_CATALOG_SQL = """
 with acl as (
     -- text, not name: a function's signature may be longer than a name's 63 bytes.
     select 'database' as kind, ''::text as name, aclexplode(coalesce(datacl, acldefault('d', datdba))) as item
@@ -338,18 +341,18 @@ where (item).grantee = 0 or r.rolname = any(:roles)
 def catalog_privileges(connection: Connection) -> set[tuple[str, str, str, str]]:
     """What the catalog says PUBLIC and the group roles may do, in the declared table's shape."""
     rows = connection.execute(
-        sa.text(_CATALOG), {"schemas": [*MANAGED_SCHEMAS, "public"], "roles": list(GROUP_ROLES)}
+        sa.text(_CATALOG_SQL), {"schemas": [*MANAGED_SCHEMAS, "public"], "roles": list(GROUP_ROLES)}
     )
     return {
         (str(role), str(kind), str(name), str(privilege)) for role, kind, name, privilege in rows
     }
 
 
-_CLOSE_TO_PUBLIC = """
+_CLOSE_TO_PUBLIC_SQL = """
 do $$ begin execute format('revoke all on database %I from public', current_database()); end $$
 """
 
 
 def close_to_public(connection: Connection) -> None:
     """Take CONNECT and TEMP on the connection's database from PUBLIC (Airflow's, MLflow's)."""
-    connection.execute(sa.text(_CLOSE_TO_PUBLIC))
+    connection.execute(sa.text(_CLOSE_TO_PUBLIC_SQL))

@@ -115,7 +115,7 @@ class ChallengerResult(TypedDict):
     training_rows: int
     training_frauds: int
     validation_rows: int
-    genuine_share: float
+    genuine_fraction: float
     seconds: dict[str, float]
     experiment_id: str
 

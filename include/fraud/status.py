@@ -9,7 +9,7 @@ from fraud import dag_ids
 from fraud.config import Settings
 from fraud.db import create_warehouse_engine, describe_error
 
-_ROW_COUNTS = """
+_ROW_COUNTS_SQL = """
 select
     (select count(*) from raw.transactions) as "raw.transactions",
     (select count(*) from raw.fraud_labels) as "raw.fraud_labels",
@@ -25,11 +25,11 @@ select
 def warehouse_counts(engine: Engine) -> dict[str, int]:
     """Row counts of the main tables, for ``fraud status``."""
     with engine.connect() as connection:
-        counts = connection.execute(sa.text(_ROW_COUNTS)).one()._mapping
+        counts = connection.execute(sa.text(_ROW_COUNTS_SQL)).one()._mapping
     return {table: int(count) for table, count in counts.items()}
 
 
-_LAST_RUNS = """
+_LAST_RUNS_SQL = """
 select distinct on (dag_id) dag_id, run_id, state, logical_date, end_date
 from dag_run where dag_id = any(:dag_ids)
 order by dag_id, coalesce(logical_date, run_after) desc
@@ -42,7 +42,7 @@ def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.text(_LAST_RUNS), {"dag_ids": list(dag_ids.ALL)}
+                sa.text(_LAST_RUNS_SQL), {"dag_ids": list(dag_ids.ALL)}
             ).mappings()
             return {
                 row["dag_id"]: {
@@ -56,7 +56,7 @@ def last_runs(airflow_database_url: str) -> dict[str, dict[str, str]]:
         engine.dispose()
 
 
-_WHO_AM_I = """
+_WHO_AM_I_SQL = """
 select current_user, r.rolsuper,
     coalesce(array_agg(g.rolname order by g.rolname) filter (where g.rolname is not null), '{}')
 from pg_roles r
@@ -72,7 +72,7 @@ def connects_as(url: str) -> str:
     engine = create_warehouse_engine(url, pool_size=1)
     try:
         with engine.connect() as connection:
-            user, superuser, groups = connection.execute(sa.text(_WHO_AM_I)).one()
+            user, superuser, groups = connection.execute(sa.text(_WHO_AM_I_SQL)).one()
     except sa.exc.SQLAlchemyError as error:
         return describe_error(error, url)
     finally:

@@ -34,7 +34,7 @@ DATA_DOCS_SITE = Path("gx", "uncommitted", "data_docs", "local_site")
 _BECAME_CHAMPION = ("bootstrapped", "promoted", "rolled_back")
 _MEASURED = ("bootstrapped", "promoted")
 
-_DECISIONS = """
+_DECISIONS_SQL = """
 select decision_id, decided_at, decision, challenger_version, champion_version,
        champion_version_after, reason, trigger, challenger_average_precision,
        champion_average_precision, challenger_auc_roc, challenger_card_precision_at_100,
@@ -44,7 +44,7 @@ where model_name = :model_name
 order by decision_id
 """
 
-_DRIFT = """
+_DRIFT_SQL = """
 select drift_date, model_version, feature, psi, report_path
 from analytics.feature_drift_daily
 where model_name = :model_name
@@ -56,7 +56,7 @@ where model_name = :model_name
   )
 """
 
-_ALERTS = """
+_ALERTS_SQL = """
 select raised_at, severity, kind, dag_id, task_id, message
 from analytics.pipeline_alerts
 order by raised_at desc, alert_id desc
@@ -197,11 +197,11 @@ def load_dashboard(engine: Engine, settings: Settings, today: date | None = None
     with engine.connect() as connection:
         decisions = [
             Decision(**row)
-            for row in connection.execute(sa.text(_DECISIONS), parameters).mappings()
+            for row in connection.execute(sa.text(_DECISIONS_SQL), parameters).mappings()
         ]
-        drift = connection.execute(sa.text(_DRIFT), {**parameters, "nights": NIGHTS}).mappings()
+        drift = connection.execute(sa.text(_DRIFT_SQL), {**parameters, "nights": NIGHTS}).mappings()
         grid = drift_grid([dict(row) for row in drift], settings.psi_bands)
-        alerts = connection.execute(sa.text(_ALERTS), {"limit": LATEST_ALERTS}).mappings()
+        alerts = connection.execute(sa.text(_ALERTS_SQL), {"limit": LATEST_ALERTS}).mappings()
         latest_alerts = tuple(Alert(**row) for row in alerts)
         live = load_live_model(connection, settings, today)
         reviews = load_reviews(connection, window(today))

@@ -30,27 +30,27 @@ PERFORMANCE_METRICS = ("average_precision", "alert_precision", "card_precision_a
 
 # Performance by the night that measured it: the days measured in the window lie up to the
 # largest maturity before it.
-_PERFORMANCE = """
+_PERFORMANCE_SQL = """
 select measured_on, maturity_days, average_precision, alert_precision, card_precision_at_100
 from analytics.model_performance_matured
 where model_name = :model_name and tx_date >= :measured_from and tx_date <= :last
   and measured_on >= :first and measured_on <= :last
 """
 
-_ALERTS = """
+_ALERTS_SQL = """
 select tx_date, count(*) as alerts, count(*) filter (where is_fraud_reported) as confirmed
 from analytics.scored_transactions
 where tx_datetime >= :start and tx_datetime < :end and is_alert and model_name = :model_name
 group by tx_date
 """
 
-_DRIFT = """
+_DRIFT_SQL = """
 select drift_date, feature, psi
 from analytics.feature_drift_daily
 where drift_date >= :first and drift_date <= :last and model_name = :model_name
 """
 
-_QUARANTINED = """
+_QUARANTINED_SQL = """
 select tx_date, quarantined_count
 from analytics.quality_daily
 where tx_date >= :first and tx_date <= :last
@@ -58,7 +58,7 @@ where tx_date >= :first and tx_date <= :last
 
 # The night's alerts, one row per card: its highest-scored alert, with how many alerts the card
 # had and their amount.
-_QUEUE = """
+_QUEUE_SQL = """
 with alerts as (
     select
         customer_id, transaction_id, tx_datetime, terminal_id, tx_amount, score, model_version,
@@ -213,12 +213,12 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
     days = {"first": first, "last": last}
     scores = {**model, "start": midnight(first), "end": midnight(today)}
     oldest = first - timedelta(days=max(settings.performance_maturity_days, default=0))
-    performance = _rows(connection, _PERFORMANCE, {**model, **days, "measured_from": oldest})
+    performance = _rows(connection, _PERFORMANCE_SQL, {**model, **days, "measured_from": oldest})
     average_precision, alert_precision, card_precision = performance_trends(
         performance, nights, settings.performance_maturity_days
     )
-    alerts = _rows(connection, _ALERTS, scores)
-    quarantined = _rows(connection, _QUARANTINED, days)
+    alerts = _rows(connection, _ALERTS_SQL, scores)
+    quarantined = _rows(connection, _QUARANTINED_SQL, days)
     live = LiveModel(
         nights=nights,
         average_precision=average_precision,
@@ -226,14 +226,14 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
         card_precision=card_precision,
         alerts=_counts("alerts", nights, alerts, "alerts"),
         confirmed=_counts("confirmed fraud", nights, alerts, "confirmed"),
-        psi=psi_trends(_rows(connection, _DRIFT, {**model, **days}), nights),
+        psi=psi_trends(_rows(connection, _DRIFT_SQL, {**model, **days}), nights),
         quarantined=_counts("quarantined rows", nights, quarantined, "quarantined_count"),
     )
     if not alerts:
         return live
     night = max(row["tx_date"] for row in alerts)
     bounds = {"start": midnight(night), "end": midnight(night + timedelta(days=1))}
-    queue = _rows(connection, _QUEUE, {**model, **bounds, "limit": QUEUE_CARDS})
+    queue = _rows(connection, _QUEUE_SQL, {**model, **bounds, "limit": QUEUE_CARDS})
     return replace(
         live,
         queue_night=night,

@@ -19,7 +19,7 @@ from fraud.features.history import ROW_TYPES, read_table, rows_of
 from fraud.labels import frauds_known_before
 
 # Clean rows of a range: quarantined rows are not history.
-CLEAN_TRANSACTIONS = """
+CLEAN_TRANSACTIONS_SQL = """
 select t.transaction_id,
        (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
        t.customer_id, t.terminal_id, (t.tx_amount * 100)::bigint as amount_cents
@@ -34,7 +34,7 @@ where t.tx_datetime >= %(start)s and t.tx_datetime < %(end)s
 # The frauds among the range's payments known before a cut-off (reported, or by an investigator's
 # verdict), each with the moment since which it has been known: the labels frame's reported_at.
 # The genuine payments are left out: a payment without a row is not known as fraud.
-LABELS_KNOWN_BY = f"""
+LABELS_KNOWN_BY_SQL = f"""
 select known.transaction_id, true as is_fraud,
        (extract(epoch from known.known_at) * 1000000)::bigint as reported_us
 from {frauds_known_before("%(start)s", "%(cutoff)s")} as known
@@ -66,8 +66,8 @@ def read_history(
 ) -> History:
     """Clean transactions in [start, end) and their frauds known before ``label_cutoff``."""
     bounds = {"start": start, "end": end, "cutoff": label_cutoff}
-    rows = rows_of(read_table(connection, CLEAN_TRANSACTIONS, bounds, ROW_TYPES))
-    labels = read_table(connection, LABELS_KNOWN_BY, bounds, _LABEL_TYPES)
+    rows = rows_of(read_table(connection, CLEAN_TRANSACTIONS_SQL, bounds, ROW_TYPES))
+    labels = read_table(connection, LABELS_KNOWN_BY_SQL, bounds, _LABEL_TYPES)
     transactions = pd.DataFrame(
         {
             "transaction_id": rows.transaction_id,

@@ -21,10 +21,10 @@ from fraud.shares import Share
 TARGETS_TABLE = "feature_targets"
 TARGETS = f"pg_temp.{TARGETS_TABLE}"
 
-_DROP_TARGETS = f"drop table if exists {TARGETS}"
+_DROP_TARGETS_SQL = f"drop table if exists {TARGETS}"
 # Temporary tables are never analysed by autovacuum: without statistics the planner would guess.
-_ANALYZE_TARGETS = f"analyze {TARGETS}"
-_COUNT_TARGETS = f"select count(*) from {TARGETS}"
+_ANALYZE_TARGETS_SQL = f"analyze {TARGETS}"
+_COUNT_TARGETS_SQL = f"select count(*) from {TARGETS}"
 # The histories are a large share of a month's payments, found by a hash join against the
 # targets. The planner prefers a loop over the customer or terminal index, which fetches each row
 # from a random page: measured on 31 days of a million payments a day, 38 s against 6 s for
@@ -33,7 +33,7 @@ _COUNT_TARGETS = f"select count(*) from {TARGETS}"
 # The hash of the targets' terminals (hundreds of thousands of ids) fits in memory with a larger
 # work_mem than the default 4 MB, instead of spilling its batches to disk. (The lookups below
 # name distinct ids: the planner then hashes each id once, a quarter faster than a semi-join.)
-_SEQUENTIAL_READS = (
+_SEQUENTIAL_READS_SQL = (
     "set local enable_nestloop = off",
     "set local enable_indexscan = off",
     "set local work_mem = '128MB'",
@@ -46,7 +46,7 @@ _TERMINAL_CHUNK = "staging.share_of({column}, %(chunks)s)"
 
 # Rows of raw.transactions in [start, <end>) not held in quarantine, with their chunk and the
 # columns the features read; {rows} picks whose.
-_HISTORY_ROWS = """
+_HISTORY_ROWS_SQL = """
 select {chunk} as chunk,
        t.transaction_id,
        (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
@@ -64,7 +64,7 @@ _CUSTOMER_ROWS_CHUNK = _CUSTOMER_CHUNK.format(column="t.customer_id")
 # Rows of the share's customers in [start, end), the targets included, with their chunk. A night's
 # share holds most of its customers' rows: testing each row's hash is three times faster than
 # looking its customer up among the targets' (measured: 4 s against 14 s for 32 million rows).
-CUSTOMER_HISTORY_OF_SHARE = _HISTORY_ROWS.format(
+CUSTOMER_HISTORY_OF_SHARE_SQL = _HISTORY_ROWS_SQL.format(
     chunk=_CUSTOMER_ROWS_CHUNK,
     end="end",
     rows="staging.share_of(t.customer_id, %(share_count)s) = %(share_index)s",
@@ -72,7 +72,7 @@ CUSTOMER_HISTORY_OF_SHARE = _HISTORY_ROWS.format(
 
 # Rows of the targets' customers in [start, end), the targets included, with their chunk: for a
 # training window's sample, whose customers are a minority of the window's.
-CUSTOMER_HISTORY_OF_TARGETS = _HISTORY_ROWS.format(
+CUSTOMER_HISTORY_OF_TARGETS_SQL = _HISTORY_ROWS_SQL.format(
     chunk=_CUSTOMER_ROWS_CHUNK,
     end="end",
     rows=f"t.customer_id in (select distinct customer_id from {TARGETS})",
@@ -80,7 +80,7 @@ CUSTOMER_HISTORY_OF_TARGETS = _HISTORY_ROWS.format(
 
 # Rows of the targets' terminals in [start, terminal_end), with their chunk: a terminal's windows
 # end ``label_delay_days`` before each target.
-TERMINAL_HISTORY = _HISTORY_ROWS.format(
+TERMINAL_HISTORY_SQL = _HISTORY_ROWS_SQL.format(
     chunk=_TERMINAL_CHUNK.format(column="t.terminal_id"),
     end="terminal_end",
     rows=f"t.terminal_id in (select distinct terminal_id from {TARGETS})",
@@ -90,7 +90,7 @@ TERMINAL_HISTORY = _HISTORY_ROWS.format(
 # or by an investigator's verdict): the delayed windows never reach them, the undelayed count of
 # known frauds does. The genuine rows of those days are not read: that count needs only the
 # frauds' times.
-TERMINAL_LATE_FRAUDS = _HISTORY_ROWS.format(
+TERMINAL_LATE_FRAUDS_SQL = _HISTORY_ROWS_SQL.format(
     chunk=_TERMINAL_CHUNK.format(column="t.terminal_id"),
     end="end",
     rows=f"""t.terminal_id in (select distinct terminal_id from {TARGETS})
@@ -103,12 +103,12 @@ TERMINAL_LATE_FRAUDS = _HISTORY_ROWS.format(
 # terminals' windows began: a report or a verdict follows its payment, so this holds every fraud
 # among the terminals' rows (the others are left out when they are matched to those rows). No
 # payment is read for it.
-TERMINAL_FRAUDS = f"""
+TERMINAL_FRAUDS_SQL = f"""
 select transaction_id, (extract(epoch from known_at) * 1000000)::bigint as known_us
 from {frauds_known_before("%(start)s", "%(cutoff)s")}
 """
 
-TARGET_ROWS = f"""
+TARGET_ROWS_SQL = f"""
 select transaction_id, tx_us, customer_id, terminal_id, amount_cents,
        {_CUSTOMER_CHUNK.format(column="customer_id")} as customer_chunk,
        {_TERMINAL_CHUNK.format(column="terminal_id")} as terminal_chunk
@@ -144,25 +144,27 @@ def history_reads(
         **split,
     }
     late = {"start": terminals["terminal_end"], "end": end, "cutoff": cutoff, **split}
-    customer_history = CUSTOMER_HISTORY_OF_SHARE if whole_share else CUSTOMER_HISTORY_OF_TARGETS
+    customer_history = (
+        CUSTOMER_HISTORY_OF_SHARE_SQL if whole_share else CUSTOMER_HISTORY_OF_TARGETS_SQL
+    )
     return {
-        "targets": (TARGET_ROWS, split),
+        "targets": (TARGET_ROWS_SQL, split),
         "customers": (customer_history, customers),
-        "terminals": (TERMINAL_HISTORY, terminals),
-        "late_frauds": (TERMINAL_LATE_FRAUDS, late),
-        "frauds": (TERMINAL_FRAUDS, terminals),
+        "terminals": (TERMINAL_HISTORY_SQL, terminals),
+        "late_frauds": (TERMINAL_LATE_FRAUDS_SQL, late),
+        "frauds": (TERMINAL_FRAUDS_SQL, terminals),
     }
 
 
 def prepare_reads(connection: Connection) -> None:
     """Statistics on the targets and sequential reads, before a history is read."""
-    connection.execute(sa.text(_ANALYZE_TARGETS))
-    for setting in _SEQUENTIAL_READS:
+    connection.execute(sa.text(_ANALYZE_TARGETS_SQL))
+    for setting in _SEQUENTIAL_READS_SQL:
         connection.execute(sa.text(setting))
 
 
 def new_targets(connection: Connection, statement: str, params: Mapping[str, Any]) -> int:
     """Replace ``pg_temp.feature_targets`` with the rows ``statement`` selects; count them."""
-    connection.execute(sa.text(_DROP_TARGETS))
+    connection.execute(sa.text(_DROP_TARGETS_SQL))
     connection.execute(sa.text(statement), dict(params))
-    return int(connection.execute(sa.text(_COUNT_TARGETS)).scalar_one())
+    return int(connection.execute(sa.text(_COUNT_TARGETS_SQL)).scalar_one())

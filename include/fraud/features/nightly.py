@@ -32,14 +32,14 @@ logger = logging.getLogger(__name__)
 
 FEATURE_TABLE = "staging.transaction_features"
 
-_DELETE_SHARE = """
+_DELETE_SHARE_SQL = """
 delete from staging.transaction_features
 where tx_datetime >= :start and tx_datetime < :end
   and staging.share_of(customer_id, :share_count) = :share_index
 """
 
 # A share's targets: the day's validated rows whose customer falls in the share.
-DAY_TARGETS = f"""
+DAY_TARGETS_SQL = f"""
 create temporary table {TARGETS_TABLE} on commit drop as
 select transaction_id,
        (extract(epoch from tx_datetime) * 1000000)::bigint as tx_us,
@@ -89,8 +89,8 @@ def build_share_features(
     ensure_partitions(engine, interval_start, interval_end)
     with engine.begin() as connection:
         share.lock(connection, night_lock_key("features", interval_start))
-        connection.execute(sa.text(_DELETE_SHARE), {**window, **share.params})
-        rows = new_targets(connection, DAY_TARGETS, {**window, **share.params})
+        connection.execute(sa.text(_DELETE_SHARE_SQL), {**window, **share.params})
+        rows = new_targets(connection, DAY_TARGETS_SQL, {**window, **share.params})
         built = target_features(
             connection,
             start=interval_start,

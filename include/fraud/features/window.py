@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # payments of a share of the cards, each with the weight that undoes the sampling. The sampling
 # and the weight are the reported labels' (a verdict exists only for top-ranked cards); the label
 # is what was known before the cut-off, reported or found by an investigator.
-_SAMPLE = f"""
+_SAMPLE_SQL = f"""
 create temporary table {TARGETS_TABLE} on commit drop as
 select t.transaction_id,
        (extract(epoch from t.tx_datetime) * 1000000)::bigint as tx_us,
@@ -66,16 +66,16 @@ where t.tx_datetime >= :start and t.tx_datetime < :end
       select 1 from quality.quarantine as q
       where q.transaction_id = t.transaction_id and q.resolved_at is null
   )
-  and (reported.is_fraud or staging.sample_of(t.customer_id, :seed) < :genuine_share)
+  and (reported.is_fraud or staging.sample_of(t.customer_id, :seed) < :genuine_fraction)
 """
-_TARGET_LABELS = f"select transaction_id, is_fraud, weight from {TARGETS}"
+_TARGET_LABELS_SQL = f"select transaction_id, is_fraud, weight from {TARGETS}"
 _LABEL_TYPES = {"transaction_id": pa.int64(), "is_fraud": pa.bool_(), "weight": pa.float64()}
 
 # The moment each card became known as compromised: the first moment one of its payments since
 # ``since`` was known as fraud (reported, or by an investigator's verdict), among the frauds
 # known before the bound. A label follows its payment, so the labels' indexes bound the read to
 # that time: one row per card.
-_CARDS_KNOWN_AT = f"""
+_CARDS_KNOWN_AT_SQL = f"""
 select t.customer_id, (extract(epoch from min(known.known_at)) * 1000000)::bigint as known_us
 from {frauds_known_before("%(since)s", "%(before)s")} as known
 join raw.transactions as t using (transaction_id)
@@ -85,7 +85,7 @@ group by t.customer_id
 _KNOWN_TYPES = {"customer_id": pa.int64(), "known_us": pa.int64()}
 
 # Genuine payments of a window (at most: frauds not yet reported count among them).
-_WINDOW_ROWS = """
+_WINDOW_ROWS_SQL = """
 select count(*) from raw.transactions where tx_datetime >= :start and tx_datetime < :end
 """
 
@@ -94,17 +94,17 @@ select count(*) from raw.transactions where tx_datetime >= :start and tx_datetim
 class Sampling:
     """Which genuine payments training reads: those of a share of the cards, by a seeded hash."""
 
-    genuine_share: float = 1.0
+    genuine_fraction: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.genuine_share <= 1.0:
-            raise ValueError(f"the genuine share must be in (0, 1], not {self.genuine_share}")
+        if not 0.0 < self.genuine_fraction <= 1.0:
+            raise ValueError(f"the genuine share must be in (0, 1], not {self.genuine_fraction}")
 
     @property
     def genuine_weight(self) -> float:
         """The weight of a genuine payment read: how many payments of the window it stands for."""
-        return 1.0 / self.genuine_share
+        return 1.0 / self.genuine_fraction
 
 
 ALL = Sampling()
@@ -120,7 +120,7 @@ def sampling_for(rows: int, *, share: float, min_rows: int, max_rows: int, seed:
     """
     rows = max(rows, 1)
     chosen = min(max(share, min(1.0, min_rows / rows)), max_rows / rows, 1.0)
-    return Sampling(genuine_share=max(chosen, 1e-6), seed=seed)
+    return Sampling(genuine_fraction=max(chosen, 1e-6), seed=seed)
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,15 @@ class WindowRead:
 
 def window_rows(connection: Connection, start: datetime, end: datetime) -> int:
     """All payments of a window, from the index: the most the genuine ones can be."""
-    return int(connection.execute(sa.text(_WINDOW_ROWS), {"start": start, "end": end}).scalar_one())
+    return int(
+        connection.execute(sa.text(_WINDOW_ROWS_SQL), {"start": start, "end": end}).scalar_one()
+    )
 
 
 def cards_known_at(connection: Connection, *, since: datetime, before: datetime) -> pd.Series:
     """When each card with a fraud on a payment since ``since`` had its first fraud known,
     among the frauds known before ``before``; by customer id."""
-    query = inline(connection, _CARDS_KNOWN_AT, {"since": since, "before": before})
+    query = inline(connection, _CARDS_KNOWN_AT_SQL, {"since": since, "before": before})
     table = copy_out_table(connection, query, _KNOWN_TYPES)
     return pd.Series(
         pd.to_datetime(table.column("known_us").to_numpy() * 1000, utc=True),
@@ -176,7 +178,7 @@ def known_card_rows(
 
 
 def _labels(connection: Connection) -> pd.DataFrame:
-    table = copy_out_table(connection, inline(connection, _TARGET_LABELS, {}), _LABEL_TYPES)
+    table = copy_out_table(connection, inline(connection, _TARGET_LABELS_SQL, {}), _LABEL_TYPES)
     return pd.DataFrame(
         {
             "transaction_id": table.column("transaction_id").to_numpy(),
@@ -206,11 +208,11 @@ def labelled_window(
         "end": end,
         "cutoff": cutoff,
         "seed": sampling.seed,
-        "genuine_share": sampling.genuine_share,
+        "genuine_fraction": sampling.genuine_fraction,
         "genuine_weight": sampling.genuine_weight,
     }
     with engine.begin() as connection:
-        rows = new_targets(connection, _SAMPLE, params)
+        rows = new_targets(connection, _SAMPLE_SQL, params)
         built = target_features(
             connection,
             start=start,

@@ -30,15 +30,15 @@ from fraud.local.stack import up
 from fraud.masking import mask_passwords
 from fraud.model.registry import champion_version
 
-_HAS_HISTORY = "select exists (select 1 from raw.transactions)"
-_LAST_PASSED_NIGHT = """
+_HAS_HISTORY_SQL = "select exists (select 1 from raw.transactions)"
+_LAST_PASSED_NIGHT_SQL = """
 select data_interval_start::date, extracted_count, validated_count, quarantined_count
 from quality.validation_run
 where status = 'passed'
 order by data_interval_start desc, checked_at desc
 limit 1
 """
-_SCORED_ON_DAY = """
+_SCORED_ON_DAY_SQL = """
 select count(*), count(*) filter (where is_alert)
 from scoring.transaction_scores
 where tx_datetime >= :day and tx_datetime < :day + interval '1 day'
@@ -132,7 +132,7 @@ def _seed_if_empty(warehouse: sa.Engine, plan: DemoPlan) -> None:
     from fraud.simulation.warehouse import write_simulation
 
     with warehouse.begin() as connection:
-        if connection.execute(sa.text(_HAS_HISTORY)).scalar():
+        if connection.execute(sa.text(_HAS_HISTORY_SQL)).scalar():
             _say("raw.transactions already holds data: not seeding")
             return
         _say(f"seeding {plan.days} days of simulated history from {plan.history_start}")
@@ -172,11 +172,11 @@ class LastNight:
 def last_night(warehouse: sa.Engine) -> LastNight | None:
     """Counts of the latest validated night, None before the first one."""
     with warehouse.connect() as connection:
-        last = connection.execute(sa.text(_LAST_PASSED_NIGHT)).first()
+        last = connection.execute(sa.text(_LAST_PASSED_NIGHT_SQL)).first()
         if last is None:
             return None
         scored = connection.execute(
-            sa.text(_SCORED_ON_DAY),
+            sa.text(_SCORED_ON_DAY_SQL),
             {"day": last[0]},
         ).one()
     return LastNight(

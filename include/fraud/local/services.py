@@ -29,7 +29,7 @@ from fraud.local.paths import (
 
 HEALTHY_AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 STOP_GRACE_SECONDS = 20.0
-_ALEMBIC_REVISION = "select version_num from alembic_version"
+_ALEMBIC_REVISION_SQL = "select version_num from alembic_version"
 # Which log explains each unhealthy component of the Airflow health answer.
 _COMPONENT_LOGS = {
     "metadatabase": "api-server",
@@ -101,7 +101,7 @@ def _schema_stamp(airflow_url: str) -> str | None:
     engine = sa.create_engine(sqlalchemy_url(airflow_url))
     try:
         with engine.connect() as connection:
-            revision = connection.execute(sa.text(_ALEMBIC_REVISION)).scalar()
+            revision = connection.execute(sa.text(_ALEMBIC_REVISION_SQL)).scalar()
     except sa.exc.SQLAlchemyError:
         return None
     finally:

@@ -220,7 +220,7 @@ def window_dataset(
             "label_cutoff": windows.label_cutoff.isoformat(),
             "rows": str(read.rows),
             "frauds": str(read.frauds),
-            "genuine_share": str(sampling.genuine_share),
+            "genuine_fraction": str(sampling.genuine_fraction),
             "sampling_seed": str(sampling.seed),
         }
     )

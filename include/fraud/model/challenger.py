@@ -49,7 +49,7 @@ class Challenger:
     training_rows: int = 0
     training_frauds: int = 0
     validation_rows: int = 0
-    genuine_share: float = 1.0
+    genuine_fraction: float = 1.0
     seconds: dict[str, float] = field(default_factory=dict)
     # The MLflow experiment of the run, for a link to the run's page.
     experiment_id: str = ""
@@ -199,7 +199,7 @@ def run_params(
         "training_frauds": int(training["is_fraud"].sum()),
         "validation_rows": len(datasets.validation),
         "training_fingerprint": train.fingerprint(training, windows.label_cutoff),
-        "genuine_share": datasets.sampling.genuine_share,
+        "genuine_fraction": datasets.sampling.genuine_fraction,
         "genuine_weight": datasets.sampling.genuine_weight,
         "sampling_seed": datasets.sampling.seed,
         **{
@@ -310,7 +310,7 @@ def challenger_of(
         training_rows=len(training),
         training_frauds=int(training["is_fraud"].sum()),
         validation_rows=len(validation),
-        genuine_share=datasets.sampling.genuine_share,
+        genuine_fraction=datasets.sampling.genuine_fraction,
         seconds=seconds,
     )
 

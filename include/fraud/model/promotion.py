@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_RECORD_DECISION = """
+_RECORD_DECISION_SQL = """
 insert into monitoring.model_decisions (
     model_name, challenger_version, champion_version, decision, reason,
     challenger_metrics, champion_metrics, gate,
@@ -44,14 +44,14 @@ values (
 )
 """
 # The gate's decisions are unique per version (V024): a second attempt's insert does nothing.
-_RECORD_GATE_DECISION = (
-    _RECORD_DECISION
+_RECORD_GATE_DECISION_SQL = (
+    _RECORD_DECISION_SQL
     + """on conflict (model_name, challenger_version)
     where decision in ('bootstrapped', 'promoted', 'rejected') do nothing
 """
 )
 GATE_DECISIONS = ("bootstrapped", "promoted", "rejected")
-_GATE_DECISION_OF = """
+_GATE_DECISION_OF_SQL = """
 select decision, reason, champion_version, champion_metrics
 from monitoring.model_decisions
 where model_name = :name and challenger_version = :version
@@ -59,7 +59,7 @@ where model_name = :name and challenger_version = :version
 """
 
 # The version a promoted champion replaced: where a rollback goes back to.
-_REPLACED_VERSION = """
+_REPLACED_VERSION_SQL = """
 select champion_version
 from monitoring.model_decisions
 where model_name = :name and challenger_version = :current
@@ -129,7 +129,7 @@ def insert_decision(
     """Store one decision in ``monitoring.model_decisions``; a gate decision only once per
     version (a second insert does nothing)."""
     gate = [asdict(rule) for rule in settings.promotion_gate]
-    statement = _RECORD_GATE_DECISION if decision in GATE_DECISIONS else _RECORD_DECISION
+    statement = _RECORD_GATE_DECISION_SQL if decision in GATE_DECISIONS else _RECORD_DECISION_SQL
     with engine.begin() as connection:
         connection.execute(
             sa.text(statement),
@@ -176,7 +176,7 @@ def rollback(engine: Engine, settings: Settings, reason: str) -> tuple[int, int]
         raise registry.RegistryError(f"model {settings.model_name!r} has no champion to roll back")
     with engine.connect() as connection:
         previous = connection.execute(
-            sa.text(_REPLACED_VERSION), {"name": settings.model_name, "current": current}
+            sa.text(_REPLACED_VERSION_SQL), {"name": settings.model_name, "current": current}
         ).scalar()
     if previous is None:
         raise registry.RegistryError(
@@ -212,7 +212,7 @@ def gate_decision_of(engine: Engine, settings: Settings, version: int) -> GateVe
     already."""
     with engine.connect() as connection:
         row = connection.execute(
-            sa.text(_GATE_DECISION_OF), {"name": settings.model_name, "version": version}
+            sa.text(_GATE_DECISION_OF_SQL), {"name": settings.model_name, "version": version}
         ).one_or_none()
     if row is None:
         return None

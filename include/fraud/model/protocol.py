@@ -20,7 +20,7 @@ numbers mean the same thing as the Handbook's:
 * The model, the logistic-regression baseline and the amount rule are trained by
   :func:`fraud.model.train.fit_models` on a training set read as retraining reads it: every
   known fraud and a weighted sample of the genuine payments, as the training settings
-  (``FRAUD_TRAINING_GENUINE_SHARE`` between ``FRAUD_TRAINING_MIN_GENUINE_ROWS`` and
+  (``FRAUD_TRAINING_GENUINE_FRACTION`` between ``FRAUD_TRAINING_MIN_GENUINE_ROWS`` and
   ``FRAUD_TRAINING_MAX_GENUINE_ROWS``) size it for the window.
 """
 

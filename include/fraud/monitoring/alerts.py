@@ -14,7 +14,7 @@ from fraud.links import drift_report_url
 from fraud.masking import mask_passwords, mask_values
 from fraud.monitoring.drift import DriftOutcome
 
-_RECORD_ALERT = """
+_RECORD_ALERT_SQL = """
 insert into monitoring.alerts (kind, severity, dag_id, task_id, run_id, message, details)
 values (:kind, :severity, :dag_id, :task_id, :run_id, :message, cast(:details as jsonb))
 """
@@ -37,7 +37,7 @@ def record_alert(
     """
     with engine.begin() as connection:
         connection.execute(
-            sa.text(_RECORD_ALERT),
+            sa.text(_RECORD_ALERT_SQL),
             {
                 "kind": kind,
                 "severity": severity,

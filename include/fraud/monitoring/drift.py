@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 TOP_IMPORTANCE_FEATURES = 5
 
 # The version that scored most of the night's published rows (the lowest of a tie).
-_NIGHT_VERSION = """
+_NIGHT_VERSION_SQL = """
 select s.model_version, count(*)
 from scoring.transaction_scores as s
 left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
@@ -41,7 +41,7 @@ limit 1
 
 # The night's published rows that version scored, with their features (never a run still under
 # way: sql/V025__publish_scored_days.sql); streamed, so %(name)s parameters.
-SCORED_FEATURES = """
+SCORED_FEATURES_SQL = """
 select f.*, s.score
 from scoring.transaction_scores as s
 join staging.transaction_features as f
@@ -54,8 +54,8 @@ where s.tx_datetime >= %(start)s and s.tx_datetime < %(end)s
 """
 
 # The same rows, a seeded sample of them in a stable order, for the report.
-_SAMPLED_SCORED_FEATURES = (
-    SCORED_FEATURES
+_SAMPLED_SCORED_FEATURES_SQL = (
+    SCORED_FEATURES_SQL
     + """
 order by staging.sample_of(s.transaction_id, 0), s.transaction_id
 limit %(rows)s
@@ -64,7 +64,7 @@ limit %(rows)s
 CHUNK_ROWS = 200_000
 REPORT_ROWS = 20_000
 
-_DELETE_NIGHT = """
+_DELETE_NIGHT_SQL = """
 delete from monitoring.feature_drift where drift_date = :day and model_name = :name
 """
 
@@ -135,7 +135,7 @@ def _night_version(
     """The model version that scored most of the night; one line when nothing was scored."""
     window = {"start": interval_start, "end": interval_end, "model_name": model_name}
     with engine.connect() as connection:
-        found = connection.execute(sa.text(_NIGHT_VERSION), window).first()
+        found = connection.execute(sa.text(_NIGHT_VERSION_SQL), window).first()
     if found is None:
         raise DriftError(
             f"no scored rows for {interval_start:%Y-%m-%d} and model {model_name!r}:"
@@ -182,7 +182,7 @@ def nightly_drift_report(
         "rows": REPORT_ROWS,
     }
     with engine.connect() as connection:
-        query = inline(connection, _SAMPLED_SCORED_FEATURES, params)
+        query = inline(connection, _SAMPLED_SCORED_FEATURES_SQL, params)
         current = copy_out_table(connection, query, _types(reference)).to_pandas()
     path = drift_report_path(config.artifact_dir, interval_start.date())
     write_evidently_report(sample, current[columns], columns, path)
@@ -220,7 +220,7 @@ def nightly_drift(
     }
     chunks = 0
     with engine.connect() as connection:
-        query = inline(connection, SCORED_FEATURES, params)
+        query = inline(connection, SCORED_FEATURES_SQL, params)
         for chunk in copy_out_chunks(connection, query, _types(reference), CHUNK_ROWS):
             counts.add(chunk.to_pandas())
             chunks += 1
@@ -253,7 +253,9 @@ def nightly_drift(
         }
     )
     with engine.begin() as connection:
-        connection.execute(sa.text(_DELETE_NIGHT), {"day": drift_date, "name": config.model_name})
+        connection.execute(
+            sa.text(_DELETE_NIGHT_SQL), {"day": drift_date, "name": config.model_name}
+        )
         copy_frame(connection, rows, "monitoring.feature_drift")
     alert_columns = tuple(rows.loc[rows["band"] == "alert", "feature"])
     logger.info(

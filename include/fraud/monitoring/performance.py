@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 # (sql/V025__publish_scored_days.sql). Streamed through COPY (%(name)s parameters): a day's
 # scores are too many for row objects.
 LABEL_SOURCE = REPORTED
-_SCORES_WITH_LABELS = f"""
+_SCORES_WITH_LABELS_SQL = f"""
 select (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
        s.customer_id, s.model_version, s.score, s.is_alert,
        coalesce(l.is_fraud, false) as is_fraud
@@ -58,7 +58,7 @@ _SCORE_TYPES = {
 
 PERFORMANCE_METRICS = ("average_precision", "card_precision_at_100", "recall_top_decile")
 
-_DELETE_MEASURED = """
+_DELETE_MEASURED_SQL = """
 delete from monitoring.model_performance
 where date = :day and model_name = :name and maturity_days = :maturity
 """
@@ -157,7 +157,7 @@ def _labelled_scores(engine: Engine, model_name: str, day: date, cutoff: datetim
         "model_name": model_name,
     }
     with engine.connect() as connection:
-        query = inline(connection, _SCORES_WITH_LABELS, params)
+        query = inline(connection, _SCORES_WITH_LABELS_SQL, params)
         frame = copy_out_table(connection, query, _SCORE_TYPES).to_pandas()
         frame["tx_datetime"] = pd.to_datetime(frame.pop("tx_us") * 1000, utc=True)
         frame["card_known"] = known_card_rows(
@@ -206,7 +206,7 @@ def nightly_performance(
         )
         with engine.begin() as connection:
             connection.execute(
-                sa.text(_DELETE_MEASURED),
+                sa.text(_DELETE_MEASURED_SQL),
                 {"day": day, "name": config.model_name, "maturity": maturity},
             )
             copy_frame(connection, rows, "monitoring.model_performance")

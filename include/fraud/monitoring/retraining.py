@@ -17,7 +17,7 @@ from fraud.monitoring.drift import DriftOutcome
 from fraud.monitoring.performance import PerformanceOutcome
 
 # Nights of this model version, newest first, and whether a monitored column was in the alert band.
-_NIGHTS_IN_ALERT = """
+_NIGHTS_IN_ALERT_SQL = """
 select drift_date, bool_or(band = 'alert' and feature = any(:monitored))
 from monitoring.feature_drift
 where model_name = :name and model_version = :version and drift_date <= :day
@@ -26,14 +26,14 @@ order by drift_date desc
 """
 
 # The partial unique index on pending requests keeps a second one out.
-_OPEN_REQUEST = """
+_OPEN_REQUEST_SQL = """
 insert into monitoring.retraining_requests (drift_date, model_name, model_version, reason, details)
 values (:day, :name, :version, :reason, cast(:details as jsonb))
 on conflict (model_name) where status = 'pending' do nothing
 returning request_id
 """
 
-_COMPLETE_REQUESTS = """
+_COMPLETE_REQUESTS_SQL = """
 update monitoring.retraining_requests
 set status = 'done', completed_at = now(), completed_by_run_id = :run_id
 where model_name = :name and status = 'pending'
@@ -68,7 +68,7 @@ def drift_streak(engine: Engine, model_name: str, outcome: DriftOutcome) -> int:
     """Consecutive nights, ending at this one, on which a monitored column was in the alert band."""
     with engine.connect() as connection:
         nights = connection.execute(
-            sa.text(_NIGHTS_IN_ALERT),
+            sa.text(_NIGHTS_IN_ALERT_SQL),
             {
                 "monitored": list(outcome.monitored_columns),
                 "name": model_name,
@@ -134,7 +134,7 @@ def request_retraining(
     }
     with engine.begin() as connection:
         request_id = connection.execute(
-            sa.text(_OPEN_REQUEST),
+            sa.text(_OPEN_REQUEST_SQL),
             {
                 "day": date.fromisoformat(outcome.drift_date),
                 "name": config.model_name,
@@ -152,7 +152,7 @@ def complete_retraining_requests(engine: Engine, model_name: str, run_id: str) -
     """Mark pending requests as taken by this retraining run; return their reasons."""
     with engine.begin() as connection:
         reasons = connection.execute(
-            sa.text(_COMPLETE_REQUESTS),
+            sa.text(_COMPLETE_REQUESTS_SQL),
             {"run_id": run_id, "name": model_name},
         ).scalars()
         return list(reasons)

@@ -137,10 +137,10 @@ def _split(
 def _share_failure(quarantined: int, extracted: int, gate: GateConfig) -> ExpectationFailure | None:
     """The batch failure raised when too many rows would be quarantined, if they are."""
     share = quarantined / extracted if extracted else 0.0
-    if share <= gate.max_quarantine_share:
+    if share <= gate.max_quarantine_fraction:
         return None
     observed = f"{share:.4f} ({quarantined} of {extracted} rows)"
-    allowed = gate.max_quarantine_share
+    allowed = gate.max_quarantine_fraction
     message = f"{QUARANTINE_SHARE} failed: observed {observed}, allowed at most {allowed}"
     return ExpectationFailure(QUARANTINE_SHARE, "batch", observed, message)
 

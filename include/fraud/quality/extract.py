@@ -23,7 +23,7 @@ LABEL_CHECK_COLUMNS = (*LABEL_COLUMNS, "transaction_tx_datetime")
 # validated rows are inserted into staging from it, so both see the same rows in one snapshot.
 INTERVAL_SNAPSHOT = "pg_temp.interval_transactions"
 
-_SNAPSHOT_STATEMENTS = (
+_SNAPSHOT_SQL = (
     f"drop table if exists {INTERVAL_SNAPSHOT}",
     """
 create temporary table interval_transactions on commit drop as
@@ -35,7 +35,7 @@ where tx_datetime >= :interval_start and tx_datetime < :interval_end
 
 # Times travel as exact integer microseconds since the epoch, amounts as their decimal text;
 # rows are sorted by id in pandas, which is cheaper than sorting them on the server.
-_COPY_SNAPSHOT = f"""
+_COPY_SNAPSHOT_SQL = f"""
 copy (
     select
         transaction_id,
@@ -47,7 +47,7 @@ copy (
 ) to stdout with (format csv)
 """
 
-_LABELS_QUERY = """
+_LABELS_SQL = """
 select
     labels.transaction_id,
     labels.is_fraud,
@@ -63,8 +63,8 @@ order by labels.transaction_id
 # Staged rows of other days whose id is one of this interval's. The staged table is
 # partitioned by day: the id range lets each day's primary-key index answer for its day, so
 # the night reads only the rows in that range instead of every staged day.
-_SNAPSHOT_ID_RANGE = f"select min(transaction_id), max(transaction_id) from {INTERVAL_SNAPSHOT}"
-_VALIDATED_ELSEWHERE_QUERY = f"""
+_SNAPSHOT_ID_RANGE_SQL = f"select min(transaction_id), max(transaction_id) from {INTERVAL_SNAPSHOT}"
+_VALIDATED_ELSEWHERE_SQL = f"""
 select staged.transaction_id
 from staging.transactions as staged
 inner join {INTERVAL_SNAPSHOT} as snapshot
@@ -74,7 +74,7 @@ where not (staged.tx_datetime >= :interval_start and staged.tx_datetime < :inter
 """
 
 # One index-only range count per day: cheaper than grouping millions of rows by day.
-_DAILY_COUNTS_QUERY = """
+_DAILY_COUNTS_SQL = """
 select
     days_before,
     (
@@ -106,11 +106,11 @@ def read_interval(
     import pandas as pd
 
     interval = {"interval_start": interval_start, "interval_end": interval_end}
-    for statement in _SNAPSHOT_STATEMENTS:
+    for statement in _SNAPSHOT_SQL:
         connection.execute(sa.text(statement), interval)
     buffer = io.BytesIO()
     with dbapi(connection).cursor() as cursor:
-        cursor.copy_expert(_COPY_SNAPSHOT, buffer)
+        cursor.copy_expert(_COPY_SNAPSHOT_SQL, buffer)
     buffer.seek(0)
     integers = {column: "int64" for column in TRANSACTION_COLUMNS if column != "tx_amount"}
     frame = pd.read_csv(
@@ -130,7 +130,7 @@ def read_labels(
 ) -> pd.DataFrame:
     """Return the fraud labels reported in the interval, with their transaction's time if known."""
     frame = read_frame(
-        connection, _LABELS_QUERY, {"interval_start": interval_start, "interval_end": interval_end}
+        connection, _LABELS_SQL, {"interval_start": interval_start, "interval_end": interval_end}
     )
     frame = frame.reindex(columns=list(LABEL_CHECK_COLUMNS))
     frame["transaction_id"] = frame["transaction_id"].astype("int64")
@@ -142,11 +142,11 @@ def validated_elsewhere_ids(
     connection: Connection, interval_start: datetime, interval_end: datetime
 ) -> frozenset[int]:
     """Return ids of this interval's raw rows that staging already holds under another interval."""
-    first_id, last_id = connection.execute(sa.text(_SNAPSHOT_ID_RANGE)).one()
+    first_id, last_id = connection.execute(sa.text(_SNAPSHOT_ID_RANGE_SQL)).one()
     if first_id is None:
         return frozenset()
     result = connection.execute(
-        sa.text(_VALIDATED_ELSEWHERE_QUERY),
+        sa.text(_VALIDATED_ELSEWHERE_SQL),
         {
             "interval_start": interval_start,
             "interval_end": interval_end,
@@ -162,7 +162,7 @@ def daily_volume_history(connection: Connection, interval_start: datetime, days:
     if days <= 0:
         return []
     result = connection.execute(
-        sa.text(_DAILY_COUNTS_QUERY), {"interval_start": interval_start, "days": days}
+        sa.text(_DAILY_COUNTS_SQL), {"interval_start": interval_start, "days": days}
     )
     counts = {int(days_before): int(count) for days_before, count in result}
     return [int(counts.get(days_before, 0)) for days_before in range(days - 1, -1, -1)]

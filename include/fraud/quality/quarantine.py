@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 # A replay of an interval closes the rows earlier runs quarantined for it; they stay as history.
-_RESOLVE_OPEN = """
+_RESOLVE_OPEN_SQL = """
 update quality.quarantine
 set resolved_at = now(), resolved_by_run_id = :run_id
 where data_interval_start = :interval_start and data_interval_end = :interval_end
@@ -24,7 +24,7 @@ where data_interval_start = :interval_start and data_interval_end = :interval_en
 """
 
 # All quarantined rows in one statement; values travel as bound JSON, never as SQL text.
-_INSERT_QUARANTINE = """
+_INSERT_QUARANTINE_SQL = """
 insert into quality.quarantine (
     transaction_id, tx_datetime, source_row, failed_expectations,
     run_id, data_interval_start, data_interval_end
@@ -110,7 +110,7 @@ def write_quarantine(
     if not records:
         return 0
     connection.execute(
-        sa.text(_INSERT_QUARANTINE),
+        sa.text(_INSERT_QUARANTINE_SQL),
         {
             "records": json.dumps(list(records), allow_nan=False),
             "run_id": run_id,
@@ -126,6 +126,6 @@ def resolve_open(
 ) -> None:
     """Close the interval's open quarantine rows, resolved by this run."""
     connection.execute(
-        sa.text(_RESOLVE_OPEN),
+        sa.text(_RESOLVE_OPEN_SQL),
         {"run_id": run_id, "interval_start": interval_start, "interval_end": interval_end},
     )

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_RECORD_RUN = """
+_RECORD_RUN_SQL = """
 insert into quality.validation_run (
     run_id, data_interval_start, data_interval_end, status,
     extracted_count, validated_count, quarantined_count, failures, data_docs_path
@@ -85,14 +85,14 @@ class BatchValidationError(RuntimeError):
         self.outcome = outcome
 
 
-_DELETE_STAGED = """
+_DELETE_STAGED_SQL = """
 delete from staging.transactions
 where tx_datetime >= :interval_start and tx_datetime < :interval_end
 """
 
 
 # Validated rows move server-side, from the very snapshot the checks read.
-_INSERT_VALIDATED = f"""
+_INSERT_VALIDATED_SQL = f"""
 insert into staging.transactions
     (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, run_id)
 select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, :run_id
@@ -103,7 +103,7 @@ where transaction_id <> all(cast(:quarantined_ids as bigint[]))
 
 # A replay may quarantine rows an earlier run passed: their features and scores (every
 # generation, published or not) leave with them, so no reader sees a score of a quarantined row.
-_WITHDRAW_DERIVED = """
+_WITHDRAW_DERIVED_SQL = """
 with features as (
     delete from staging.transaction_features
     where tx_datetime >= :interval_start and tx_datetime < :interval_end
@@ -129,13 +129,13 @@ def _replace_interval(
     """Replace the interval's staging rows and open quarantine set with this run's, and drop the
     features and scores of rows it now quarantines."""
     bounds = {"interval_start": interval_start, "interval_end": interval_end}
-    connection.execute(sa.text(_DELETE_STAGED), bounds)
+    connection.execute(sa.text(_DELETE_STAGED_SQL), bounds)
     resolve_open(connection, run_id=run_id, **bounds)
     quarantined_ids = [
         int(value) for value in frame["transaction_id"].iloc[list(check.row_failures)]
     ]
     staged = connection.execute(
-        sa.text(_INSERT_VALIDATED), {"run_id": run_id, "quarantined_ids": quarantined_ids}
+        sa.text(_INSERT_VALIDATED_SQL), {"run_id": run_id, "quarantined_ids": quarantined_ids}
     ).rowcount
     if staged != check.validated_count:
         raise RuntimeError(f"staged {staged} rows but {check.validated_count} were validated")
@@ -151,7 +151,7 @@ def _replace_interval(
     )
     if quarantined_ids:
         connection.execute(
-            sa.text(_WITHDRAW_DERIVED), {**bounds, "quarantined_ids": quarantined_ids}
+            sa.text(_WITHDRAW_DERIVED_SQL), {**bounds, "quarantined_ids": quarantined_ids}
         )
 
 
@@ -190,7 +190,7 @@ def _hold_failed_batch(
 def _record_run(connection: Connection, outcome: ValidationOutcome) -> None:
     """Append the run to the row ledger quality.validation_run."""
     connection.execute(
-        sa.text(_RECORD_RUN),
+        sa.text(_RECORD_RUN_SQL),
         {
             **{
                 key: value

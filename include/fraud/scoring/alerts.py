@@ -35,7 +35,7 @@ _PUBLISHED = "published %s (generation %d) with its top %d: %d new alerts, %d in
 # The cards reviewed within the cool-down before the night's end, with the highest published
 # score among their reviewed payments; a card with a fraud verdict is not cooled down (the
 # known-card rule handles it), an unreachable one only from its second day of review.
-_REVIEWED_CARDS = """
+_REVIEWED_CARDS_SQL = """
 select s.customer_id, max(s.score) as reviewed_score
 from cases.alert_outcomes as v
 join scoring.transaction_scores as s on s.transaction_id = v.transaction_id
@@ -54,8 +54,8 @@ having not bool_or(v.outcome = 'fraud_confirmed')
 # The day's top k by score, ties broken by transaction id, as the single-batch ranking did,
 # without the cards cooled down: reviewed recently, and no payment of the night scoring above
 # every reviewed one.
-_TOP_K_OF_INTERVAL = f"""
-with reviewed as ({_REVIEWED_CARDS}),
+_TOP_K_OF_INTERVAL_SQL = f"""
+with reviewed as ({_REVIEWED_CARDS_SQL}),
 
 cooled as (
     select reviewed.customer_id
@@ -76,7 +76,7 @@ limit :top_k
 """
 
 # Alerts only the top k made, which a re-scored share may have pushed out of it.
-_CLEAR_STALE_TOP_K = """
+_CLEAR_STALE_TOP_K_SQL = """
 update scoring.transaction_scores
 set is_alert = false,
     reason_1 = null, reason_1_contribution = null,
@@ -86,13 +86,13 @@ where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and is_alert and score < :threshold and transaction_id <> all(:keep)
 """
 
-_FEATURES_OF_IDS = """
+_FEATURES_OF_IDS_SQL = """
 select * from staging.transaction_features
 where tx_datetime >= :start and tx_datetime < :end and transaction_id = any(:ids)
 order by transaction_id
 """
 
-_MARK_ALERT = """
+_MARK_ALERT_SQL = """
 update scoring.transaction_scores
 set is_alert = true,
     reason_1 = :reason_1, reason_1_contribution = :reason_1_contribution,
@@ -102,7 +102,7 @@ where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and transaction_id = :transaction_id
 """
 
-_COUNT_ALERTS = """
+_COUNT_ALERTS_SQL = """
 select count(*) from scoring.transaction_scores
 where tx_datetime >= :start and tx_datetime < :end and generation = :generation and is_alert
 """
@@ -142,20 +142,20 @@ def mark_top_k(
         "generation": publish_next(connection, day, interval_start, interval_end),
     }
     top = connection.execute(
-        sa.text(_TOP_K_OF_INTERVAL),
+        sa.text(_TOP_K_OF_INTERVAL_SQL),
         {**window, "top_k": alert_top_k, "cooldown_days": review_cooldown_days},
     )
     ranked = top.fetchall()
     keep = [row.transaction_id for row in ranked]
     connection.execute(
-        sa.text(_CLEAR_STALE_TOP_K), {**window, "threshold": alert_threshold, "keep": keep}
+        sa.text(_CLEAR_STALE_TOP_K_SQL), {**window, "threshold": alert_threshold, "keep": keep}
     )
     new_ids = [row.transaction_id for row in ranked if not row.is_alert]
     if new_ids:
-        frame = read_frame(connection, _FEATURES_OF_IDS, {**window, "ids": new_ids})
+        frame = read_frame(connection, _FEATURES_OF_IDS_SQL, {**window, "ids": new_ids})
         reasons = explain(model, frame, REASON_SLOTS)
         connection.execute(
-            sa.text(_MARK_ALERT),
+            sa.text(_MARK_ALERT_SQL),
             [
                 {**window, "transaction_id": int(transaction_id), **reason_columns(row_reasons)}
                 for transaction_id, row_reasons in zip(
@@ -163,7 +163,7 @@ def mark_top_k(
                 )
             ],
         )
-    alerts = int(connection.execute(sa.text(_COUNT_ALERTS), window).scalar_one())
+    alerts = int(connection.execute(sa.text(_COUNT_ALERTS_SQL), window).scalar_one())
     logger.info(
         _PUBLISHED, day, window["generation"], alert_top_k, len(new_ids), alerts, watch.stop()
     )

@@ -16,11 +16,11 @@ from fraud.dates import checked_interval, day_interval
 from fraud.locks import night_lock_key
 
 # The generation readers see; 0, the rows' default, for a day never published.
-_PUBLISHED_GENERATION = """
+_PUBLISHED_GENERATION_SQL = """
 select coalesce(max(generation), 0) from scoring.scored_day where tx_date = :day
 """
 
-_HAS_GENERATION = """
+_HAS_GENERATION_SQL = """
 select exists (
     select 1 from scoring.transaction_scores
     where tx_datetime >= :start and tx_datetime < :end and generation = :generation
@@ -29,7 +29,7 @@ select exists (
 
 # Published rows that no share of the next generation replaced: a run of the same day that
 # published in between took a share's rows of this run with it, and kept its own for them.
-_CARRY_OVER = """
+_CARRY_OVER_SQL = """
 update scoring.transaction_scores as published
 set generation = :generation
 where published.tx_datetime >= :start and published.tx_datetime < :end
@@ -43,12 +43,12 @@ where published.tx_datetime >= :start and published.tx_datetime < :end
   )
 """
 
-_DELETE_SUPERSEDED = """
+_DELETE_SUPERSEDED_SQL = """
 delete from scoring.transaction_scores
 where tx_datetime >= :start and tx_datetime < :end and generation <> :generation
 """
 
-_PUBLISH = """
+_PUBLISH_SQL = """
 insert into scoring.scored_day (tx_date, generation, published_at)
 values (:day, :generation, now())
 on conflict (tx_date) do update
@@ -81,7 +81,7 @@ def scored_day(interval_start: datetime, interval_end: datetime) -> date:
 
 def published_generation(connection: Connection, day: date) -> int:
     """The generation of the day's scores that readers see (0 for a day never published)."""
-    return int(connection.execute(sa.text(_PUBLISHED_GENERATION), {"day": day}).scalar_one())
+    return int(connection.execute(sa.text(_PUBLISHED_GENERATION_SQL), {"day": day}).scalar_one())
 
 
 def publish_next(
@@ -94,9 +94,9 @@ def publish_next(
     """
     published = published_generation(connection, day)
     window = {"start": interval_start, "end": interval_end, "generation": published + 1}
-    if not connection.execute(sa.text(_HAS_GENERATION), window).scalar_one():
+    if not connection.execute(sa.text(_HAS_GENERATION_SQL), window).scalar_one():
         return published
-    connection.execute(sa.text(_CARRY_OVER), {**window, "published": published})
-    connection.execute(sa.text(_DELETE_SUPERSEDED), window)
-    connection.execute(sa.text(_PUBLISH), {"day": day, "generation": published + 1})
+    connection.execute(sa.text(_CARRY_OVER_SQL), {**window, "published": published})
+    connection.execute(sa.text(_DELETE_SUPERSEDED_SQL), window)
+    connection.execute(sa.text(_PUBLISH_SQL), {"day": day, "generation": published + 1})
     return published + 1

@@ -43,7 +43,7 @@ _SHARE_SCORED = (
 # The share's validated rows of the day with their features; amounts and times as the exact
 # text the tables hold, so they are written back unchanged. COPY takes no bind parameters:
 # the %(name)s values are inlined by the driver.
-FEATURES_OF_SHARE = """
+FEATURES_OF_SHARE_SQL = """
 select f.*, t.tx_amount::text as tx_amount_exact, f.tx_datetime::text as tx_datetime_exact
 from staging.transaction_features as f
 join staging.transactions as t using (transaction_id)
@@ -52,7 +52,7 @@ where f.tx_datetime >= %(start)s and f.tx_datetime < %(end)s
 """
 
 # The share's rows of the next generation, which an earlier run may have left unpublished.
-_DELETE_SHARE = """
+_DELETE_SHARE_SQL = """
 delete from scoring.transaction_scores
 where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and staging.share_of(customer_id, :share_count) = :share_index
@@ -89,7 +89,7 @@ def features_query(
 ) -> str:
     """The select of the share's rows and features, its parameters inlined for COPY."""
     bounds = {"start": interval_start, "end": interval_end}
-    return inline(connection, FEATURES_OF_SHARE, {**bounds, **share.params})
+    return inline(connection, FEATURES_OF_SHARE_SQL, {**bounds, **share.params})
 
 
 def stream_features(
@@ -143,7 +143,7 @@ def score_share(
         # Read under the lock: a day is published only by a holder of the whole day.
         generation = published_generation(writing, day) + 1
         writing.execute(
-            sa.text(_DELETE_SHARE), {**window, **share.params, "generation": generation}
+            sa.text(_DELETE_SHARE_SQL), {**window, **share.params, "generation": generation}
         )
         scored = alerts = number = 0
         watch = Stopwatch()

@@ -13,7 +13,7 @@ from fraud.bulk import copy_frame
 from fraud.simulation.generate import LABEL_COLUMNS, TRANSACTION_COLUMNS, Simulation
 from fraud.timing import Stopwatch
 
-_NEXT_TRANSACTION_ID = "select coalesce(max(transaction_id), 0) + 1 from raw.transactions"
+_NEXT_TRANSACTION_ID_SQL = "select coalesce(max(transaction_id), 0) + 1 from raw.transactions"
 
 
 def _iso_utc(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -53,4 +53,4 @@ def write_simulation(
 
 def next_transaction_id(connection: Connection) -> int:
     """The id the next simulated transaction should take: one above the largest stored."""
-    return int(connection.execute(sa.text(_NEXT_TRANSACTION_ID)).scalar_one())
+    return int(connection.execute(sa.text(_NEXT_TRANSACTION_ID_SQL)).scalar_one())

@@ -67,19 +67,19 @@ def test_train_reports_what_it_read_each_phase_and_the_decision(
 ) -> None:
     monkeypatch.setenv("FRAUD_TRAIN_DAYS", "14")
     monkeypatch.setenv("FRAUD_VALIDATION_DAYS", "7")
-    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_SHARE", "1.0")
+    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_FRACTION", "1.0")
     first = _run(capsys, "train", "--as-of", LAST_DAY.isoformat())
     assert first["decision"] == "bootstrapped"
-    assert first["genuine_share"] == 1.0
+    assert first["genuine_fraction"] == 1.0
     assert first["training_rows"] > first["training_frauds"] > 0
     assert set(first["seconds"]) >= {"datasets", "fit", "evaluate_and_log", "decide", "total"}
     assert first["peak_rss_mib"] > 100
 
-    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_SHARE", "0.4")
+    monkeypatch.setenv("FRAUD_TRAINING_GENUINE_FRACTION", "0.4")
     monkeypatch.setenv("FRAUD_TRAINING_MIN_GENUINE_ROWS", "0")
     second = _run(capsys, "train", "--as-of", LAST_DAY.isoformat())
     assert second["version"] == first["version"] + 1
     assert second["decision"] in {"promoted", "rejected"}
-    assert second["genuine_share"] == 0.4
+    assert second["genuine_fraction"] == 0.4
     assert second["training_frauds"] == first["training_frauds"]
     assert second["training_rows"] < first["training_rows"]

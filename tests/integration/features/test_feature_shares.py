@@ -127,9 +127,9 @@ def test_rebuilding_one_share_replaces_only_its_rows(
     assert runs == {0: "first", 1: "again", 2: "first"}
 
 
-@pytest.mark.parametrize("genuine_share", [1.0, 0.3])
+@pytest.mark.parametrize("genuine_fraction", [1.0, 0.3])
 def test_a_training_window_read_in_chunks_equals_build_features(
-    bank: Bank, genuine_share: float
+    bank: Bank, genuine_fraction: float
 ) -> None:
     start = day_interval(FIRST_DAY + timedelta(days=38))[0]
     end = start + timedelta(days=7)
@@ -140,7 +140,7 @@ def test_a_training_window_read_in_chunks_equals_build_features(
         end=end,
         cutoff=cutoff,
         label_delay_days=DELAY,
-        sampling=Sampling(genuine_share, seed=5),
+        sampling=Sampling(genuine_fraction, seed=5),
         chunk_rows=150,
     )
     assert read.chunks > 1 and read.rows == len(frame)
@@ -156,7 +156,7 @@ def test_a_training_window_read_in_chunks_equals_build_features(
     frauds = in_window["transaction_id"].isin(known)
     assert frame["is_fraud"].sum() == frauds.sum()
     genuine = frame[frame["is_fraud"] == 0]
-    assert (genuine["weight"] == 1 / genuine_share).all()
+    assert (genuine["weight"] == 1 / genuine_fraction).all()
     assert (frame.loc[frame["is_fraud"] == 1, "weight"] == 1.0).all()
     # A card's genuine payments are all read or none.
     window_genuine = in_window[~frauds.to_numpy()]
@@ -164,8 +164,8 @@ def test_a_training_window_read_in_chunks_equals_build_features(
     assert genuine["transaction_id"].tolist() == sorted(
         window_genuine.loc[window_genuine["customer_id"].isin(kept_cards), "transaction_id"]
     )
-    if genuine_share == 1.0:
+    if genuine_fraction == 1.0:
         assert len(frame) == len(in_window)
     else:
         share = len(kept_cards) / window_genuine["customer_id"].nunique()
-        assert abs(share - genuine_share) < 0.1
+        assert abs(share - genuine_fraction) < 0.1

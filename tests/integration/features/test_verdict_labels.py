@@ -232,7 +232,7 @@ def test_a_retraining_as_of_d_ignores_verdicts_recorded_after_d(
         "FRAUD_LABEL_DELAY_DAYS": DELAY,
         "FRAUD_TRAIN_DAYS": 7,
         "FRAUD_VALIDATION_DAYS": 7,
-        "FRAUD_TRAINING_GENUINE_SHARE": 0.5,
+        "FRAUD_TRAINING_GENUINE_FRACTION": 0.5,
         "FRAUD_TRAINING_MIN_GENUINE_ROWS": 0,
         "FRAUD_FEATURE_CHUNK_ROWS": 500,
     }.items():

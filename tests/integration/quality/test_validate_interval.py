@@ -522,7 +522,7 @@ def test_text_is_stored_verbatim_and_never_executed(engine: Engine, artifact_dir
         interval_end=NEXT_DAY + timedelta(days=1),
         known_ids=frozenset(),
         volume_history=(),
-        gate=GateConfig(max_quarantine_share=1.0),
+        gate=GateConfig(max_quarantine_fraction=1.0),
         context_dir=artifact_dir / "gx",
         build_docs=False,
     )

@@ -32,7 +32,7 @@ from fraud.config import ConfigError, GateConfig, PsiBands, load_settings
         ({"FRAUD_FEATURE_CHUNK_ROWS": "50000"}, "feature_chunk_rows", 50_000),
         ({}, "retention_days", None),
         ({"FRAUD_RETENTION_DAYS": "90"}, "retention_days", 90),
-        ({"FRAUD_TRAINING_GENUINE_SHARE": "0.5"}, "training_genuine_share", 0.5),
+        ({"FRAUD_TRAINING_GENUINE_FRACTION": "0.5"}, "training_genuine_share", 0.5),
         ({}, "training_genuine_share", 0.1),
         (
             {"FRAUD_TRAINING_MAX_GENUINE_ROWS": "1000", "FRAUD_TRAINING_MIN_GENUINE_ROWS": "0"},
@@ -76,8 +76,11 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
             "^FRAUD_SCORE_PARTITIONS='4' and FRAUD_SCORE_SHARES='2' disagree: set FRAUD_SCORE_SHARES only$",
         ),
         ({"FRAUD_RETENTION_DAYS": "30"}, "FRAUD_RETENTION_DAYS must be at least 31"),
-        ({"FRAUD_TRAINING_GENUINE_SHARE": "0"}, "FRAUD_TRAINING_GENUINE_SHARE must be above 0"),
-        ({"FRAUD_TRAINING_GENUINE_SHARE": "1.5"}, "and at most 1"),
+        (
+            {"FRAUD_TRAINING_GENUINE_FRACTION": "0"},
+            "FRAUD_TRAINING_GENUINE_FRACTION must be above 0",
+        ),
+        ({"FRAUD_TRAINING_GENUINE_FRACTION": "1.5"}, "and at most 1"),
         ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "0"}, "FRAUD_TRAINING_MAX_GENUINE_ROWS must be"),
         ({"FRAUD_TRAINING_MAX_GENUINE_ROWS": "1000"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
         ({"FRAUD_TRAINING_MIN_GENUINE_ROWS": "-1"}, "FRAUD_TRAINING_MIN_GENUINE_ROWS must be"),
@@ -132,7 +135,7 @@ def test_an_old_name_says_once_which_new_name_to_use(caplog: pytest.LogCaptureFi
     [
         ({}, GateConfig()),
         ({"FRAUD_AMOUNT_CEILING": "500"}, GateConfig(amount_ceiling=500.0)),
-        ({"FRAUD_MAX_QUARANTINE_SHARE": "0.2"}, GateConfig(max_quarantine_share=0.2)),
+        ({"FRAUD_MAX_QUARANTINE_FRACTION": "0.2"}, GateConfig(max_quarantine_fraction=0.2)),
         ({"FRAUD_MIN_VOLUME_HISTORY_DAYS": "3"}, GateConfig(min_volume_history_days=3)),
         (
             {"FRAUD_VOLUME_BAND_LOW": "0.5", "FRAUD_VOLUME_BAND_HIGH": "2"},

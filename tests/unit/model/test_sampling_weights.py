@@ -121,16 +121,17 @@ def test_a_model_fitted_on_a_weighted_sample_keeps_calibrated_probabilities() ->
 )
 def test_the_share_reads_between_the_floor_and_the_cap(rows: int, expected: float) -> None:
     sampling = sampling_for(rows, share=0.1, min_rows=500_000, max_rows=2_000_000, seed=7)
-    assert sampling.genuine_share == pytest.approx(expected)
+    assert sampling.genuine_fraction == pytest.approx(expected)
     assert sampling.seed == 7
     assert sampling.genuine_weight == pytest.approx(1 / expected)
 
 
 def test_no_floor_keeps_the_share_and_an_empty_window_reads_whole() -> None:
     assert (
-        sampling_for(68_000, share=0.1, min_rows=0, max_rows=2_000_000, seed=0).genuine_share == 0.1
+        sampling_for(68_000, share=0.1, min_rows=0, max_rows=2_000_000, seed=0).genuine_fraction
+        == 0.1
     )
     assert (
-        sampling_for(0, share=0.1, min_rows=500_000, max_rows=2_000_000, seed=0).genuine_share
+        sampling_for(0, share=0.1, min_rows=500_000, max_rows=2_000_000, seed=0).genuine_fraction
         == 1.0
     )
