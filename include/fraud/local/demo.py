@@ -120,6 +120,7 @@ def bring_up(days: int, nights: int, timeout_seconds: float = 900.0) -> int:
     _say(f"running the nightly pipeline for {plan.nights} night(s) from {plan.schedule_start}")
     remaining = max(timeout_seconds - (time.monotonic() - started), 60.0)
     wait_for_nights(api, dag_ids.NIGHTLY, plan.nights, remaining, _say)
+    _play_investigators(warehouse, plan, settings.review_capacity)
     _say(f"done in {time.monotonic() - started:.0f}s")
     print_summary(paths, settings, warehouse)
     warehouse.dispose()
@@ -140,6 +141,30 @@ def _seed_if_empty(warehouse: sa.Engine, plan: DemoPlan) -> None:
         simulation = simulate(params, progress=_say)
         transactions, labels = write_simulation(connection, simulation, progress=_say)
     _say(f"seeded {transactions} transactions and {labels} labels")
+
+
+def _play_investigators(warehouse: sa.Engine, plan: DemoPlan, capacity: int) -> None:
+    """The simulated investigators' mornings after the nights, in simulated time, as the owner.
+
+    The scheduler runs the nights back to back, so the mornings are played once they are all
+    scored: each verdict is decided and recorded the morning after its night, and a morning
+    already played records nothing new. The page then shows the alert precision by verdict.
+    """
+    from fraud.simulation.investigators import InvestigatorParams, review_morning
+
+    params = InvestigatorParams(capacity=capacity)
+    reviewed = recorded = 0
+    for offset in range(plan.nights):
+        with warehouse.begin() as connection:
+            morning = review_morning(
+                connection, plan.schedule_start + timedelta(days=offset), params
+            )
+        reviewed += morning.cards_reviewed
+        recorded += morning.verdicts_recorded
+    _say(
+        f"simulated investigators: {reviewed} cards reviewed over {plan.nights} mornings"
+        f" (up to FRAUD_REVIEW_CAPACITY={capacity} a morning), {recorded} new verdicts"
+    )
 
 
 def _bootstrap_champion(
