@@ -22,9 +22,9 @@ import sqlalchemy as sa
 
 from fraud.config import load_settings
 from fraud.db import create_warehouse_engine
+from fraud.gates import GateConfig
 from fraud.masking import mask_url
 from fraud.migrations import migrate
-from fraud.quality.checks import GateConfig
 from fraud.quality.validate import ValidationOutcome, validate_interval
 from fraud.scratch import scratch_database, unique_name
 

@@ -17,10 +17,11 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud.config import PsiBands, Settings
+from fraud.config import Settings
 from fraud.dashboard.live import LiveModel, load_live_model, window
 from fraud.dashboard.reviews import Reviews, load_reviews
 from fraud.db import sqlalchemy_url
+from fraud.gates import PsiBands
 
 ANALYST_ROLE = "fraud_analyst"
 NIGHTS = 14

@@ -18,7 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fraud.config import MetricGate, Settings
+from fraud.config import Settings
+from fraud.gates import MetricGate
 from fraud.model import registry
 from fraud.model.artifacts import VALIDATION_FRAME
 from fraud.model.challenger import Challenger

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.bulk import copy_frame, copy_out_chunks, copy_out_table, inline
-from fraud.config import PsiBands, Settings
+from fraud.config import Settings
+from fraud.gates import PsiBands
 from fraud.model import registry
 from fraud.model.artifacts import DRIFT_REFERENCE, REFERENCE_SAMPLE
 from fraud.model.reference import MONITORED_SCORE, NOT_MONITORED, DriftReference

@@ -13,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-# The gate's thresholds are declared once, in fraud.config; the stage re-exports them.
-from fraud.config import GateConfig as GateConfig
 from fraud.dates import checked_interval
+
+# The gate's thresholds are declared once, in fraud.config; the stage re-exports them.
+from fraud.gates import GateConfig
 from fraud.quality.suites import (
     ExpectationFailure,
     RowFailure,

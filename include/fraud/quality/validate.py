@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from fraud.dates import checked_interval, day_span
+from fraud.gates import GateConfig
 from fraud.locks import advisory_lock, night_lock_key
 from fraud.partitions import ensure_partitions
-from fraud.quality.checks import CheckResult, GateConfig, VolumeBand, check_frame, check_labels
+from fraud.quality.checks import CheckResult, VolumeBand, check_frame, check_labels
 from fraud.quality.extract import (
     INTERVAL_SNAPSHOT,
     LABEL_COLUMNS,

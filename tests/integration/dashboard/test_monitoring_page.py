@@ -31,12 +31,13 @@ import pytest
 import sqlalchemy as sa
 from fraud_monitoring import DATA_DOCS_POLICY, REPORT_POLICY
 
-from fraud.config import PsiBands, load_settings
+from fraud.config import load_settings
 from fraud.dashboard.charts import LEFT, WIDTH
 from fraud.dashboard.data import analyst_engine, load_dashboard
 from fraud.dashboard.html import CONTENT_SECURITY_POLICY
 from fraud.dates import day_interval
 from fraud.db import create_warehouse_engine
+from fraud.gates import PsiBands
 from fraud.local.demo import last_night
 from fraud.monitoring.alerts import record_alert
 from fraud.monitoring.report import write_evidently_report

@@ -29,9 +29,9 @@ from fraud.bulk import copy_frame
 from fraud.config import load_settings
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
+from fraud.gates import GateConfig
 from fraud.model.registry import RegisteredModel
 from fraud.monitoring.performance import PerformanceConfig, nightly_performance
-from fraud.quality.checks import GateConfig
 from fraud.quality.validate import validate_interval
 from fraud.scoring.score import mark_top_k, score_share
 from fraud.shares import Share

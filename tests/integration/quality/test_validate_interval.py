@@ -25,8 +25,9 @@ from fraud.bulk import copy_frame
 from fraud.cli import main
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
+from fraud.gates import GateConfig
 from fraud.model.registry import RegisteredModel
-from fraud.quality.checks import QUARANTINE_SHARE, GateConfig, check_frame
+from fraud.quality.checks import QUARANTINE_SHARE, check_frame
 from fraud.quality.extract import TRANSACTION_COLUMNS
 from fraud.quality.quarantine import quarantine_records, write_quarantine
 from fraud.quality.validate import BatchValidationError, ValidationOutcome, validate_interval

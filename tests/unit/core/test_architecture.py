@@ -25,6 +25,7 @@ CORE = {
     "fraud.dag_ids",
     "fraud.dates",
     "fraud.db",
+    "fraud.gates",
     "fraud.labels",
     "fraud.links",
     "fraud.locks",

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from fraud.config import ConfigError, GateConfig, PsiBands, load_settings
+from fraud.config import ConfigError, load_settings
+from fraud.gates import GateConfig, PsiBands
 
 
 @pytest.mark.parametrize(

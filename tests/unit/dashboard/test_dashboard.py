@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fraud.config import PsiBands, Settings
+from fraud.config import Settings
 from fraud.dashboard.data import (
     Alert,
     ArtifactNotFound,
@@ -26,6 +26,7 @@ from fraud.dashboard.data import (
 )
 from fraud.dashboard.html import render_page
 from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
+from fraud.gates import PsiBands
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from fraud.config import PsiBands
 from fraud.dashboard.data import Alert, Cell, Dashboard, DriftGrid, DriftRow, Night
 from fraud.dashboard.html import CONTENT_SECURITY_POLICY, render_page
 from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
+from fraud.gates import PsiBands
 
 NOW = datetime(2026, 3, 21, tzinfo=UTC)
 NIGHTS = window(NOW.date(), nights=3)

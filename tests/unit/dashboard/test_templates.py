@@ -11,7 +11,6 @@ from html.parser import HTMLParser
 import pytest
 from jinja2 import UndefinedError
 
-from fraud.config import PsiBands
 from fraud.dashboard.data import (
     Alert,
     Cell,
@@ -24,6 +23,7 @@ from fraud.dashboard.data import (
 )
 from fraud.dashboard.html import environment, render_page
 from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
+from fraud.gates import PsiBands
 
 NOW = datetime(2026, 3, 21, tzinfo=UTC)
 NIGHTS = window(NOW.date(), nights=3)

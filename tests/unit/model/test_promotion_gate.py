@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from fraud.config import MetricGate
+from fraud.gates import MetricGate
 from fraud.model.promotion import apply_gate
 
 GATE = (

@@ -12,7 +12,7 @@ from evidently.legacy.calculations.stattests import psi_stat_test
 from evidently.legacy.calculations.stattests.utils import get_binned_data
 from evidently.legacy.core import ColumnType
 
-from fraud.config import PsiBands
+from fraud.gates import PsiBands
 from fraud.model.reference import (
     MISSING,
     UNSEEN,
