@@ -233,7 +233,8 @@ def review_morning(
             frame
             for frame in (
                 retries[retries["customer_id"].isin(retry_cards)],
-                queue[queue["customer_id"].isin(fresh_cards)],
+                # A retried card alerted again tonight: one call covers both nights.
+                queue[queue["customer_id"].isin([*retry_cards, *fresh_cards])],
             )
             if not frame.empty
         ]

@@ -102,12 +102,38 @@ def test_an_unreached_card_goes_back_to_the_queue_once(
 ) -> None:
     unreachable = InvestigatorParams(capacity=1, unreachable_fraud=1, unreachable_genuine=1)
     reachable = InvestigatorParams(capacity=1, unreachable_fraud=0, unreachable_genuine=0)
+    # Card 13 is alerted again the next night: its retry covers that night's payment too.
+    next_night = NIGHT + timedelta(days=1)
+    again = FIRST_ID + 900
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("select staging.ensure_day_partitions(:day)"), {"day": next_night}
+        )
+        values = {"id": again, "at": day_interval(next_night)[0] + timedelta(hours=2)}
+        connection.execute(
+            sa.text(
+                "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
+                " terminal_id, tx_amount) values (:id, :at, 13, 3, 25.00)"
+            ),
+            values,
+        )
+        connection.execute(
+            sa.text(
+                "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
+                " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
+                " is_alert, run_id) values (:id, :at, 13, 3, 25.00, 0.5, 'm', 1, true, 'sim')"
+            ),
+            values,
+        )
     with engine.begin() as connection:
         first = review_morning(connection, NIGHT, unreachable)  # card 13, the strongest left
-        retried = review_morning(connection, NIGHT + timedelta(days=1), unreachable)
+        retried = review_morning(connection, next_night, unreachable)
         after = review_morning(connection, NIGHT + timedelta(days=2), reachable)
     assert (first.cards_reviewed, first.cards_unreachable) == (1, 1)
     assert (retried.cards_reviewed, retried.cards_unreachable) == (1, 1)
-    assert after.cards_reviewed == 0
-    outcomes = [outcome for id_, (outcome, _, _) in _verdicts(engine).items() if id_ in night[13]]
+    # Night NIGHT's card is done after its one retry; its next night's payment gets its own.
+    assert (after.cards_reviewed, after.cards_unreachable) == (1, 0)
+    verdicts = _verdicts(engine)
+    outcomes = [outcome for id_, (outcome, _, _) in verdicts.items() if id_ in night[13]]
     assert outcomes == ["unreachable"] * 2
+    assert verdicts[again][0] == "genuine_confirmed"  # the latest: reached on its retry
