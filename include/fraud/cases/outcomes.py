@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fraud.atomic_files import write_whole_bytes
+from fraud.labels import VerdictRow, record_verdicts
 
 COLUMNS = ("transaction_id", "outcome", "decided_by", "decided_at", "note")
 OUTCOMES = ("fraud_confirmed", "genuine_confirmed", "unreachable")
@@ -33,20 +34,6 @@ select transaction_id, tx_datetime from cases.payment_times(:ids)
 """
 
 DATABASE_NOW_SQL = "select now()"
-
-INSERT_VERDICTS_SQL = """
-insert into cases.alert_outcomes (transaction_id, outcome, decided_by, decided_at, note)
-select *
-from unnest(
-    cast(:transaction_ids as bigint[]),
-    cast(:outcomes as text[]),
-    cast(:decided_by as text[]),
-    cast(:decided_at as timestamptz[]),
-    cast(:notes as text[])
-)
-on conflict (transaction_id, outcome, decided_by, decided_at, coalesce(note, '')) do nothing
-returning outcome_id
-"""
 
 
 class VerdictImportError(ValueError):
@@ -229,19 +216,11 @@ def import_verdicts(connection: Connection, path: Path, *, skip_bad: bool = Fals
 
 def _insert(connection: Connection, verdicts: Sequence[Verdict]) -> int:
     """Insert the verdicts; an identical stored one is left alone. Returns how many went in."""
-    if not verdicts:
-        return 0
-    inserted = connection.execute(
-        sa.text(INSERT_VERDICTS_SQL),
-        {
-            "transaction_ids": [verdict.transaction_id for verdict in verdicts],
-            "outcomes": [verdict.outcome for verdict in verdicts],
-            "decided_by": [verdict.decided_by for verdict in verdicts],
-            "decided_at": [verdict.decided_at for verdict in verdicts],
-            "notes": [verdict.note for verdict in verdicts],
-        },
-    )
-    return len(inserted.fetchall())
+    rows = [
+        VerdictRow(v.transaction_id, v.outcome, v.decided_by, v.decided_at, v.note)
+        for v in verdicts
+    ]
+    return record_verdicts(connection, rows)
 
 
 def rejects_path(path: Path) -> Path:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from fraud.bulk import read_frame
 from fraud.dates import day_interval
+from fraud.labels import VerdictRow, record_verdicts
 
 INVESTIGATOR = "simulated-investigator"
 
@@ -100,23 +101,6 @@ select distinct transactions.customer_id
 from cases.alert_outcomes
 inner join raw.transactions on transactions.transaction_id = alert_outcomes.transaction_id
 where alert_outcomes.decided_at = :morning and alert_outcomes.decided_by = :investigator
-"""
-
-INSERT_VERDICTS_SQL = """
-insert into cases.alert_outcomes (
-    transaction_id, outcome, decided_by, decided_at, note, recorded_at
-)
-select *
-from unnest(
-    cast(:transaction_ids as bigint[]),
-    cast(:outcomes as text[]),
-    cast(:decided_by as text[]),
-    cast(:decided_at as timestamptz[]),
-    cast(:notes as text[]),
-    cast(:decided_at as timestamptz[])
-)
-on conflict (transaction_id, outcome, decided_by, decided_at, coalesce(note, '')) do nothing
-returning outcome_id
 """
 
 
@@ -257,17 +241,10 @@ def review_morning(
 
 def _record(connection: Connection, verdicts: pd.DataFrame, decided_at: datetime) -> int:
     """Insert the verdicts as decided and recorded at ``decided_at``; return how many went in."""
-    if verdicts.empty:
-        return 0
-    count = len(verdicts)
-    inserted = connection.execute(
-        sa.text(INSERT_VERDICTS_SQL),
-        {
-            "transaction_ids": [int(value) for value in verdicts["transaction_id"]],
-            "outcomes": [str(value) for value in verdicts["outcome"]],
-            "decided_by": [INVESTIGATOR] * count,
-            "decided_at": [decided_at] * count,
-            "notes": [None] * count,
-        },
-    )
-    return len(inserted.fetchall())
+    rows = [
+        VerdictRow(int(transaction_id), str(outcome), INVESTIGATOR, decided_at)
+        for transaction_id, outcome in zip(
+            verdicts["transaction_id"], verdicts["outcome"], strict=True
+        )
+    ]
+    return record_verdicts(connection, rows, recorded_at=decided_at)
