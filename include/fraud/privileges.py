@@ -169,6 +169,14 @@ GRANTS: tuple[Grant, ...] = (
         "cases.frauds_known(since timestamp with time zone, as_of timestamp with time zone)",
         ("EXECUTE",),
     ),
+    # The investigators' figures of a range of nights, for the page and analysts; it reads as
+    # its owner, as the views do.
+    Grant(
+        ANALYST,
+        "function",
+        "analytics.alert_reviews(first_night date, last_night date)",
+        ("EXECUTE",),
+    ),
     # The pipeline reads verdicts (labels, the known-card rule), never writes them.
     Grant(PIPELINE, "schema", "cases", ("USAGE",)),
     Grant(PIPELINE, "table", "cases.alert_outcomes", ("SELECT",)),

@@ -1,7 +1,8 @@
 """What the investigators found, for the page: alert precision by verdict the morning after each
 night, the open queue and the verdicts a later chargeback contradicts.
 
-Read from ``analytics.alert_reviews_daily`` as ``fraud_analyst``. A night's precision by verdict
+Read through ``analytics.alert_reviews(first, last)`` (``analytics.alert_reviews_daily`` for a
+range of nights, reading only those nights) as ``fraud_analyst``. A night's precision by verdict
 is known the morning after it, so its point stands on the next night, as the chargebacks' alert
 precision stands on the night that measured it.
 """
@@ -20,7 +21,7 @@ from fraud.dashboard.charts import Series
 
 VERDICT_SERIES = "1 day of investigator verdicts"
 
-# The window's nights, and every older night that still has an open card.
+# The window's nights, each read from its own day partitions only.
 REVIEWS_SQL = """
 select
     tx_date,
@@ -31,8 +32,7 @@ select
     cards_open,
     verdicts_contradicted,
     alert_precision_by_verdict
-from analytics.alert_reviews_daily
-where tx_date >= :first and tx_date <= :last
+from analytics.alert_reviews(cast(:first as date), cast(:last as date))
 """
 
 

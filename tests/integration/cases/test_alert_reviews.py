@@ -125,3 +125,29 @@ def test_the_page_puts_the_morning_precision_on_the_next_night(analyst: Engine) 
     assert (reviews.cards_open, reviews.oldest_open_night, reviews.open_age_days) == (1, NIGHT, 2)
     assert (reviews.cards_reviewed, reviews.cards_reached, reviews.unreachable_rate) == (2, 1, 0.5)
     assert reviews.verdicts_contradicted == 1
+
+
+def test_the_bounded_function_gives_the_views_rows(analyst: Engine) -> None:
+    with analyst.connect() as connection:
+        bounded = (
+            connection.execute(
+                sa.text("select * from analytics.alert_reviews(:first, :last)"),
+                {"first": NIGHT - timedelta(days=1), "last": NIGHT},
+            )
+            .mappings()
+            .all()
+        )
+        whole = (
+            connection.execute(
+                sa.text("select * from analytics.alert_reviews_daily where tx_date = :night"),
+                {"night": NIGHT},
+            )
+            .mappings()
+            .all()
+        )
+        after = connection.execute(
+            sa.text("select * from analytics.alert_reviews(:first, :last)"),
+            {"first": NIGHT + timedelta(days=1), "last": NIGHT + timedelta(days=9)},
+        ).all()
+    assert [dict(row) for row in bounded] == [dict(row) for row in whole]
+    assert after == []
