@@ -184,6 +184,7 @@ GRANTS: tuple[Grant, ...] = (
     Grant(INVESTIGATOR, "database", "", ("CONNECT",)),
     Grant(INVESTIGATOR, "schema", "cases", ("USAGE",)),
     Grant(INVESTIGATOR, "table", "cases.alert_queue", ("SELECT",)),
+    Grant(INVESTIGATOR, "function", "cases.alert_queue_of(night date)", ("EXECUTE",)),
     Grant(INVESTIGATOR, "table", "cases.alert_outcomes", _LEDGER),
     # An import checks each verdict against its payment's time, and reads nothing else of raw.*.
     Grant(INVESTIGATOR, "function", "cases.payment_times(ids bigint[])", ("EXECUTE",)),

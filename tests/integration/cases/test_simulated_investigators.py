@@ -17,6 +17,10 @@ NIGHT = date(2026, 4, 1)
 FIRST_ID = 2_000_000_000_000
 # card: (top score, payments, frauds among them)
 CARDS = {11: (0.95, 3, 2), 12: (0.90, 2, 0), 13: (0.40, 2, 1), 14: (0.10, 1, 0)}
+# A perfect team with room for two cards, nine hours after the night.
+FIRST_MORNING = InvestigatorParams(
+    capacity=2, delay_hours=9, unreachable_fraud=0, unreachable_genuine=0, error_rate=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +79,7 @@ def _verdicts(engine: Engine) -> dict[int, tuple[str, datetime, datetime]]:
 def test_a_morning_reviews_the_strongest_cards_up_to_the_capacity(
     engine: Engine, night: dict[int, list[int]]
 ) -> None:
-    params = InvestigatorParams(
-        capacity=2, delay_hours=9, unreachable_fraud=0, unreachable_genuine=0, error_rate=0
-    )
+    params = FIRST_MORNING
     with engine.begin() as connection:
         outcome = review_morning(connection, NIGHT, params)
     assert (outcome.cards_in_queue, outcome.cards_reviewed, outcome.verdicts_recorded) == (4, 2, 5)
@@ -126,6 +128,8 @@ def test_an_unreached_card_goes_back_to_the_queue_once(
             values,
         )
     with engine.begin() as connection:
+        # The first test's morning (cards 11 and 12), played again: nothing new if it ran here.
+        review_morning(connection, NIGHT, FIRST_MORNING)
         first = review_morning(connection, NIGHT, unreachable)  # card 13, the strongest left
         retried = review_morning(connection, next_night, unreachable)
         after = review_morning(connection, NIGHT + timedelta(days=2), reachable)
