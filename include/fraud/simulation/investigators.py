@@ -28,31 +28,17 @@ from fraud.labels import VerdictRow, record_verdicts
 
 INVESTIGATOR = "simulated-investigator"
 
+# The night's queue (cases.alert_queue_of: every payment of each alerted card, published
+# generation only) with each card's top score and each payment's truth.
 ALERTED_CARDS_SQL = """
-with night as (
-    select
-        transaction_scores.transaction_id,
-        transaction_scores.customer_id,
-        transaction_scores.tx_datetime,
-        transaction_scores.score,
-        transaction_scores.is_alert
-    from scoring.transaction_scores
-    left join scoring.scored_day on scored_day.tx_date = :night
-    where transaction_scores.tx_datetime >= :night_start
-        and transaction_scores.tx_datetime < :night_end
-        and transaction_scores.generation = coalesce(scored_day.generation, 0)
-)
-
 select
-    night.transaction_id,
-    night.customer_id,
-    max(night.score) over (partition by night.customer_id) as card_score,
+    queue.transaction_id,
+    queue.customer_id,
+    max(queue.score) over (partition by queue.customer_id) as card_score,
     coalesce(fraud_labels.is_fraud, false) as is_fraud
-from night
-left join raw.fraud_labels on fraud_labels.transaction_id = night.transaction_id
-where night.customer_id in (select customer_id from night where is_alert)
+from cases.alert_queue_of(:night) as queue
+left join raw.fraud_labels on fraud_labels.transaction_id = queue.transaction_id
 """
-
 # Cards of the night before whose only review so far found nobody to talk to.
 UNREACHED_CARDS_SQL = """
 with verdicts as (
