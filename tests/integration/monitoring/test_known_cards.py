@@ -85,58 +85,62 @@ PAYMENTS = [
 ]
 
 
-def test_monitoring_leaves_known_cards_out_of_the_stored_card_precision(bank: Bank) -> None:
-    settings = load_settings()
-    with bank.engine.begin() as connection:
-        connection.execute(sa.text("select staging.ensure_day_partitions(:day)"), {"day": DAY})
-        connection.execute(
-            sa.text(
-                "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
-                " terminal_id, tx_amount) values (:id, :at, :card, 7, 20)"
-            ),
-            [{"id": id_, "at": at, "card": card} for id_, card, at, _, _ in PAYMENTS],
-        )
-        connection.execute(
-            sa.text(
-                "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
-                " values (:id, true, :reported)"
-            ),
-            [{"id": id_, "reported": reported} for id_, _, _, _, reported in PAYMENTS if reported],
-        )
-        connection.execute(
-            sa.text(
-                "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
-                " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
-                " is_alert, run_id) values (:id, :at, :card, 7, 20, :score, :model_name, 1,"
-                " false, 'known_cards_test')"
-            ),
-            [
-                {
-                    "id": id_,
-                    "at": at,
-                    "card": card,
-                    "score": score,
-                    "model_name": settings.model_name,
-                }
-                for id_, card, at, score, _ in PAYMENTS
-                if score is not None
-            ],
-        )
-    night = midnight(DAY + timedelta(days=MATURITY))
+def _write_payments(connection: sa.Connection, day: date, payments: list, model_name: str) -> None:
+    """The payments of ``day`` and the days before it, their fraud reports, and the scores of
+    ``day`` (a payment with a score), as the nightly steps would have left them."""
+    connection.execute(sa.text("select staging.ensure_day_partitions(:day)"), {"day": day})
+    connection.execute(
+        sa.text(
+            "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
+            " terminal_id, tx_amount) values (:id, :at, :card, 7, 20)"
+        ),
+        [{"id": id_, "at": at, "card": card} for id_, card, at, _, _ in payments],
+    )
+    connection.execute(
+        sa.text(
+            "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
+            " values (:id, true, :reported)"
+        ),
+        [{"id": id_, "reported": reported} for id_, _, _, _, reported in payments if reported],
+    )
+    connection.execute(
+        sa.text(
+            "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
+            " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
+            " is_alert, run_id) values (:id, :at, :card, 7, 20, :score, :model_name, 1,"
+            " false, 'known_cards_test')"
+        ),
+        [
+            {"id": id_, "at": at, "card": card, "score": score, "model_name": model_name}
+            for id_, card, at, score, _ in payments
+            if score is not None
+        ],
+    )
+
+
+def _measured(bank: Bank, day: date, columns: str) -> sa.Row:
+    """Measure ``day`` as the night ``MATURITY`` days later does; its stored row's ``columns``."""
+    night = midnight(day + timedelta(days=MATURITY))
     nightly_performance(
         bank.engine,
-        PerformanceConfig.of(settings),
+        PerformanceConfig.of(load_settings()),
         interval_start=night,
         interval_end=night + timedelta(days=1),
     )
     with bank.engine.connect() as connection:
-        row = connection.execute(
+        return connection.execute(
             sa.text(
-                "select frauds_known, average_precision, card_precision_at_100"
-                " from monitoring.model_performance where date = :day and maturity_days = :maturity"
+                f"select {columns} from monitoring.model_performance"
+                " where date = :day and maturity_days = :maturity"
             ),
-            {"day": DAY, "maturity": MATURITY},
+            {"day": day, "maturity": MATURITY},
         ).one()
+
+
+def test_monitoring_leaves_known_cards_out_of_the_stored_card_precision(bank: Bank) -> None:
+    with bank.engine.begin() as connection:
+        _write_payments(connection, DAY, PAYMENTS, load_settings().model_name)
+    row = _measured(bank, DAY, "frauds_known, average_precision, card_precision_at_100")
     # Cards 2 and 3 are found; card 1's payment still counts as a fraud for the other metrics.
     assert row.card_precision_at_100 == pytest.approx(2 / 100)
     assert row.frauds_known == 3
@@ -172,25 +176,8 @@ VERDICTS = [
 
 
 def test_a_card_with_a_fraud_verdict_known_before_the_day_is_known(bank: Bank) -> None:
-    settings = load_settings()
     with bank.engine.begin() as connection:
-        connection.execute(
-            sa.text("select staging.ensure_day_partitions(:day)"), {"day": VERDICT_DAY}
-        )
-        connection.execute(
-            sa.text(
-                "insert into raw.transactions (transaction_id, tx_datetime, customer_id,"
-                " terminal_id, tx_amount) values (:id, :at, :card, 7, 20)"
-            ),
-            [{"id": id_, "at": at, "card": card} for id_, card, at, _, _ in VERDICT_PAYMENTS],
-        )
-        connection.execute(
-            sa.text(
-                "insert into raw.fraud_labels (transaction_id, is_fraud, reported_at)"
-                " values (:id, true, :reported)"
-            ),
-            [{"id": id_, "reported": at} for id_, _, _, _, at in VERDICT_PAYMENTS if at],
-        )
+        _write_payments(connection, VERDICT_DAY, VERDICT_PAYMENTS, load_settings().model_name)
         connection.execute(
             sa.text(
                 "insert into cases.alert_outcomes (transaction_id, outcome, decided_by,"
@@ -201,40 +188,7 @@ def test_a_card_with_a_fraud_verdict_known_before_the_day_is_known(bank: Bank) -
                 for id_, outcome, decided, recorded in VERDICTS
             ],
         )
-        connection.execute(
-            sa.text(
-                "insert into scoring.transaction_scores (transaction_id, tx_datetime,"
-                " customer_id, terminal_id, tx_amount, score, model_name, model_version,"
-                " is_alert, run_id) values (:id, :at, :card, 7, 20, :score, :model_name, 1,"
-                " false, 'known_cards_test')"
-            ),
-            [
-                {
-                    "id": id_,
-                    "at": at,
-                    "card": card,
-                    "score": score,
-                    "model_name": settings.model_name,
-                }
-                for id_, card, at, score, _ in VERDICT_PAYMENTS
-                if score is not None
-            ],
-        )
-    night = midnight(VERDICT_DAY + timedelta(days=MATURITY))
-    nightly_performance(
-        bank.engine,
-        PerformanceConfig.of(settings),
-        interval_start=night,
-        interval_end=night + timedelta(days=1),
-    )
-    with bank.engine.connect() as connection:
-        row = connection.execute(
-            sa.text(
-                "select frauds_known, card_precision_at_100, label_source"
-                " from monitoring.model_performance where date = :day and maturity_days = :maturity"
-            ),
-            {"day": VERDICT_DAY, "maturity": MATURITY},
-        ).one()
+    row = _measured(bank, VERDICT_DAY, "frauds_known, card_precision_at_100, label_source")
     # Card 2001 is left out as known; cards 2002 and 2003 are found. The figures themselves count
     # reported frauds only, and say so.
     assert row.card_precision_at_100 == pytest.approx(2 / 100)
