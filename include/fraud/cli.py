@@ -158,6 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop test cards with a fraud since this day reported before their test day"
         " (default: --train-start, as the Handbook)",
     )
+    evaluate.add_argument(
+        "--feedback-capacity",
+        type=_positive,
+        metavar="K",
+        help="replay the nights with investigators reviewing K cards each morning, and compare"
+        " the runs without and with their verdicts as labels",
+    )
+    evaluate.add_argument(
+        "--feedback-split",
+        action="store_true",
+        help="with --feedback-capacity: also try one model on the verdicts and one on the"
+        " other labels, averaged",
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=commands.evaluate)
 

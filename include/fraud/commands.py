@@ -18,6 +18,9 @@ from fraud.config import REPOSITORY_ROOT, ConfigError, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from fraud.config import Settings
+    from fraud.model.protocol import Protocol
+
 
 def print_payload(payload: object, as_json: bool) -> None:
     """Print a result as indented JSON, or as ``key: value`` lines."""
@@ -238,9 +241,12 @@ def evaluate(args: argparse.Namespace) -> int:
         args.test_end,
         args.known_cards_since,
     )
-    results = evaluate_protocol(
-        warehouse_engine(settings.require_database_url()), settings, protocol
-    )
+    engine = warehouse_engine(settings.require_database_url())
+    if args.feedback_split and args.feedback_capacity is None:
+        raise ConfigError("--feedback-split needs --feedback-capacity")
+    if args.feedback_capacity is not None:
+        return _evaluate_feedback(engine, settings, protocol, args)
+    results = evaluate_protocol(engine, settings, protocol)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -248,6 +254,32 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"{'':<20}" + "".join(f"{metric:>24}" for metric in metrics))
     for name, values in results.items():
         print(f"{name:<20}" + "".join(f"{values[metric]:>24.4f}" for metric in metrics))
+    return 0
+
+
+def _evaluate_feedback(
+    engine: Engine, settings: Settings, protocol: Protocol, args: argparse.Namespace
+) -> int:
+    """The protocol replayed without and with the investigators' verdicts as labels."""
+    from fraud.model.feedback_protocol import evaluate_with_feedback
+
+    results = evaluate_with_feedback(
+        engine, settings, protocol, args.feedback_capacity, split=args.feedback_split
+    )
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"investigators review {results['capacity']} cards a morning")
+    for run, outcome in results.items():
+        if not isinstance(outcome, dict):
+            continue
+        print(
+            f"{run}: {outcome['test_payments']} test payments,"
+            f" fraud stopped after a verdict {outcome['stopped_fraud_amount']:.2f}"
+            f" on {outcome['cards_stopped']} cards"
+        )
+        for name, values in outcome["metrics"].items():
+            print(f"  {name:<20}" + "".join(f"{m}={v:.4f}  " for m, v in values.items()))
     return 0
 
 

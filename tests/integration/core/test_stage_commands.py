@@ -83,3 +83,48 @@ def test_train_reports_what_it_read_each_phase_and_the_decision(
     assert second["genuine_fraction"] == 0.4
     assert second["training_frauds"] == first["training_frauds"]
     assert second["training_rows"] < first["training_rows"]
+
+
+def test_evaluate_replays_the_nights_without_and_with_the_investigators_verdicts(
+    bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_TRAINING_TIME_BUDGET_SECONDS", "2")
+    days = {
+        "--train-start": FIRST_DAY + timedelta(days=42),
+        "--train-end": FIRST_DAY + timedelta(days=48),
+        "--test-start": FIRST_DAY + timedelta(days=52),
+        "--test-end": LAST_DAY,
+    }
+    arguments = [item for option, day in days.items() for item in (option, day.isoformat())]
+    report = _run(
+        capsys, "evaluate", *arguments, "--delay-days", "3", "--feedback-capacity", "5",
+        "--feedback-split",
+    )  # fmt: skip
+    runs = ("delayed_only", "with_feedback", "with_feedback_split")
+    assert report["capacity"] == 5
+    # The same test payments in every run: the delayed-only run's known-card rule.
+    assert len({report[run]["test_payments"] for run in runs}) == 1
+    assert report["delayed_only"]["training_rows_with_verdict"] == 0
+    assert report["with_feedback"]["training_rows_with_verdict"] > 0
+    for run in runs:
+        outcome = report[run]
+        assert 0.0 <= outcome["metrics"]["model"]["average_precision"] <= 1.0
+        nights = {night for night, _, _ in outcome["alerts"]}
+        assert nights <= {(days["--test-start"] + timedelta(days=n)).isoformat() for n in range(8)}
+        for night in nights:
+            ranks = [rank for alerted, _, rank in outcome["alerts"] if alerted == night]
+            assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= 5
+        assert outcome["stopped_fraud_amount"] >= 0.0
+        assert sum(outcome["test_verdicts"].values()) > 0
+    assert set(report["with_feedback"]["metrics"]) == {
+        "model",
+        "logistic_regression",
+        "amount_rule",
+    }
+
+
+def test_feedback_split_needs_a_capacity(bank: str, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["evaluate", "--train-start", "2029-02-12", "--train-end", "2029-02-18"]
+    arguments += ["--delay-days", "3", "--test-start", "2029-02-22", "--test-end", "2029-03-01"]
+    assert main([*arguments, "--feedback-split"]) != 0
+    assert "--feedback-split needs --feedback-capacity" in capsys.readouterr().err
