@@ -20,6 +20,11 @@ rest. CP@100 of that oracle is the ceiling of any scorer under the definition.
 * ``scenario, this compromise``: the same, counting for a compromised-terminal fraud only the
   frauds of the compromise it belongs to (at that terminal since the compromise began) reported
   before the end of its day: a fraud of the terminal months earlier says nothing of today.
+* ``scenario, this compromise, with feedback``: the same, with investigators who review every
+  card and confirm each fraud the morning after its night (``fraud simulate-investigators``'
+  default delay, 10 hours): a fraud of the compromise is known from then if its report comes
+  later. The bound of the replay with feedback (``fraud evaluate --feedback-capacity``), whose
+  investigators review only the top cards of each night.
 * ``scenario 2 by window``: the issue's, with scenario 2 judged by the old window: isolates
   whether the two differ by the scenario 1 and 3 frauds the old one counted out.
 * ``every fraud``: every fraud findable.
@@ -45,6 +50,7 @@ import pandas as pd
 from fraud.model.metrics import card_precision_at_k
 from fraud.model.protocol import Protocol, protocol_test
 from fraud.simulation.generate import simulate
+from fraud.simulation.investigators import InvestigatorParams
 from fraud.simulation.params import (
     COMPROMISED_TERMINAL,
     LARGE_AMOUNT_THRESHOLD,
@@ -52,6 +58,8 @@ from fraud.simulation.params import (
 )
 
 DELAY_DAYS = 7
+# The simulated investigators' verdicts are known this many hours after their night's end.
+VERDICT_HOURS = InvestigatorParams().delay_hours
 PROTOCOL = Protocol.from_dates(
     date(2018, 7, 25), date(2018, 7, 31), DELAY_DAYS, date(2018, 8, 8), date(2018, 8, 14)
 )
@@ -61,6 +69,7 @@ DEFINITIONS = (
     "scenario",
     "scenario, labels by day end",
     "scenario, this compromise",
+    "scenario, this compromise, with feedback",
     "scenario 2 by window",
     "every fraud",
 )
@@ -118,6 +127,17 @@ def compromise_known(
     return test["transaction_id"].isin(known["transaction_id"]).to_numpy()
 
 
+def confirmed_next_morning(transactions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The labels with every fraud known from the morning after its night at the latest."""
+    confirmed = labels.merge(transactions[["transaction_id", "tx_datetime"]], on="transaction_id")
+    morning = confirmed["tx_datetime"].dt.floor("D") + pd.Timedelta(days=1, hours=VERDICT_HOURS)
+    fraud = confirmed["is_fraud"].astype(bool)
+    confirmed.loc[fraud, "reported_at"] = confirmed.loc[fraud, "reported_at"].where(
+        confirmed.loc[fraud, "reported_at"] < morning[fraud], morning[fraud]
+    )
+    return confirmed.drop(columns=["tx_datetime"])
+
+
 def oracles(
     test: pd.DataFrame,
     transactions: pd.DataFrame,
@@ -143,6 +163,13 @@ def oracles(
         "scenario, labels by day end": fraud & (~terminal_scenario | by_day_end),
         "scenario, this compromise": fraud
         & (~terminal_scenario | compromise_known(test, transactions, labels, compromises)),
+        "scenario, this compromise, with feedback": fraud
+        & (
+            ~terminal_scenario
+            | compromise_known(
+                test, transactions, confirmed_next_morning(transactions, labels), compromises
+            )
+        ),
         "scenario 2 by window": fraud & (~terminal_scenario | in_window),
         "every fraud": fraud,
     }
