@@ -134,6 +134,11 @@ class Settings:
             return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
         return None
 
+    @property
+    def retention_minimum_days(self) -> int:
+        """The fewest days of derived partitions kept: the oldest label maturity read, plus one."""
+        return max(self.performance_maturity_days, default=0) + 1
+
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a one-line hint."""
         if not self.database_url:
@@ -328,7 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:
         raise ConfigError("FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK_ROWS must be at least 1")
-    oldest_measured = max(settings.performance_maturity_days, default=0) + 1
+    oldest_measured = settings.retention_minimum_days
     if settings.retention_days is not None and settings.retention_days < oldest_measured:
         raise ConfigError(
             f"FRAUD_RETENTION_DAYS must be at least {oldest_measured}, the age of the oldest"
