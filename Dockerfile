@@ -39,3 +39,11 @@ RUN mkdir -p /opt/airflow/logs /opt/airflow/artifacts /opt/airflow/auth /opt/air
 ENV PYTHONPATH=/opt/airflow/include \
     MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false \
     FRAUD_ARTIFACT_DIR=/opt/airflow/artifacts
+
+# No usage data leaves, whatever runs the image (fraud.local.environment.USAGE_DATA_OFF).
+ENV MLFLOW_DISABLE_TELEMETRY=true \
+    DO_NOT_TRACK=true \
+    ITERATIVE_DO_NOT_TRACK=true \
+    GX_ANALYTICS_ENABLED=false \
+    AIRFLOW__USAGE_DATA_COLLECTION__ENABLED=false \
+    SCARF_ANALYTICS=false

@@ -139,6 +139,16 @@ async def login_first(request: Request, error: StarletteHTTPException) -> Respon
     return await http_exception_handler(request, error)
 
 
+@app.exception_handler(Exception)
+async def unexpected_error(request: Request, error: Exception) -> Response:
+    """A failure no route expected: a bare 500 that still carries the edge headers.
+
+    Starlette answers it outside the middleware above, so the headers are set here.
+    """
+    log.error("fraud monitoring page: %s on %s", type(error).__name__, request.url.path[:200])
+    return Response("Internal Server Error", status_code=500, headers=EDGE_HEADERS)
+
+
 @app.get("/", response_class=HTMLResponse)
 def monitoring_page() -> HTMLResponse:
     """The page: champion, the live model's last 30 nights, its alert queue, 14 nights of PSI,

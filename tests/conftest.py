@@ -48,6 +48,7 @@ for _path in (REPOSITORY_ROOT / "include", REPOSITORY_ROOT / "plugins", REPOSITO
         sys.path.insert(0, str(_path))
 
 from fraud.db import create_database, drop_database, with_database  # noqa: E402
+from fraud.local.environment import USAGE_DATA_OFF  # noqa: E402
 from fraud.scratch import scratch_database, unique_name  # noqa: E402
 
 _STATE: dict[str, object] = {}
@@ -126,6 +127,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # ./mlruns in the working directory); the pinned MLflow reads it from this variable.
         "_MLFLOW_SERVER_ARTIFACT_ROOT": str(home / "mlartifacts"),
         "GIT_PYTHON_REFRESH": "quiet",
+        # As in every deployment: no component sends usage data.
+        **USAGE_DATA_OFF,
     }
     if _needs_server(config):
         _STATE["admin_url"] = _admin_url()

@@ -237,21 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _masked(line: str) -> str:
+    """An error line with the configured secrets' values and every secret by its shape masked."""
+    from fraud.config import Settings, deployment_secrets
+    from fraud.masking import configured_secrets, mask_passwords
+
+    try:
+        settings = load_settings()
+    except ConfigError:  # the line may say why: mask what can still be read
+        settings = Settings(deployment_secrets=deployment_secrets())
+    return mask_passwords(line, configured_secrets(settings))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; errors become one line on stderr and a non-zero exit status."""
+    """Run one command; errors become one masked line on stderr and a non-zero exit status."""
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
     except ConfigError as error:
-        print(f"fraud: configuration error: {error}", file=sys.stderr)
+        print(_masked(f"fraud: configuration error: {error}"), file=sys.stderr)
     except sqlalchemy.exc.SQLAlchemyError as error:
         url = load_settings().database_url or ""
-        print(f"fraud: {describe_error(error, url)}", file=sys.stderr)
+        print(_masked(f"fraud: {describe_error(error, url)}"), file=sys.stderr)
     except Exception as error:  # noqa: BLE001 - every failure is one line, never a traceback
         name = type(error).__name__
         message = str(error).splitlines()[0] if str(error) else ""
-        print(f"fraud: {name}: {message}", file=sys.stderr)
+        print(_masked(f"fraud: {name}: {message}"), file=sys.stderr)
     return 2
 
 

@@ -46,12 +46,16 @@ def owner_warehouse() -> Engine:
 
 
 def db_migrate(args: argparse.Namespace) -> int:
-    """Apply pending ``sql/`` migrations and the declared privileges, as the owner."""
+    """Apply pending ``sql/`` migrations and the declared privileges, as the owner; store the
+    settings' retention minimum, which the warehouse then enforces on every drop."""
     from fraud.migrations import migrate
+    from fraud.partitions import set_retention_minimum
 
     engine = owner_warehouse()
     try:
         applied = migrate(engine)
+        with engine.begin() as connection:
+            set_retention_minimum(connection, load_settings().retention_minimum_days)
     finally:
         engine.dispose()
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))

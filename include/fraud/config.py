@@ -59,6 +59,10 @@ class Settings:
     alert_email: str | None = None
     # An incoming-webhook URL: it carries its own token, so it only arrives from the environment.
     slack_webhook_url: str | None = None
+    # The secrets the deployment hands the processes that the package never reads itself (MLflow's
+    # password, Airflow's keys, the SMTP and Slack Connections...), as (variable, value): kept only
+    # so that every channel masks their values (fraud.masking.configured_secrets).
+    deployment_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     artifact_dir: Path = REPOSITORY_ROOT / ".fraud" / "artifacts"
     schedule_start: date = date(2026, 1, 1)
     retrain_cron: str = "0 4 * * 0"
@@ -133,6 +137,11 @@ class Settings:
             netloc = host + (f":{parts.port}" if parts.port else "")
             return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
         return None
+
+    @property
+    def retention_minimum_days(self) -> int:
+        """The fewest days of derived partitions kept: the oldest label maturity read, plus one."""
+        return max(self.performance_maturity_days, default=0) + 1
 
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a one-line hint."""
@@ -251,6 +260,25 @@ RENAMED_VARIABLES: dict[str, str] = {
     "FRAUD_TRAINING_GENUINE_SHARE": "FRAUD_TRAINING_GENUINE_FRACTION",
     "FRAUD_MAX_QUARANTINE_SHARE": "FRAUD_MAX_QUARANTINE_FRACTION",
 }
+# Secrets of the deployment that reach the package's processes: their values are masked in alerts,
+# email, Slack and logs, and handed to Airflow's masker (Settings.deployment_secrets).
+DEPLOYMENT_SECRET_VARIABLES: tuple[str, ...] = (
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_BACKEND_STORE_URI",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    "AIRFLOW_CONN_FRAUD_WAREHOUSE",
+    "AIRFLOW_CONN_FRAUD_SLACK",
+    "AIRFLOW_CONN_SMTP_DEFAULT",
+    "AIRFLOW__SMTP__SMTP_PASSWORD",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
+)
 # Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     *_VARIABLES,
@@ -293,6 +321,17 @@ def _read(environ: Mapping[str, str], variables: dict[str, tuple[str, type]]) ->
     return values
 
 
+def deployment_secrets(environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """The deployment's secrets that are set, as (variable, value); read even when another setting
+    is malformed, so that the error saying so can still be masked."""
+    environ = os.environ if environ is None else environ
+    return tuple(
+        (name, environ[name].strip())
+        for name in DEPLOYMENT_SECRET_VARIABLES
+        if environ.get(name, "").strip()
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment (or the mapping given), defaults elsewhere."""
     environ = _with_renamed(os.environ if environ is None else environ)
@@ -315,6 +354,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "FRAUD_BASE_URL" if environ.get("FRAUD_BASE_URL", "").strip() else AIRFLOW_BASE_URL,
             str(values["base_url"]),
         )
+    values["deployment_secrets"] = deployment_secrets(environ)
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.psi_bands.warning >= settings.psi_bands.alert:
         raise ConfigError("FRAUD_PSI_WARNING must be below FRAUD_PSI_ALERT")
@@ -328,7 +368,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:
         raise ConfigError("FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK_ROWS must be at least 1")
-    oldest_measured = max(settings.performance_maturity_days, default=0) + 1
+    oldest_measured = settings.retention_minimum_days
     if settings.retention_days is not None and settings.retention_days < oldest_measured:
         raise ConfigError(
             f"FRAUD_RETENTION_DAYS must be at least {oldest_measured}, the age of the oldest"

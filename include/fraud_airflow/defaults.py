@@ -14,18 +14,22 @@ from fraud_airflow.notifier import FraudAlertNotifier
 
 
 def mask_configured_secrets(context) -> None:
-    """Register the passwords of the configured URLs with Airflow's masker, in the task's process.
+    """Register every configured secret with Airflow's masker, in the task's process and its
+    supervisor: the passwords of the warehouse, MLflow and webhook URLs, the logins' passwords,
+    MLflow's password and the deployment's keys and Connections (``configured_secrets``).
 
-    Airflow masks its own connections and variables; the warehouse, MLflow and webhook URLs
-    arrive as plain environment variables, so the task's log would otherwise show them whole.
+    Airflow masks its own connections and variables when it reads them; these arrive as plain
+    environment variables, so the task's log would otherwise show them whole. Each value is
+    registered in every form it can be written in (raw, percent-encoded, JSON-escaped).
     """
     from airflow.sdk.log import mask_secret
 
     from fraud.config import load_settings
-    from fraud.masking import configured_secrets
+    from fraud.masking import configured_secrets, secret_forms
 
     for secret in sorted(configured_secrets(load_settings())):
-        mask_secret(secret)
+        for form in sorted(secret_forms(secret)):
+            mask_secret(form)
 
 
 def task_defaults(retries: int = 2) -> dict:

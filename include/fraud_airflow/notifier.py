@@ -46,6 +46,7 @@ class FraudAlertNotifier(BaseNotifier):
         """Write the alert row, then send it by email and Slack where configured."""
         from fraud.config import load_settings
         from fraud.db import warehouse_engine
+        from fraud.masking import configured_secrets
         from fraud.monitoring.alerts import failure_message, record_alert
 
         task_instance = context.get("ti")
@@ -67,6 +68,7 @@ class FraudAlertNotifier(BaseNotifier):
             task_id=getattr(task_instance, "task_id", None),
             run_id=getattr(task_instance, "run_id", None),
             details={**details, **self.details},
+            secrets=configured_secrets(settings),
         )
         send_alert(settings, self.kind, self.severity, message, context)
 
@@ -98,19 +100,25 @@ def send_alert(settings: Settings, kind: str, severity: str, message: str, conte
 
     The row is already in ``monitoring.alerts``, so a channel that fails is logged, not raised:
     a mail server being down must not fail (and retry) the task that noticed the drift. Only the
-    masked message leaves: an exception's text can quote a DSN with its password.
+    masked message leaves (the configured secrets' values and every secret by its shape): an
+    exception's text can quote a DSN with its password.
     """
-    from fraud.masking import mask_passwords
+    from fraud.masking import configured_secrets, mask_passwords
 
-    message = mask_passwords(message)
+    secrets = configured_secrets(settings)
+    message = mask_passwords(message, secrets)
     sent = []
     if settings.alert_email:
+        # One line: a line break in the subject would start a header of its own.
+        subject = f"[fraud] {kind}: {' '.join(message.split())[:120]}"
         try:
-            send_email(settings.alert_email, f"[fraud] {kind}: {message[:120]}", message, context)
+            send_email(settings.alert_email, subject, message, context)
             sent.append("email")
         except Exception as error:  # noqa: BLE001 - any transport failure is only logged
             log.warning(
-                "alert email to %s failed: %s", settings.alert_email, mask_passwords(str(error))
+                "alert email to %s failed: %s",
+                settings.alert_email,
+                mask_passwords(str(error), secrets),
             )
     try:
         if connection_defined(SLACK_CONN_ID):
@@ -131,9 +139,14 @@ def send_email(to: str, subject: str, message: str, context) -> None:
 
 
 def slack_payload(kind: str, severity: str, message: str) -> dict[str, str]:
-    """The incoming-webhook body: one line of plain text with mrkdwn emphasis."""
+    """The incoming-webhook body: one line of plain text with mrkdwn emphasis, every text escaped
+    so that a message cannot mention a channel or disguise a link."""
+    from fraud.monitoring.alerts import slack_text
+
     icon = _SEVERITY_ICONS.get(severity, "")
-    return {"text": f"{icon} *[fraud] {severity} {kind}*: {message}".strip()}
+    return {
+        "text": f"{icon} *[fraud] {slack_text(severity)} {slack_text(kind)}*: {slack_text(message)}".strip()
+    }
 
 
 def send_to_slack(text: str, context) -> None:

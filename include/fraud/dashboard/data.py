@@ -300,15 +300,16 @@ def with_reports(grid: DriftGrid, artifact_dir: Path) -> DriftGrid:
 def artifact_file(root: Path, relative: str) -> Path:
     """The regular file ``relative`` names inside ``root``; ArtifactNotFound for anything else.
 
-    Absolute paths, ``..`` and symbolic links that lead out of ``root`` are refused.
+    Absolute paths, ``..`` and symbolic links that lead out of ``root`` are refused, and so is a
+    name the file system cannot look up (a NUL byte, a symlink loop, a name over 255 bytes).
     """
     base = root.resolve()
     try:
         candidate = (base / relative).resolve()
-    except (OSError, ValueError) as error:  # a NUL byte, a symlink loop
+        if not candidate.is_relative_to(base) or not candidate.is_file():
+            raise ArtifactNotFound(relative)
+    except (OSError, ValueError) as error:
         raise ArtifactNotFound(relative) from error
-    if not candidate.is_relative_to(base) or not candidate.is_file():
-        raise ArtifactNotFound(relative)
     return candidate
 
 

@@ -34,6 +34,26 @@ GENERATED_SECRETS = (
 )
 
 
+# No component sends usage data anywhere: every process `make up` starts gets these, and so do the
+# services of docker-compose.yaml and the image (tests/unit/core/test_usage_data.py holds all
+# three to this table). Each switch is the one the pinned version reads (docs/operations.md,
+# "Nothing leaves that should not"); those of components that no longer collect stay set in case
+# an upgrade brings collection back.
+USAGE_DATA_OFF = {
+    # MLflow 3.x: the client's, the tracking server's and the UI's telemetry.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    # The common switch: MLflow reads it too, Evidently's telemetry stops when it is set at all.
+    "DO_NOT_TRACK": "true",
+    # iterative-telemetry, the library Evidently sends its events with.
+    "ITERATIVE_DO_NOT_TRACK": "true",
+    # Great Expectations 1.x analytics (the pinned 1.24 ships no sender; earlier 1.x read this).
+    "GX_ANALYTICS_ENABLED": "false",
+    # Airflow 2.10 to 3.0's [usage_data_collection] (Scarf); the pinned 3.3 has neither.
+    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "false",
+    "SCARF_ANALYTICS": "false",
+}
+
+
 # Defaults a user may override by exporting the variable before `make up`.
 TUNABLE_DEFAULTS = {
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -154,6 +174,7 @@ def build_env(
         "FRAUD_BASE_URL": AIRFLOW_URL,
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([include, *given_path])),
         **{name: generated[name] for name in GENERATED_SECRETS},
+        **USAGE_DATA_OFF,
     }
     defaults = {
         **TUNABLE_DEFAULTS,

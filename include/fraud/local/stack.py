@@ -34,6 +34,7 @@ def prepare_databases(urls: ServerUrls, env: Mapping[str, str]) -> list[str]:
     close the Airflow and MLflow databases to PUBLIC; return the migrations applied."""
     from fraud.logins import ensure_logins
     from fraud.migrations import migrate
+    from fraud.partitions import set_retention_minimum
     from fraud.privileges import close_to_public
 
     owner = create_warehouse_engine(urls.warehouse, pool_size=1)
@@ -41,7 +42,9 @@ def prepare_databases(urls: ServerUrls, env: Mapping[str, str]) -> list[str]:
         with one_line_errors(urls.warehouse):
             applied = migrate(owner)
             with owner.begin() as connection:
-                ensure_logins(connection, load_settings(env))
+                settings = load_settings(env)
+                ensure_logins(connection, settings)
+                set_retention_minimum(connection, settings.retention_minimum_days)
     finally:
         owner.dispose()
     for url in (urls.airflow, urls.mlflow):

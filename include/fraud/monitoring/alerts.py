@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from html import escape
 
 import sqlalchemy as sa
@@ -30,11 +31,14 @@ def record_alert(
     task_id: str | None = None,
     run_id: str | None = None,
     details: dict[str, object] | None = None,
+    secrets: Iterable[str] = (),
 ) -> None:
     """Append one row to ``monitoring.alerts``: every alert lands here, whatever else is sent.
 
-    The message and the details are masked first: a driver's error can quote a DSN.
+    The message and the details are masked first, the configured ``secrets`` wherever they stand
+    and every secret by its shape: a driver's error can quote a DSN or a password.
     """
+    secrets = frozenset(secrets)
     with engine.begin() as connection:
         connection.execute(
             sa.text(_RECORD_ALERT_SQL),
@@ -44,8 +48,8 @@ def record_alert(
                 "dag_id": dag_id,
                 "task_id": task_id,
                 "run_id": run_id,
-                "message": mask_passwords(message)[:2000],
-                "details": json.dumps(mask_values(details or {}), default=str),
+                "message": mask_passwords(message, secrets)[:2000],
+                "details": json.dumps(mask_values(details or {}, secrets), default=str),
             },
         )
 
@@ -91,3 +95,13 @@ def html_message(message: str) -> str:
         position = found.start() + len(url)
     parts.append(escape(message[position:]))
     return f"<p>{''.join(parts)}</p>"
+
+
+# Slack's mrkdwn reads `&`, `<` and `>` as control characters: `<!channel>` pings everyone and
+# `<https://evil|Report>` shows a link whose address is hidden. Escaped, they are shown as typed.
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def slack_text(text: str) -> str:
+    """A text as Slack shows it literally: ``&``, ``<`` and ``>`` escaped (no mention, no link)."""
+    return text.translate(_SLACK_ESCAPES)

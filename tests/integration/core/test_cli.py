@@ -17,6 +17,23 @@ def test_migrate_is_idempotent(warehouse_url: str, capsys: pytest.CaptureFixture
     assert "applied 0 migration(s)" in capsys.readouterr().out
 
 
+def test_migrate_stores_the_settings_retention_minimum(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraud.db import create_warehouse_engine
+    from fraud.partitions import retention_minimum
+
+    engine = create_warehouse_engine(warehouse_url, pool_size=1)
+    try:
+        for maturities, minimum in (("7,14,60", 61), ("7,14,30", 31)):
+            monkeypatch.setenv("FRAUD_PERFORMANCE_MATURITY_DAYS", maturities)
+            assert main(["db", "migrate"]) == 0
+            with engine.connect() as connection:
+                assert retention_minimum(connection) == minimum
+    finally:
+        engine.dispose()
+
+
 def test_simulate_appends_after_existing_ids(
     warehouse_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,10 +1,11 @@
 """Day partitions of the derived tables: the migration keeps every row, a night touches one
-partition, retention drops old days of derived tables and never raw ones."""
+partition, retention drops old days of derived tables and never raw ones, and never a day inside
+the retention minimum, whoever asks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -12,16 +13,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.bulk import copy_frame
+from fraud.config import load_settings
 from fraud.dates import day_interval, midnight
 from fraud.db import create_warehouse_engine
 from fraud.features.build import build_features
 from fraud.migrations import migrate
-from fraud.partitions import drop_partitions_before, ensure_partitions, retention_cutoff
+from fraud.partitions import (
+    RetentionRefused,
+    drop_partitions_before,
+    ensure_partitions,
+    retention_cutoff,
+    retention_minimum,
+    set_retention_minimum,
+)
 from tests.support.bank import simulated_bank
+from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
 
-FIRST_DAY = date(2030, 5, 1)
+# Long past, so that retention may drop these days: the retention minimum counts back from today.
+FIRST_DAY = date(2025, 5, 1)
 DAYS = 12
 DERIVED = ("staging.transactions", "staging.transaction_features", "scoring.transaction_scores")
 # What must survive the move, table by table: row counts and sums over every numeric column.
@@ -194,3 +205,99 @@ def test_writers_create_the_partitions_of_new_days_once(old_warehouse: Engine) -
 def _count(engine: Engine, table: str) -> int:
     with engine.connect() as connection:
         return int(connection.exec_driver_sql(f"select count(*) from {table}").scalar_one())
+
+
+# --- the retention minimum ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recent(warehouse_url: str) -> Iterator[tuple[Engine, date]]:
+    """The module's warehouse with the partitions of the last 60 days, and today (UTC)."""
+    engine = create_warehouse_engine(warehouse_url)
+    today = datetime.now(UTC).date()
+    start, _ = day_interval(today - timedelta(days=59))
+    ensure_partitions(engine, start, start + timedelta(days=61))
+    yield engine, today
+    engine.dispose()
+
+
+def _days_kept(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text(
+                    "select count(*) from pg_inherits"
+                    " where inhparent = 'scoring.transaction_scores'::regclass"
+                )
+            ).scalar_one()
+        )
+
+
+def test_the_migration_sets_the_default_minimum(recent: tuple[Engine, date]) -> None:
+    engine, _ = recent
+    with engine.connect() as connection:
+        assert retention_minimum(connection) == load_settings().retention_minimum_days == 31
+
+
+@pytest.mark.parametrize("days_back", [0, 1, 29, -5])
+def test_a_day_inside_the_minimum_is_refused_in_one_line(
+    recent: tuple[Engine, date], days_back: int
+) -> None:
+    engine, today = recent
+    day = today - timedelta(days=days_back)
+    before = _days_kept(engine)
+    with pytest.raises(RetentionRefused) as refused, engine.begin() as connection:
+        drop_partitions_before(connection, day)
+    latest = today - timedelta(days=30)
+    assert str(refused.value) == (
+        f"drop_partitions_before({day}) refused: {day} is inside the retention minimum of 31 days"
+        f" (the latest day allowed today is {latest}; FRAUD_RETENTION_DAYS must be at least 31)"
+    )
+    assert _days_kept(engine) == before
+
+
+def test_the_pipeline_login_cannot_drop_recent_days_nor_lower_the_minimum(
+    recent: tuple[Engine, date], warehouse_url: str
+) -> None:
+    engine, today = recent
+    before = _days_kept(engine)
+    with member_login(warehouse_url, "fraud_pipeline") as url:
+        pipeline = create_warehouse_engine(url, pool_size=1)
+        try:
+            # Through the SQL function itself, past the Python wrapper.
+            with pytest.raises(sa.exc.DBAPIError, match="inside the retention minimum"):
+                with pipeline.begin() as connection:
+                    connection.execute(
+                        sa.text("select staging.drop_partitions_before(:day)"),
+                        {"day": today + timedelta(days=365)},
+                    )
+            with pytest.raises(sa.exc.DBAPIError, match="inside the retention minimum"):
+                with pipeline.begin() as connection:
+                    connection.execute(sa.text("select staging.drop_partitions_before(null)"))
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                with pipeline.begin() as connection:
+                    set_retention_minimum(connection, 1)
+            # The oldest day outside the minimum is the pipeline's to drop.
+            with pipeline.begin() as connection:
+                dropped = drop_partitions_before(connection, today - timedelta(days=30))
+        finally:
+            pipeline.dispose()
+    assert len(dropped) == 3 * 29  # days today-59 .. today-31, three tables each
+    assert _days_kept(engine) == before - 29
+
+
+def test_the_owner_raises_the_minimum_for_longer_maturities(recent: tuple[Engine, date]) -> None:
+    engine, today = recent
+    settings = load_settings({"FRAUD_PERFORMANCE_MATURITY_DAYS": "7,14,30,45"})
+    assert settings.retention_minimum_days == 46
+    with engine.begin() as connection:
+        set_retention_minimum(connection, settings.retention_minimum_days)
+    try:
+        with pytest.raises(RetentionRefused, match=r"minimum of 46 days .* at least 46\)$"):
+            with engine.begin() as connection:
+                drop_partitions_before(connection, today - timedelta(days=40))
+        with engine.begin() as connection:
+            assert drop_partitions_before(connection, today - timedelta(days=45)) == []
+    finally:
+        with engine.begin() as connection:
+            set_retention_minimum(connection, 31)

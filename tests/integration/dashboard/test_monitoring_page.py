@@ -647,6 +647,40 @@ def test_artifacts_are_served_only_from_their_folders(
     assert _status(url, headers)[0] == status
 
 
+# Paths no file answers to, as a scanner or a mangled link sends them: each gets a 404 with the
+# edge headers, never a 500 (a name over 255 bytes once made the file system raise).
+BAD_PATHS = {
+    "a file name over 255 bytes": "reports/" + "a" * 300 + ".html",
+    "a path over the system's limit": "data-docs/" + "/".join(["b" * 200] * 25),
+    "a long route of its own": "c" * 5000,
+    "a NUL byte": "reports/%00.html",
+    "bytes that are not UTF-8": "reports/%FF%FE%C0%AF.html",
+    "a control character": "data-docs/%1B%5B31m.html",
+    "encoded slashes": "reports/..%2F..%2F..%2Fetc%2Fpasswd",
+    "encoded dots and slashes": "data-docs/%2E%2E%2F%2E%2E%2Fdrift%2F{night}.html",
+    "backslashes": "reports/..%5C..%5Cgx%5Cgreat_expectations.yml",
+    "dots": "reports/../../gx/great_expectations.yml",
+    "a double slash": "reports//etc/passwd",
+    "a folder": "data-docs/static",
+    "a trailing dot segment": "reports/{night}.html/..",
+    "spaces": "reports/no%20such%20night.html",
+    "an unknown route": "admin/../../../etc/passwd",
+}
+
+
+@pytest.mark.parametrize("path", BAD_PATHS.values(), ids=BAD_PATHS.keys())
+def test_every_bad_path_is_a_404_with_the_edge_headers(
+    api_server: Server, seeded: Seeded, path: str
+) -> None:
+    url = f"{api_server.base_url}/fraud-monitoring/{path.format(night=seeded.last_night)}"
+    status, headers = _answer(url, _credentials(api_server, "viewer's token"))
+    assert status == 404
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
 @pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
 )

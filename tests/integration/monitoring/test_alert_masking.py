@@ -57,3 +57,47 @@ def test_a_failure_alert_carries_only_masked_text(
     assert "password=*** dbname=fraud" in row.message
     assert "fraud_pipeline_login:***@db.internal:5432/fraud" in slack_text
     assert "fraud_pipeline_login:***@db.internal:5432/fraud" in body
+
+
+# MLflow's password, with nothing in its shape to give it away: only its configured value can
+# hide it. The message also tries Slack's mention and a disguised link.
+MLFLOW_LOGIN = "Zq8vLm2x" + "K7pTw6 #/ x"
+
+
+def test_the_configured_secret_values_never_leave_and_slack_control_is_inert(
+    warehouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraud_airflow.notifier import FraudAlertNotifier
+
+    task_instance = SimpleNamespace(
+        dag_id="fraud_retrain", task_id="train", run_id="configured-secrets-test", try_number=1
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", MLFLOW_LOGIN)
+    monkeypatch.setenv("FRAUD_ALERT_EMAIL", "oncall@example.org")
+    error = RuntimeError(
+        f"registry said: login {MLFLOW_LOGIN} refused <!channel> <http://evil.example|logs>"
+    )
+    with slack_webhook() as webhook, recorded_mail(monkeypatch) as mails:
+        monkeypatch.setenv("AIRFLOW_CONN_FRAUD_SLACK", webhook.connection())
+        FraudAlertNotifier(details={"tried": [f"admin:{MLFLOW_LOGIN}"]}).notify(
+            {"ti": task_instance, "exception": error}
+        )
+
+    engine = create_warehouse_engine(warehouse_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "select message, details::text as details from monitoring.alerts"
+                " where run_id = 'configured-secrets-test'"
+            )
+        ).one()
+    engine.dispose()
+    (slack_text,) = webhook.texts
+    (sent,) = mails
+    body = mail_body(sent)
+    for text in (row.message, row.details, slack_text, body, sent):
+        assert "Zq8vLm2xK7pTw6" not in text
+    assert "registry said: login *** refused" in row.message
+    assert "&lt;!channel&gt; &lt;http://evil.example|logs&gt;" in slack_text
+    assert "<!channel>" not in slack_text and "<http" not in slack_text

@@ -11,6 +11,7 @@ import pytest
 
 from fraud.config import Settings
 from fraud_airflow import notifier
+from fraud_airflow.defaults import task_defaults
 from tests.support.slack import Webhook, slack_webhook
 
 SLACK_CONNECTION = "AIRFLOW_CONN_FRAUD_SLACK"
@@ -132,3 +133,57 @@ def test_send_alert_sends_only_the_masked_message(
     posts = [request["body"].decode() for request in webhook.requests]  # type: ignore[attr-defined]
     assert len(posts) == 1
     assert all(hidden not in text and "password=***" in text for text in emails + posts)
+
+
+# A password with no shape that gives it away: only its configured value can hide it.
+SHAPELESS = "Zq8vLm2x" + "K7pTw5 / #"
+
+
+def test_task_defaults_hand_mlflows_password_and_the_deployments_secrets_to_airflows_masker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk.log import redact
+
+    fernet = "d2hhdC1hLWZlcm5ldC" + "1rZXktbG9va3MtbGlrZQ=="
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", SHAPELESS)
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", fernet)
+    line = (
+        f"mlflow said: bad login {SHAPELESS} (as %-encoded: Zq8vLm2xK7pTw5%20%2F%20%23); {fernet}"
+    )
+    assert SHAPELESS in redact(line)
+
+    task_defaults()["on_execute_callback"]({})
+
+    redacted = redact(line)
+    assert "Zq8vLm2xK7pTw5" not in redacted and fernet not in redacted
+    assert redacted.startswith("mlflow said: bad login ***")
+
+
+def test_send_alert_masks_the_configured_values_and_escapes_slack(
+    monkeypatch: pytest.MonkeyPatch, webhook: Webhook
+) -> None:
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        notifier,
+        "send_email",
+        lambda to, subject, message, context: sent.append((subject, message)),
+    )
+    settings = Settings(
+        alert_email="oncall@example.org",
+        deployment_secrets=(("MLFLOW_TRACKING_PASSWORD", SHAPELESS),),
+    )
+    message = f"registry refused {SHAPELESS}\n<!channel> see <http://evil.example|the report> & act"
+
+    assert notifier.send_alert(settings, "task_failure", "critical", message, {}) == [
+        "email",
+        "slack",
+    ]
+    ((subject, body),) = sent
+    (text,) = webhook.texts
+    for received in (subject, body, text):
+        assert "Zq8vLm2xK7pTw5" not in received
+    assert "\n" not in subject
+    assert text == (
+        ":rotating_light: *[fraud] critical task_failure*: registry refused ***\n"
+        "&lt;!channel&gt; see &lt;http://evil.example|the report&gt; &amp; act"
+    )

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from fraud.config import ENVIRONMENT_VARIABLES, REPOSITORY_ROOT, load_settings
+from fraud.local.environment import USAGE_DATA_OFF
 
 COMPOSE_FILE = REPOSITORY_ROOT / "docker-compose.yaml"
 DOCKERFILE = REPOSITORY_ROOT / "Dockerfile"
@@ -705,8 +706,13 @@ def test_image_environment_matches_compose(services: dict[str, Any]) -> None:
     assert image_env["FRAUD_ARTIFACT_DIR"] == environment["FRAUD_ARTIFACT_DIR"]
     assert image_env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
     assert environment["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
-    # Besides the package's settings, the image sets only the path and MLflow's pickle switch.
-    allowed = set(ENVIRONMENT_VARIABLES) | {"PYTHONPATH", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"}
+    # Besides the package's settings, the image sets only the path, MLflow's pickle switch and
+    # the usage-data switches (tests/unit/core/test_usage_data.py).
+    allowed = (
+        set(ENVIRONMENT_VARIABLES)
+        | {"PYTHONPATH", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"}
+        | set(USAGE_DATA_OFF)
+    )
     assert set(image_env) <= allowed
 
 

@@ -175,7 +175,7 @@ def test_masking_twice_changes_nothing(text: str) -> None:
         "broker redis://:@redis:6379/0",
         "no URL here: user@example.org",
         "http://mlflow:5000/#/models/fraud-lightgbm/versions/3",
-        "password: str | None = None",
+        "passwords: 3 rotated, 0 expired",
         "tokens_used=12 secretary=Ann",
     ],
 )

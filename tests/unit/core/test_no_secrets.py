@@ -323,6 +323,21 @@ def test_cli_database_error_masks_the_password(
     assert "u:***@127.0.0.1:1/db" in captured.err
 
 
+def test_cli_errors_mask_the_configured_values(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # MLflow's password pasted into the wrong variable: the error quotes it, the line masks it.
+    pasted = "Zq8vLm2x" + "K7pTw7 #/"
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", pasted)
+    monkeypatch.setenv("FRAUD_RETENTION_DAYS", pasted)
+
+    assert main(["status"]) == 2
+
+    err = capsys.readouterr().err
+    assert "Zq8vLm2xK7pTw7" not in err
+    assert err == "fraud: configuration error: FRAUD_RETENTION_DAYS='***' is not a valid int\n"
+
+
 def test_unreachable_registry_error_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     # MLflow writes the tracking URI into the environment; the test's end puts the real one back.

@@ -174,6 +174,10 @@ def artifacts(tmp_path: Path) -> Path:
         ("", None),
         ("missing.html", None),
         ("report.html\x00.png", None),
+        # Names the file system refuses to look up (ENAMETOOLONG): once a 500, now not found.
+        ("a" * 300 + ".html", None),
+        ("/".join(["b" * 200] * 25), None),
+        ("nested/\udcff\udcfe.html", None),
     ],
 )
 def test_artifact_file_stays_inside_its_folder(

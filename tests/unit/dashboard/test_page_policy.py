@@ -105,3 +105,18 @@ def test_the_page_loads_nothing_else_and_is_framed_only_by_airflow(
     directive: str, sources: str
 ) -> None:
     assert directives()[directive] == sources
+
+
+def test_an_unexpected_error_is_a_bare_500_with_the_edge_headers() -> None:
+    import asyncio
+
+    from fraud_monitoring import EDGE_HEADERS, app
+    from starlette.requests import Request
+
+    handler = app.exception_handlers[Exception]
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "query_string": b""}
+    error = OSError(36, "File name too long: /opt/airflow/artifacts/drift/aaaa")
+    response = asyncio.run(handler(Request(scope), error))
+    assert response.status_code == 500
+    assert response.body == b"Internal Server Error"
+    assert {name: response.headers[name] for name in EDGE_HEADERS} == EDGE_HEADERS
