@@ -222,3 +222,12 @@ def fraud_cards(frame: pd.DataFrame) -> int:
     how many cards a comparison of prevented amounts rests on."""
     rows = _unknown(frame)
     return int(rows.loc[rows["is_fraud"].to_numpy().astype(bool), "customer_id"].nunique())
+
+
+def capacity_metrics(
+    frame: pd.DataFrame, capacity: int, review_delay: timedelta, score_column: str = "score"
+) -> dict[str, float]:
+    """The figures within the review capacity (named ``..._within_capacity``) and the window's
+    fraudulent cards (``fraud_cards``), as the gate and the retraining runs log them."""
+    money = money_within_capacity(frame, capacity, review_delay, score_column)
+    return {**money.figures(WITHIN_CAPACITY), "fraud_cards": float(fraud_cards(frame))}
