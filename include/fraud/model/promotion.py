@@ -100,7 +100,10 @@ def apply_ratio_rule(
         return False, (
             f"{rule.metric} {new:,.2f} is less than {rule.min_ratio:g} of champion {old:,.2f}"
         )
-    return True, f"{rule.metric} {new:,.2f} vs champion {old:,.2f} (at least {rule.min_ratio:g}): ok"
+    return (
+        True,
+        f"{rule.metric} {new:,.2f} vs champion {old:,.2f} (at least {rule.min_ratio:g}): ok",
+    )
 
 
 def apply_gate(

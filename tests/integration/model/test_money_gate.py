@@ -44,9 +44,7 @@ PREVENTED = "prevented_amount_within_capacity"
 def _validation() -> pd.DataFrame:
     """The validation frame with each card's first fraud report before the cut-off."""
     _, validation = _frames()
-    labels = simulate(
-        SimulationParams(seed=21, n_customers=400, n_terminals=800, n_days=31)
-    ).labels
+    labels = simulate(SimulationParams(seed=21, n_customers=400, n_terminals=800, n_days=31)).labels
     reports = labels[labels["is_fraud"] & (labels["reported_at"] < CUTOFF)]
     cards = validation[["transaction_id", "customer_id"]].merge(reports, on="transaction_id")
     first = cards.groupby("customer_id")["reported_at"].min()

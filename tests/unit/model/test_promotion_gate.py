@@ -67,7 +67,9 @@ PASSING = {"average_precision": 0.72, "auc_roc": 0.90}
     [
         pytest.param(980.0, 1000.0, 50, True, "980.00 vs champion 1,000.00", id="at-the-ratio"),
         pytest.param(979.0, 1000.0, 50, False, "979.00 is less than 0.98 of champion", id="below"),
-        pytest.param(0.0, 1000.0, 49, True, "rule skipped, the window holds 49 fraudulent", id="few"),
+        pytest.param(
+            0.0, 1000.0, 49, True, "rule skipped, the window holds 49 fraudulent", id="few"
+        ),
         pytest.param(math.nan, 1000.0, 60, False, "challenger value is missing", id="missing"),
         pytest.param(5.0, 0.0, 60, True, "5.00 vs champion 0.00", id="champion-prevented-none"),
     ],

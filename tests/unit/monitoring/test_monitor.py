@@ -96,9 +96,7 @@ def test_performance_rows_hold_the_money_of_the_alerts() -> None:
             "card_reported_at": pd.to_datetime(["2026-03-03"] * 2 + [None], utc=True),
         }
     )
-    (row,) = performance_rows(frame, DAY, "fraud", 7, frauds_after=frauds_after).to_dict(
-        "records"
-    )
+    (row,) = performance_rows(frame, DAY, "fraud", 7, frauds_after=frauds_after).to_dict("records")
     assert {key: row[key] for key in FIGURES} == {
         "alerted_cards": 2,
         "alerted_cards_fraud": 1,
