@@ -121,8 +121,7 @@ def live_charts(dashboard: Dashboard) -> tuple[Chart, ...]:
             empty=f"No card precision yet: {maturing}.",
         ),
         line_chart(
-            "Money of the alerts at the oldest label maturity: detected, prevented, missed,"
-            " genuine alerted",
+            "Money of the alerts at the oldest label maturity",
             labels,
             live.money,
             empty=f"No money measured yet: {maturing}.",
