@@ -196,21 +196,20 @@ def money_within_capacity(
     _required(frame, ("customer_id", "tx_datetime", "tx_amount", "is_fraud", score_column), "frame")
     if CARD_REPORTED_AT not in frame:
         frame = frame.assign(**{CARD_REPORTED_AT: pd.NaT})
-    moments = pd.to_datetime(frame["tx_datetime"], utc=True)
-    days = moments.dt.floor("D")
-    fraud = frame["is_fraud"].to_numpy().astype(bool)
-    frauds = frame[fraud]
+    frame = frame.reset_index(drop=True)
+    frauds = frame[frame["is_fraud"].to_numpy().astype(bool)]
     eligible = _unknown(frame)
-    eligible_days = days[eligible.index]
+    moments = pd.to_datetime(eligible["tx_datetime"], utc=True).dt.tz_convert(None)
+    eligible_days = moments.dt.floor("D").to_numpy()
     caught: set[int] = set()
     total = Money()
-    for start in sorted(eligible_days.unique()):
-        day = eligible[(eligible_days == start).to_numpy()]
+    for start in sorted(pd.unique(eligible_days)):
+        day = eligible[eligible_days == start]
         if caught:
             day = day[~day["customer_id"].isin(caught).to_numpy()]
         taken = _capacity_take(day, capacity, score_column)
         money, confirmed = _card_money(day, taken)
-        review_at = review_moment(start.date(), review_delay)
+        review_at = review_moment(pd.Timestamp(start).date(), review_delay)
         prevented = prevented_amount(frauds, confirmed, review_at)
         total = total + Money(**{**asdict(money), "prevented_amount": prevented})
         caught |= {int(card) for card in confirmed.index}

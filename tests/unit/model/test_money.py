@@ -191,3 +191,10 @@ def test_money_sums_and_names_every_figure() -> None:
 def test_a_frame_without_amounts_is_named() -> None:
     with pytest.raises(ValueError, match="frame lacks the column\\(s\\) tx_amount"):
         money_within_capacity(WINDOW.drop(columns=["tx_amount"]), 1, REVIEW_DELAY)
+
+
+def test_a_frame_with_repeated_index_labels_counts_the_same() -> None:
+    repeated = WINDOW.set_axis([0] * len(WINDOW))
+    assert money_within_capacity(repeated, 1, REVIEW_DELAY) == money_within_capacity(
+        WINDOW, 1, REVIEW_DELAY
+    )
