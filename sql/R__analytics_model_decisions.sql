@@ -38,7 +38,16 @@ final as (
         evaluation_start,
         evaluation_end,
         label_cutoff,
-        mlflow_run_id
+        mlflow_run_id,
+        (challenger_metrics ->> 'prevented_amount_within_capacity')::numeric
+        as challenger_prevented_amount,
+        (champion_metrics ->> 'prevented_amount_within_capacity')::numeric
+        as champion_prevented_amount,
+        (challenger_metrics ->> 'detected_amount_within_capacity')::numeric
+        as challenger_detected_amount,
+        (champion_metrics ->> 'detected_amount_within_capacity')::numeric
+        as champion_detected_amount,
+        (challenger_metrics ->> 'fraud_cards')::double precision::bigint as fraud_cards
     from decisions
 
 )
@@ -62,7 +71,7 @@ comment on column analytics.model_decisions.champion_version is
 comment on column analytics.model_decisions.champion_version_after is
     'Version serving as champion right after the decision.';
 comment on column analytics.model_decisions.reason is
-    'Why: each gate rule with both metrics, or the reason given for a rollback.';
+    'Why: each gate rule with both metrics (the ratio rule on the prevented amount with both amounts, or why it was skipped), or the reason given for a rollback.';
 comment on column analytics.model_decisions.trigger is
     'What started it: the drift reason that requested retraining, the Airflow run type (scheduled, manual), or manual rollback.';
 comment on column analytics.model_decisions.challenger_average_precision is
@@ -85,3 +94,13 @@ comment on column analytics.model_decisions.label_cutoff is
     'Only labels reported before this moment were used, as in production.';
 comment on column analytics.model_decisions.mlflow_run_id is
     'MLflow run of the challenger''s training, where its metrics and artifacts live.';
+comment on column analytics.model_decisions.challenger_prevented_amount is
+    'Fraud amount the challenger would have prevented on the evaluation window, alerting FRAUD_REVIEW_CAPACITY cards a day (docs/analysts.md, "Money"); null before the gate counted money.';
+comment on column analytics.model_decisions.champion_prevented_amount is
+    'Fraud amount the champion would have prevented on the same window and review capacity; the gate''s ratio rule compares the two.';
+comment on column analytics.model_decisions.challenger_detected_amount is
+    'Fraud amount of the alerted cards'' own days the challenger would have detected on the evaluation window, within the review capacity.';
+comment on column analytics.model_decisions.champion_detected_amount is
+    'Fraud amount the champion would have detected on the same window, within the review capacity.';
+comment on column analytics.model_decisions.fraud_cards is
+    'Cards with a fraud in the evaluation window (known cards left out): under FRAUD_GATE_MIN_FRAUD_CARDS the ratio rule is skipped.';

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from fraud.gates import GateConfig, MetricGate, PsiBands
+from fraud.gates import GateConfig, MetricGate, PsiBands, RatioGate
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ class Settings:
     # left out of the night's top k, unless one of its payments scores higher than every payment
     # of it that was reviewed (new evidence). 0 turns it off.
     review_cooldown_days: int = 7
+    # The review moment: a night's alerts are reviewed this many hours after the night's end;
+    # a card's fraud from then on is what its alert can prevent (fraud.model.money).
+    review_delay_hours: float = 10.0
     # Rows held in memory at once while scoring; the day streams through in chunks this size.
     score_chunk_rows: int = 200_000
     # Shares of a night's cards that fraud_score scores as parallel mapped tasks.
@@ -119,6 +122,9 @@ class Settings:
         MetricGate("auc_roc", max_regression=0.02),
         MetricGate("card_precision_at_100", max_regression=0.05),
     )
+    # The promotion gate's ratio rule on money: the amount each version would prevent within the
+    # review capacity per day of the validation window (fraud.gates.RatioGate).
+    promotion_money_gate: RatioGate = field(default_factory=RatioGate)
 
     @property
     def schedule_start_datetime(self) -> datetime:
@@ -232,6 +238,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
     "FRAUD_REVIEW_CAPACITY": ("review_capacity", int),
     "FRAUD_REVIEW_COOLDOWN_DAYS": ("review_cooldown_days", int),
+    "FRAUD_REVIEW_DELAY_HOURS": ("review_delay_hours", float),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
     "FRAUD_SCORE_SHARES": ("score_shares", int),
     "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
@@ -250,6 +257,11 @@ _GATE_VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
     "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
     "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
+}
+# The promotion gate's ratio rule on money, read into Settings.promotion_money_gate.
+_MONEY_GATE_VARIABLES: dict[str, tuple[str, type]] = {
+    "FRAUD_GATE_MIN_PREVENTED_RATIO": ("min_ratio", float),
+    "FRAUD_GATE_MIN_FRAUD_CARDS": ("min_fraud_cards", int),
 }
 # Old names that still work, each with the name that replaced it: the glossary's word for a slice
 # of a night's cards is "share", never "partition" (a day partition is a table's).
@@ -283,6 +295,7 @@ DEPLOYMENT_SECRET_VARIABLES: tuple[str, ...] = (
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     *_VARIABLES,
     *_GATE_VARIABLES,
+    *_MONEY_GATE_VARIABLES,
     *RENAMED_VARIABLES,
     "FRAUD_PSI_WARNING",
     "FRAUD_PSI_ALERT",
@@ -339,6 +352,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     gate = _read(environ, _GATE_VARIABLES)
     if gate:
         values["quality_gate"] = replace(GateConfig(), **gate)  # type: ignore[arg-type]
+    money_gate = _read(environ, _MONEY_GATE_VARIABLES)
+    if money_gate:
+        values["promotion_money_gate"] = replace(RatioGate(), **money_gate)  # type: ignore[arg-type]
     bands = {
         attribute: _parse_float(variable, raw)
         for variable, attribute in (("FRAUD_PSI_WARNING", "warning"), ("FRAUD_PSI_ALERT", "alert"))
@@ -364,6 +380,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_REVIEW_CAPACITY must be at least 0 (cards a night)")
     if settings.review_cooldown_days < 0:
         raise ConfigError("FRAUD_REVIEW_COOLDOWN_DAYS must be at least 0 (days)")
+    if settings.review_delay_hours < 0:
+        raise ConfigError("FRAUD_REVIEW_DELAY_HOURS must be at least 0 (hours after the night)")
+    if settings.promotion_money_gate.min_ratio < 0:
+        raise ConfigError("FRAUD_GATE_MIN_PREVENTED_RATIO must be at least 0")
+    if settings.promotion_money_gate.min_fraud_cards < 0:
+        raise ConfigError("FRAUD_GATE_MIN_FRAUD_CARDS must be at least 0 (cards)")
     if settings.score_shares < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:

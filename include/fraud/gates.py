@@ -1,5 +1,5 @@
 """Every gate's thresholds, declared once as data: the quality gate, the PSI bands, the promotion
-rules. :mod:`fraud.config` fills them from the environment; each decision logs the one it used."""
+rules (metric rules and the ratio rule on money). :mod:`fraud.config` fills them from the environment; each decision logs the one it used."""
 
 from __future__ import annotations
 
@@ -49,3 +49,20 @@ class MetricGate:
     metric: str
     min_improvement: float | None = None
     max_regression: float | None = None
+
+
+# One card's prevented amount is about 1/n of a window's total over n fraudulent cards: below 50
+# cards a single card moves the total by more than the 2 % the default ratio allows, so one card
+# alone would decide the rule.
+MIN_FRAUD_CARDS_TO_JUDGE_MONEY = 50
+
+
+@dataclass(frozen=True)
+class RatioGate:
+    """A promotion rule on an amount: the challenger keeps at least ``min_ratio`` of the
+    champion's, on the same window; skipped (its reason recorded) when the window holds fewer
+    than ``min_fraud_cards`` fraudulent cards, too few for the amounts to be told apart."""
+
+    metric: str = "prevented_amount_within_capacity"
+    min_ratio: float = 0.98
+    min_fraud_cards: int = MIN_FRAUD_CARDS_TO_JUDGE_MONEY

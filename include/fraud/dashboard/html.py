@@ -93,7 +93,7 @@ def render_chart(chart: Chart) -> str:
 
 def live_charts(dashboard: Dashboard) -> tuple[Chart, ...]:
     """The live model's charts over the last nights: performance (average, alert and card
-    precision), alerts, drift, quarantine."""
+    precision), the money of the alerts, alerts, drift, quarantine."""
     live, bands = dashboard.live, dashboard.bands
     labels = [f"{night:%m-%d}" for night in live.nights]
     maturing = "no night has measured a day with matured labels yet"
@@ -119,6 +119,20 @@ def live_charts(dashboard: Dashboard) -> tuple[Chart, ...]:
             live.card_precision,
             top=1.0,
             empty=f"No card precision yet: {maturing}.",
+        ),
+        line_chart(
+            "Money of the alerts at the oldest label maturity",
+            labels,
+            live.money,
+            empty=f"No money measured yet: {maturing}.",
+            value_text=lambda value: f"{value:,.2f}",
+        ),
+        line_chart(
+            "Value detection rate (fraud amount on alerted cards) as labels mature",
+            labels,
+            live.value_detection_rate,
+            top=1.0,
+            empty=f"No value detection rate yet: {maturing}.",
         ),
         bar_chart(
             "Alerts per night",

@@ -27,11 +27,19 @@ DRIFTED_FEATURES = 5
 SCORE = "score"
 # The matured measures the page charts, each per maturity.
 PERFORMANCE_METRICS = ("average_precision", "alert_precision", "card_precision_at_100")
+# The money of the alerts the page charts at the oldest maturity (fraud.model.money), by name.
+MONEY_AMOUNTS = {
+    "detected_amount": "detected",
+    "prevented_amount": "prevented",
+    "missed_amount": "missed",
+    "genuine_amount_alerted": "genuine alerted",
+}
 
 # Performance by the night that measured it: the days measured in the window lie up to the
 # largest maturity before it.
 _PERFORMANCE_SQL = """
-select measured_on, maturity_days, average_precision, alert_precision, card_precision_at_100
+select measured_on, maturity_days, average_precision, alert_precision, card_precision_at_100,
+       detected_amount, prevented_amount, missed_amount, genuine_amount_alerted, fraud_amount
 from analytics.model_performance_matured
 where model_name = :model_name and tx_date >= :measured_from and tx_date <= :last
   and measured_on >= :first and measured_on <= :last
@@ -116,6 +124,9 @@ class LiveModel:
     confirmed: Trend
     psi: tuple[Trend, ...]
     quarantined: Trend
+    # The money of the alerts at the oldest maturity, and the value detection rate per maturity.
+    money: tuple[Trend, ...] = ()
+    value_detection_rate: tuple[Trend, ...] = ()
     queue_night: date | None = None
     queue_cards: int = 0
     queue: tuple[QueuedCard, ...] = ()
@@ -164,6 +175,57 @@ def performance_trends(
         )
 
     return tuple(trends(metric) for metric in PERFORMANCE_METRICS)
+
+
+def _sums(rows: Iterable[Mapping[str, Any]], column: str) -> dict[tuple[int, date], float]:
+    """A column summed per maturity and measuring night (a night scored by two versions has a
+    row per version: amounts add up); rows without the figure are left out."""
+    sums: dict[tuple[int, date], float] = {}
+    for row in rows:
+        if row.get(column) is None:
+            continue
+        key = (int(str(row["maturity_days"])), row["measured_on"])
+        sums[key] = sums.get(key, 0.0) + float(str(row[column]))
+    return sums
+
+
+def money_trends(
+    rows: Sequence[Mapping[str, Any]], nights: Sequence[date], maturities: Sequence[int]
+) -> tuple[tuple[Trend, ...], tuple[Trend, ...]]:
+    """The detected, prevented, missed and genuine amounts alerted at the oldest maturity, and
+    the value detection rate per maturity (the sum detected over the sum of fraud: a ratio of
+    sums), by the night that measured them."""
+    oldest = max(maturities, default=0)
+    amounts = tuple(
+        Trend(
+            name,
+            aligned(
+                nights,
+                {
+                    night: value
+                    for (days, night), value in _sums(rows, column).items()
+                    if days == oldest
+                },
+            ),
+        )
+        for column, name in MONEY_AMOUNTS.items()
+    )
+    detected, fraud = _sums(rows, "detected_amount"), _sums(rows, "fraud_amount")
+    rates = tuple(
+        Trend(
+            f"{maturity} days of labels",
+            aligned(
+                nights,
+                {
+                    night: detected[(days, night)] / total
+                    for (days, night), total in fraud.items()
+                    if days == maturity and total > 0
+                },
+            ),
+        )
+        for maturity in sorted(set(maturities))
+    )
+    return amounts, rates
 
 
 def psi_trends(
@@ -217,6 +279,9 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
     average_precision, alert_precision, card_precision = performance_trends(
         performance, nights, settings.performance_maturity_days
     )
+    money, value_detection_rate = money_trends(
+        performance, nights, settings.performance_maturity_days
+    )
     alerts = _rows(connection, _ALERTS_SQL, scores)
     quarantined = _rows(connection, _QUARANTINED_SQL, days)
     live = LiveModel(
@@ -224,6 +289,8 @@ def load_live_model(connection: Connection, settings: Settings, today: date) -> 
         average_precision=average_precision,
         alert_precision=alert_precision,
         card_precision=card_precision,
+        money=money,
+        value_detection_rate=value_detection_rate,
         alerts=_counts("alerts", nights, alerts, "alerts"),
         confirmed=_counts("confirmed fraud", nights, alerts, "confirmed"),
         psi=psi_trends(_rows(connection, _DRIFT_SQL, {**model, **days}), nights),

@@ -83,6 +83,16 @@ where t.tx_datetime >= %(since)s
 group by t.customer_id
 """
 _KNOWN_TYPES = {"customer_id": pa.int64(), "known_us": pa.int64()}
+# The moment each card had its first fraud reported (reports only, never a verdict: a verdict is
+# an alert's own doing, where a report comes whether the card was alerted or not), among the
+# reports before the bound on its payments since ``since``. What an alert can prevent ends there.
+_CARDS_REPORTED_AT_SQL = f"""
+select t.customer_id, (extract(epoch from min(reported.known_at)) * 1000000)::bigint as known_us
+from {reported_labels_before("%(before)s")} as reported
+join raw.transactions as t using (transaction_id)
+where reported.is_fraud and reported.known_at >= %(since)s and t.tx_datetime >= %(since)s
+group by t.customer_id
+"""
 
 # Genuine payments of a window (at most: frauds not yet reported count among them).
 _WINDOW_ROWS_SQL = """
@@ -144,7 +154,20 @@ def window_rows(connection: Connection, start: datetime, end: datetime) -> int:
 def cards_known_at(connection: Connection, *, since: datetime, before: datetime) -> pd.Series:
     """When each card with a fraud on a payment since ``since`` had its first fraud known,
     among the frauds known before ``before``; by customer id."""
-    query = inline(connection, _CARDS_KNOWN_AT_SQL, {"since": since, "before": before})
+    return _card_moments(connection, _CARDS_KNOWN_AT_SQL, since=since, before=before)
+
+
+def cards_reported_at(connection: Connection, *, since: datetime, before: datetime) -> pd.Series:
+    """When each card with a fraud on a payment since ``since`` had its first fraud reported,
+    among the reports before ``before``; by customer id."""
+    return _card_moments(connection, _CARDS_REPORTED_AT_SQL, since=since, before=before)
+
+
+def _card_moments(
+    connection: Connection, sql: str, *, since: datetime, before: datetime
+) -> pd.Series:
+    """One moment per card, by customer id, from a ``(customer_id, known_us)`` select."""
+    query = inline(connection, sql, {"since": since, "before": before})
     table = copy_out_table(connection, query, _KNOWN_TYPES)
     return pd.Series(
         pd.to_datetime(table.column("known_us").to_numpy() * 1000, utc=True),

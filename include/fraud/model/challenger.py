@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.window import (
     Sampling,
     WindowRead,
+    cards_reported_at,
     known_card_rows,
     labelled_window,
     sampling_for,
@@ -25,6 +26,7 @@ from fraud.features.window import (
 from fraud.model import registry, train
 from fraud.model.artifacts import log_search, log_windows, write_artifacts
 from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
+from fraud.model.money import CARD_REPORTED_AT, capacity_metrics
 from fraud.model.reference import DRIFT_COLUMNS, DriftReference, build_reference
 from fraud.timing import timed
 
@@ -86,7 +88,9 @@ def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWi
     """Labelled, weighted samples of the train and validation windows, labels known by the
     cut-off; both windows drawn with the training window's sampling. Validation rows whose card
     was known before their day (by the cut-off's labels) are marked ``card_known``: the gate's
-    CP@100 leaves them out, as the evaluation protocol does."""
+    CP@100 leaves them out, as the evaluation protocol does. Each validation row also carries its
+    card's first fraud report before the cut-off (``card_reported_at``): the money an alert
+    prevents ends there (:mod:`fraud.model.money`)."""
     sampling = training_sampling(engine, settings, windows.train_start, windows.train_end)
     frames, reads = {}, {}
     for name, (start, end) in {
@@ -116,6 +120,13 @@ def build_datasets(engine: Engine, settings: Settings, windows: train.TrainingWi
             cutoff=windows.label_cutoff,
             lookback_days=KNOWN_CARD_LOOKBACK_DAYS,
         )
+        reported_at = cards_reported_at(
+            connection,
+            since=windows.validation_start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS),
+            before=windows.label_cutoff,
+        )
+    validation = frames["validation"]
+    validation[CARD_REPORTED_AT] = validation["customer_id"].map(reported_at)
     return Datasets(frames["training"], frames["validation"], sampling, reads)
 
 
@@ -172,12 +183,22 @@ def fit(settings: Settings, training: pd.DataFrame) -> train.TrainedModels:
 def evaluate(
     settings: Settings, models: train.TrainedModels, validation: pd.DataFrame
 ) -> Evaluation:
-    """Score the validation rows once with each model: the metrics and the plots share them."""
+    """Score the validation rows once with each model: the metrics and the plots share them,
+    with the money each would catch within the review capacity per day."""
     scores = train.score_models(models, validation)
     results = train.evaluate_scores(validation, scores)
+    for name, values in scores.items():
+        results[name].update(money_metrics(settings, validation.assign(score=values)))
     scored_validation = validation.assign(score=scores.pop("model"))
     reference = build_reference(scored_validation, DRIFT_COLUMNS, bins=settings.psi_bins)
     return Evaluation(results, scored_validation, scores, reference)
+
+
+def money_metrics(settings: Settings, scored: pd.DataFrame) -> dict[str, float]:
+    """The money a scored window's alerts would catch within the review capacity per day."""
+    return capacity_metrics(
+        scored, settings.review_capacity, timedelta(hours=settings.review_delay_hours)
+    )
 
 
 def run_params(

@@ -1,8 +1,9 @@
 """The promotion gate: a challenger becomes champion only if it beats it on the same window.
 
-The gate is declared as data (``Settings.promotion_gate``); each decision is stored with the
-gate it used in ``monitoring.model_decisions``, as tags on the MLflow model version and run, and
-in the version's description.
+The gate is declared as data (``Settings.promotion_gate``, and the ratio rule on money
+``Settings.promotion_money_gate``); each decision is stored with the gate it used in
+``monitoring.model_decisions``, as tags on the MLflow model version and run, and in the version's
+description. Both versions' amounts within the review capacity are among the metrics stored.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings
-from fraud.gates import MetricGate
+from fraud.gates import MetricGate, RatioGate
 from fraud.model import registry
 from fraud.model.artifacts import VALIDATION_FRAME
-from fraud.model.challenger import Challenger
+from fraud.model.challenger import Challenger, money_metrics
 from fraud.model.metrics import compute_metrics
 from fraud.model.registry import GateVerdict
 from fraud.model.train import booster_scores
@@ -78,12 +79,41 @@ class GateOutcome:
     reasons: tuple[str, ...]
 
 
+def apply_ratio_rule(
+    rule: RatioGate, challenger: dict[str, float], champion: dict[str, float]
+) -> tuple[bool, str]:
+    """The ratio rule on an amount: whether it holds, and why in words; skipped (it holds) when
+    the window has too few fraudulent cards (``fraud_cards``) to tell the amounts apart."""
+    cards = challenger.get("fraud_cards", math.nan)
+    new, old = challenger.get(rule.metric, math.nan), champion.get(rule.metric, math.nan)
+    if math.isnan(cards) or cards < rule.min_fraud_cards:
+        shown = "an unknown number of" if math.isnan(cards) else f"{cards:.0f}"
+        return True, (
+            f"{rule.metric}: rule skipped, the window holds {shown} fraudulent cards, fewer"
+            f" than the {rule.min_fraud_cards} needed to judge amounts"
+        )
+    if math.isnan(new):
+        return False, f"{rule.metric}: challenger value is missing"
+    if math.isnan(old):
+        return True, f"{rule.metric}: champion value missing, rule skipped"
+    if new < rule.min_ratio * old:
+        return False, (
+            f"{rule.metric} {new:,.2f} is less than {rule.min_ratio:g} of champion {old:,.2f}"
+        )
+    return (
+        True,
+        f"{rule.metric} {new:,.2f} vs champion {old:,.2f} (at least {rule.min_ratio:g}): ok",
+    )
+
+
 def apply_gate(
     gate: tuple[MetricGate, ...],
     challenger: dict[str, float],
     champion: dict[str, float],
+    ratio_rule: RatioGate | None = None,
 ) -> GateOutcome:
-    """Compare challenger and champion metrics rule by rule; every rule must hold."""
+    """Compare challenger and champion metrics rule by rule, then the ratio rule on money if
+    given; every rule must hold."""
     reasons: list[str] = []
     passed = True
     for rule in gate:
@@ -109,7 +139,19 @@ def apply_gate(
             )
         else:
             reasons.append(f"{rule.metric} {new:.4f} vs champion {old:.4f}: ok")
+    if ratio_rule is not None:
+        holds, reason = apply_ratio_rule(ratio_rule, challenger, champion)
+        passed = passed and holds
+        reasons.append(reason)
     return GateOutcome(passed=passed, reasons=tuple(reasons))
+
+
+def declared_gate(settings: Settings) -> list[dict[str, object]]:
+    """The promotion gate as stored with each decision: the metric rules, then the ratio rule."""
+    return [
+        *(asdict(rule) for rule in settings.promotion_gate),
+        asdict(settings.promotion_money_gate),
+    ]
 
 
 def insert_decision(
@@ -129,7 +171,7 @@ def insert_decision(
 ) -> None:
     """Store one decision in ``monitoring.model_decisions``; a gate decision only once per
     version (a second insert does nothing)."""
-    gate = [asdict(rule) for rule in settings.promotion_gate]
+    gate = declared_gate(settings)
     statement = _RECORD_GATE_DECISION_SQL if decision in GATE_DECISIONS else _RECORD_DECISION_SQL
     with engine.begin() as connection:
         connection.execute(
@@ -256,7 +298,7 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
     validation = pd.read_parquet(
         registry.download_run_file(settings, challenger.run_id, VALIDATION_FRAME)
     )
-    challenger_metrics = compute_metrics(validation)
+    challenger_metrics = {**compute_metrics(validation), **money_metrics(settings, validation)}
     current = registry.champion_version(settings)
     champion_metrics: dict[str, float] = {}
     if current is None:
@@ -264,12 +306,16 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         reason = "no champion existed; the first trained version becomes champion"
     else:
         champion = registry.load_version(settings, current)
-        champion_metrics = compute_metrics(
-            validation.assign(
-                score=booster_scores(champion.booster, model_inputs(champion.booster, validation))
-            )
+        scored = validation.assign(
+            score=booster_scores(champion.booster, model_inputs(champion.booster, validation))
         )
-        outcome = apply_gate(settings.promotion_gate, challenger_metrics, champion_metrics)
+        champion_metrics = {**compute_metrics(scored), **money_metrics(settings, scored)}
+        outcome = apply_gate(
+            settings.promotion_gate,
+            challenger_metrics,
+            champion_metrics,
+            settings.promotion_money_gate,
+        )
         decision = "promoted" if outcome.passed else "rejected"
         reason = "; ".join(outcome.reasons)
     insert_decision(
@@ -297,6 +343,6 @@ def decide_promotion(engine: Engine, settings: Settings, challenger: Challenger)
         verdict.decision,
         verdict.champion_version,
         verdict.reason,
-        [asdict(gate) for gate in settings.promotion_gate],
+        declared_gate(settings),
     )
     return verdict.decision

@@ -48,6 +48,8 @@ DESCRIBED_METRICS = (
     ("auc_roc", "AUC"),
     ("average_precision", "AP"),
     ("card_precision_at_100", "CP@100"),
+    ("prevented_amount_within_capacity", "prevented within the review capacity"),
+    ("detected_amount_within_capacity", "detected within the review capacity"),
 )
 # The baselines a run logs (metric prefix) and their names in the description.
 _BASELINES = (
@@ -288,11 +290,15 @@ def _span(params: dict[str, str], start: str, end: str) -> str:
 
 
 def _figures(metrics: dict[str, float], prefix: str = "") -> str:
-    """``AUC 0.912, AP 0.654, CP@100 0.120``, n/a where a metric is missing or undefined."""
+    """``AUC 0.912, AP 0.654, CP@100 0.120, prevented within the review capacity 1,234.50, ...``,
+    n/a where a metric is missing or undefined."""
     values = []
     for key, label in DESCRIBED_METRICS:
         value = metrics.get(f"{prefix}{key}")
-        shown = "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+        if value is None or math.isnan(value):
+            shown = "n/a"
+        else:
+            shown = f"{value:,.2f}" if key.endswith("_amount_within_capacity") else f"{value:.3f}"
         values.append(f"{label} {shown}")
     return ", ".join(values)
 

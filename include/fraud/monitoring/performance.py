@@ -5,6 +5,11 @@ every payment, where an investigator's verdict reaches only the reviewed cards. 
 cards only, as the evaluation protocol and the promotion gate count it: a card with a fraud known
 (reported, or confirmed by an investigator) before the day began, and before the measure's
 cut-off, is known already and left out of it; the other metrics keep every payment.
+
+Each row also holds the money of the night's alerts (:mod:`fraud.model.money`): alerted cards,
+those confirmed fraud, the detected, prevented, missed and genuine amounts and the value
+detection rate, on the same reported labels; the prevented amount reads the alerted cards' frauds
+after the night, up to the cut-off.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from fraud.dates import midnight
 from fraud.features.window import known_card_rows
 from fraud.labels import REPORTED, reported_labels_before
 from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS, ranking_metrics
+from fraud.model.money import CARD_REPORTED_AT, FIGURES, night_money, review_moment
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,7 @@ logger = logging.getLogger(__name__)
 LABEL_SOURCE = REPORTED
 _SCORES_WITH_LABELS_SQL = f"""
 select (extract(epoch from s.tx_datetime) * 1000000)::bigint as tx_us,
-       s.customer_id, s.model_version, s.score, s.is_alert,
+       s.customer_id, s.model_version, s.score, s.is_alert, s.tx_amount::float8 as tx_amount,
        coalesce(l.is_fraud, false) as is_fraud
 from scoring.transaction_scores as s
 left join scoring.scored_day as d on d.tx_date = (s.tx_datetime at time zone 'UTC')::date
@@ -52,8 +58,20 @@ _SCORE_TYPES = {
     "model_version": pa.int64(),
     "score": pa.float64(),
     "is_alert": pa.bool_(),
+    "tx_amount": pa.float64(),
     "is_fraud": pa.bool_(),
 }
+# The frauds reported before the cut-off on the night's alerted cards, made since the known-card
+# lookback began, each with its card's first report among them: what the alerts could prevent
+# after the review. A label follows its payment, so the reports' index bounds the read.
+_FRAUDS_OF_CARDS_SQL = f"""
+select t.customer_id, t.tx_datetime, t.tx_amount::float8 as tx_amount,
+       min(l.known_at) over (partition by t.customer_id) as card_reported_at
+from {reported_labels_before(":cutoff")} as l
+join raw.transactions as t using (transaction_id)
+where l.is_fraud and l.known_at >= :since and t.tx_datetime >= :since
+  and t.customer_id = any(:cards)
+"""
 
 
 PERFORMANCE_METRICS = ("average_precision", "card_precision_at_100", "recall_top_decile")
@@ -97,10 +115,37 @@ def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def _money_columns(
+    scored: pd.DataFrame, frauds_after: pd.DataFrame, review_at: datetime
+) -> dict[str, object]:
+    """The money of the night's alerts: counts as integers, amounts, null rates when undefined."""
+    figures = night_money(scored, frauds_after, review_at).figures()
+    return {
+        name: (
+            int(round(figures[name]))
+            if name.startswith("alerted_cards")
+            else _none_if_nan(figures[name])
+        )
+        for name in FIGURES
+    }
+
+
 def performance_rows(
-    frame: pd.DataFrame, day: date, model_name: str, maturity_days: int
+    frame: pd.DataFrame,
+    day: date,
+    model_name: str,
+    maturity_days: int,
+    *,
+    frauds_after: pd.DataFrame | None = None,
+    review_delay: timedelta = timedelta(hours=10),
 ) -> pd.DataFrame:
-    """Metrics of one day's scored and labelled transactions, one row per model version."""
+    """Metrics and money of one day's scored and labelled transactions, one row per model
+    version; ``frauds_after`` holds the frauds of its cards after the night (none if omitted)."""
+    if frauds_after is None:
+        frauds_after = pd.DataFrame(
+            columns=["customer_id", "tx_datetime", "tx_amount", CARD_REPORTED_AT]
+        )
+    review_at = review_moment(day, review_delay)
     rows = []
     versions = frame["model_version"].unique()
     # A day is almost always scored by one version: measured in place, without a copy.
@@ -123,6 +168,7 @@ def performance_rows(
                 "frauds_known": int(scored["is_fraud"].sum()),
                 **{name: _none_if_nan(metrics[name]) for name in PERFORMANCE_METRICS},
                 "alert_precision": float(alerts.mean()) if len(alerts) else None,
+                **_money_columns(scored, frauds_after, review_at),
             }
         )
     return pd.DataFrame(rows)
@@ -130,11 +176,12 @@ def performance_rows(
 
 @dataclass(frozen=True)
 class PerformanceConfig:
-    """The three settings the performance monitoring reads."""
+    """The settings the performance monitoring reads."""
 
     model_name: str
     maturity_days: tuple[int, ...]
     floor_average_precision: float
+    review_delay_hours: float = 10.0
 
     @classmethod
     def of(cls, settings: Settings) -> PerformanceConfig:
@@ -143,6 +190,7 @@ class PerformanceConfig:
             settings.model_name,
             settings.performance_maturity_days,
             settings.performance_floor_average_precision,
+            settings.review_delay_hours,
         )
 
 
@@ -165,6 +213,25 @@ def _labelled_scores(engine: Engine, model_name: str, day: date, cutoff: datetim
         )
     frame["is_fraud"] = frame["is_fraud"].astype(np.int8)
     return frame
+
+
+def _frauds_of_alerted_cards(
+    engine: Engine, scored: pd.DataFrame, day: date, cutoff: datetime
+) -> pd.DataFrame:
+    """The frauds reported before ``cutoff`` on the day's alerted cards, each with its card's
+    first report (:data:`_FRAUDS_OF_CARDS_SQL`)."""
+    cards = scored.loc[scored["is_alert"].to_numpy(dtype=bool), "customer_id"].unique()
+    params = {
+        "cutoff": cutoff,
+        "since": midnight(day) - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS),
+        "cards": [int(card) for card in cards],
+    }
+    columns = ["customer_id", "tx_datetime", "tx_amount", CARD_REPORTED_AT]
+    if not params["cards"]:
+        return pd.DataFrame(columns=columns)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(_FRAUDS_OF_CARDS_SQL), params).fetchall()
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
 
 def floor_breaches(rows: pd.DataFrame, config: PerformanceConfig) -> tuple[FloorBreach, ...]:
@@ -198,11 +265,14 @@ def nightly_performance(
     measured: list[pd.DataFrame] = []
     for maturity in sorted(set(config.maturity_days)):
         day = night - timedelta(days=maturity)
+        scored = _labelled_scores(engine, config.model_name, day, interval_end)
         rows = performance_rows(
-            _labelled_scores(engine, config.model_name, day, interval_end),
+            scored,
             day,
             config.model_name,
             maturity,
+            frauds_after=_frauds_of_alerted_cards(engine, scored, day, interval_end),
+            review_delay=timedelta(hours=config.review_delay_hours),
         )
         with engine.begin() as connection:
             connection.execute(

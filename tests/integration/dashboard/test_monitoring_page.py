@@ -86,6 +86,8 @@ LIVE_CHARTS = [
     "Average precision as labels mature",
     "Alert precision (alerts confirmed as fraud) as labels mature",
     "Handbook CP@100: card precision of the daily top 100, known cards left out",
+    "Money of the alerts at the oldest label maturity",
+    "Value detection rate (fraud amount on alerted cards) as labels mature",
     "Alerts per night",
     "PSI of the score and the 3 most drifted features",
     "Rows quarantined per night",
@@ -290,6 +292,11 @@ def expected_average_precision(maturity: int, back: int) -> float:
     return round(0.4 + maturity / 100 + back / 1000, 4)
 
 
+def expected_detected_amount(maturity: int, back: int) -> float:
+    """The seeded detected amount measured ``back`` nights before the last; 300 is missed."""
+    return 100.0 + maturity + back
+
+
 def _performance(engine: sa.Engine, model_name: str, last_night: date) -> None:
     """The nightly measures of the last ten nights at 7, 14 and 30 days of labels."""
     rows = [
@@ -299,6 +306,7 @@ def _performance(engine: sa.Engine, model_name: str, last_night: date) -> None:
             "maturity": maturity,
             "ap": expected_average_precision(maturity, back),
             "precision": 0.3,
+            "detected": expected_detected_amount(maturity, back),
         }
         for back in range(10)
         for maturity in (7, 14, 30)
@@ -308,8 +316,11 @@ def _performance(engine: sa.Engine, model_name: str, last_night: date) -> None:
             sa.text(
                 "insert into monitoring.model_performance (date, model_name, model_version,"
                 " maturity_days, transactions, frauds_known, average_precision,"
-                " card_precision_at_100, recall_top_decile, alert_precision) values (:day,"
-                " :model_name, 2, :maturity, 400, 3, :ap, :cards, 0.5, :precision)"
+                " card_precision_at_100, recall_top_decile, alert_precision, alerted_cards,"
+                " alerted_cards_fraud, detected_amount, prevented_amount, missed_amount,"
+                " genuine_amount_alerted, value_detection_rate) values (:day,"
+                " :model_name, 2, :maturity, 400, 3, :ap, :cards, 0.5, :precision, 10, 3,"
+                " :detected, 50, 300, 700, :detected / (:detected + 300))"
             ),
             [{**row, "cards": CARD_PRECISION} for row in rows],
         )
@@ -391,6 +402,19 @@ def test_dashboard_reads_the_live_model_as_fraud_analyst(seeded: Seeded) -> None
     for trend, maturity in zip(live.card_precision, (7, 14, 30), strict=True):
         assert trend.name == f"{maturity} days of labels"
         assert list(trend.values) == pytest.approx([None] * 20 + [CARD_PRECISION] * 10)
+    detected, prevented, missed, genuine = live.money
+    assert list(detected.values) == pytest.approx(
+        [None] * 20 + [expected_detected_amount(30, back) for back in range(9, -1, -1)]
+    )
+    assert list(prevented.values) == [None] * 20 + [50.0] * 10
+    assert (missed.values[-1], genuine.values[-1]) == (300.0, 700.0)
+    for trend, maturity in zip(live.value_detection_rate, (7, 14, 30), strict=True):
+        rates = [
+            expected_detected_amount(maturity, back)
+            / (expected_detected_amount(maturity, back) + 300)
+            for back in range(9, -1, -1)
+        ]
+        assert list(trend.values) == pytest.approx([None] * 20 + rates)
     assert [trend.name for trend in live.psi] == list(DRIFT_SLOPES)
     assert live.psi[0].values[-NIGHTS:] == pytest.approx(
         [expected_psi("score", night) for night in range(NIGHTS)]
@@ -754,9 +778,13 @@ def test_monitoring_page_in_a_browser(api_server: Server, seeded: Seeded) -> Non
             cards = charts.nth(2)
             assert cards.locator("g.series").count() == 3
             assert cards.locator("circle").count() == 3 * 10
-            assert charts.nth(3).locator("rect").count() == SCORED_NIGHTS
-            assert charts.nth(4).locator("g.series").count() == len(DRIFT_SLOPES)
-            assert charts.nth(4).locator("g.guide").count() == 2
+            money = charts.nth(3)
+            assert money.locator("g.series").count() == 4  # detected, prevented, missed, genuine
+            assert money.locator("circle").count() == 4 * 10
+            assert charts.nth(4).locator("g.series").count() == 3  # value detection rate
+            assert charts.nth(5).locator("rect").count() == SCORED_NIGHTS
+            assert charts.nth(6).locator("g.series").count() == len(DRIFT_SLOPES)
+            assert charts.nth(6).locator("g.guide").count() == 2
             queue = page.locator("#alert-queue-table tbody tr")
             assert queue.count() == ALERTED_CARDS
             assert "terminal_fraud_risk_7d, tx_amount" in queue.nth(1).inner_text()

@@ -194,3 +194,47 @@ def test_a_card_with_a_fraud_verdict_known_before_the_day_is_known(bank: Bank) -
     assert row.card_precision_at_100 == pytest.approx(2 / 100)
     assert row.frauds_known == 3
     assert row.label_source == "reported"
+
+
+# A day of its own for the money of the alerts; every payment is 20.
+MONEY_DAY = DAY + timedelta(days=120)
+FIRST_REPORT = _at(MONEY_DAY, 44)  # card 3001's first report: the evening after the night
+MONEY_PAYMENTS = [
+    # Card 3001, alerted: a fraud that night (detected), one the next morning before the review
+    # at 10:00 (not prevented), one after it (prevented), one after its first report (stopped by
+    # the known-card rule, not by the alert).
+    (-201, 3001, _at(MONEY_DAY, 9), 0.9, FIRST_REPORT),
+    (-202, 3001, _at(MONEY_DAY, 29), None, FIRST_REPORT),
+    (-203, 3001, _at(MONEY_DAY, 36), None, FIRST_REPORT),
+    (-204, 3001, _at(MONEY_DAY, 84), None, _at(MONEY_DAY, 90)),
+    # Card 3002, alerted and genuine; card 3003 a fraud not alerted (missed).
+    (-205, 3002, _at(MONEY_DAY, 10), 0.8, None),
+    (-206, 3003, _at(MONEY_DAY, 11), 0.7, _at(MONEY_DAY, 30)),
+]
+
+
+def test_monitoring_stores_the_money_of_the_alerts(bank: Bank) -> None:
+    with bank.engine.begin() as connection:
+        _write_payments(connection, MONEY_DAY, MONEY_PAYMENTS, load_settings().model_name)
+        connection.execute(
+            sa.text(
+                "update scoring.transaction_scores set is_alert = true"
+                " where transaction_id in (-201, -205)"
+            )
+        )
+    row = _measured(
+        bank,
+        MONEY_DAY,
+        "alerted_cards, alerted_cards_fraud, detected_amount, prevented_amount, missed_amount,"
+        " genuine_amount_alerted, value_detection_rate",
+    )
+    assert tuple(row) == (2, 1, 20, 20, 20, 20, pytest.approx(0.5))
+    with bank.engine.connect() as connection:
+        matured = connection.execute(
+            sa.text(
+                "select fraud_amount, prevented_amount from analytics.model_performance_matured"
+                " where tx_date = :day and maturity_days = :maturity"
+            ),
+            {"day": MONEY_DAY, "maturity": MATURITY},
+        ).one()
+    assert tuple(matured) == (40, 20)

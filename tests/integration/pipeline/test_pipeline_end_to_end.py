@@ -138,6 +138,7 @@ def test_retraining_bootstraps_a_registered_champion(engine, champion: int) -> N
 def test_champion_run_logs_metrics_baselines_and_artifacts(champion: int) -> None:
     from fraud.config import load_settings
     from fraud.model.artifacts import PLOTS
+    from fraud.model.money import FIGURES
     from fraud.model.registry import client
 
     settings = load_settings()
@@ -148,6 +149,15 @@ def test_champion_run_logs_metrics_baselines_and_artifacts(champion: int) -> Non
         assert 0.0 <= run.data.metrics[metric] <= 1.0
         assert f"baseline_logistic_regression_{metric}" in run.data.metrics
         assert f"baseline_amount_rule_{metric}" in run.data.metrics
+    metrics = run.data.metrics
+    for prefix in ("", "baseline_logistic_regression_", "baseline_amount_rule_"):
+        money = {name: metrics[f"{prefix}{name}_within_capacity"] for name in FIGURES}
+        assert money["detected_amount"] + money["missed_amount"] == pytest.approx(
+            metrics[f"{prefix}fraud_amount_within_capacity"]
+        )
+        assert money["alerted_cards_fraud"] <= money["alerted_cards"]
+        assert min(money.values()) >= 0.0
+    assert metrics["fraud_cards"] > 0
     assert "training_fingerprint" in run.data.params
     artifacts = {item.path for item in mlflow_client.list_artifacts(version.run_id, "evaluation")}
     assert {f"evaluation/{name}" for name in PLOTS} <= artifacts

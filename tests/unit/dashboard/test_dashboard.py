@@ -25,7 +25,7 @@ from fraud.dashboard.data import (
     with_reports,
 )
 from fraud.dashboard.html import render_page
-from fraud.dashboard.live import LiveModel, QueuedCard, Trend, window
+from fraud.dashboard.live import LiveModel, QueuedCard, Trend, money_trends, window
 from fraud.gates import PsiBands
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -298,6 +298,8 @@ CHARTS = (
     "Average precision",
     "Alert precision",
     "Handbook CP@100",
+    "Money of the alerts",
+    "Value detection rate",
     "Alerts per night",
     "PSI of the score",
     "Rows quarantined per night",
@@ -314,7 +316,7 @@ def charts(page: str) -> dict[str, str]:
     return found
 
 
-def test_the_live_model_has_its_six_charts_empty_until_the_nights_have_data() -> None:
+def test_the_live_model_has_its_eight_charts_empty_until_the_nights_have_data() -> None:
     drawn = charts(render_page(dashboard(), None, START))
     assert list(drawn) == list(CHARTS)
     assert all('class="empty"' in chart for chart in drawn.values())
@@ -326,13 +328,16 @@ def test_the_live_model_charts_draw_each_night() -> None:
         average_precision=(Trend("7 days of labels", nights), Trend("30 days of labels", nights)),
         alert_precision=(Trend("7 days of labels", nights),),
         card_precision=(Trend("7 days of labels", (0.2, None, 0.3)),),
+        money=(Trend("detected", (100.0, 250.5, None)), Trend("prevented", (40.0, 0.0, 10.0))),
+        value_detection_rate=(Trend("30 days of labels", (0.25, None, 0.5)),),
         alerts=Trend("alerts", (100, 90, 95)),
         psi=(Trend("score", (0.01, 0.3, 0.2)), Trend("tx_amount", (0.1, 0.1, 0.1))),
         quarantined=Trend("quarantined rows", (4, None, 1)),
     )
     drawn = charts(render_page(dashboard(live=data), None, START))
-    assert [chart.count("<circle") for chart in drawn.values()] == [4, 2, 2, 0, 6, 0]
-    assert [chart.count("<rect") for chart in drawn.values()] == [0, 0, 0, 3, 0, 2]
+    assert [chart.count("<circle") for chart in drawn.values()] == [4, 2, 2, 5, 2, 0, 6, 0]
+    assert [chart.count("<rect") for chart in drawn.values()] == [0, 0, 0, 0, 0, 3, 0, 2]
+    assert "250.50" in drawn["Money of the alerts"]
     assert drawn["PSI of the score"].count('class="guide"') == 2  # warning and alert bands
 
 
@@ -369,3 +374,60 @@ def test_the_alert_queue_lists_the_cards_with_score_amount_and_reasons() -> None
 def test_without_alerts_the_queue_says_so() -> None:
     page = render_page(dashboard(), None, START)
     assert "No alerts in the last 3 nights." in page
+
+
+def test_money_trends_sum_versions_and_take_the_rate_of_sums() -> None:
+    nights = (date(2026, 3, 1), date(2026, 3, 2))
+    rows = [
+        # Two versions measured on 1 March at 30 days: the amounts add up, the rate is
+        # (10 + 30) / (40 + 60), not the mean of 0.25 and 0.5.
+        {
+            "measured_on": nights[0],
+            "maturity_days": 30,
+            "detected_amount": Decimal("10"),
+            "prevented_amount": 1,
+            "missed_amount": 30,
+            "genuine_amount_alerted": 5,
+            "fraud_amount": Decimal("40"),
+        },
+        {
+            "measured_on": nights[0],
+            "maturity_days": 30,
+            "detected_amount": 30,
+            "prevented_amount": 2,
+            "missed_amount": 30,
+            "genuine_amount_alerted": 5,
+            "fraud_amount": 60,
+        },
+        # A younger maturity has a rate of its own and no amounts on the chart.
+        {
+            "measured_on": nights[1],
+            "maturity_days": 7,
+            "detected_amount": 5,
+            "prevented_amount": 0,
+            "missed_amount": 15,
+            "genuine_amount_alerted": 1,
+            "fraud_amount": 20,
+        },
+        # Measured before the money was: no figure.
+        {
+            "measured_on": nights[1],
+            "maturity_days": 30,
+            "detected_amount": None,
+            "prevented_amount": None,
+            "missed_amount": None,
+            "genuine_amount_alerted": None,
+            "fraud_amount": None,
+        },
+    ]
+    amounts, rates = money_trends(rows, nights, (7, 30))
+    assert [(trend.name, trend.values) for trend in amounts] == [
+        ("detected", (40.0, None)),
+        ("prevented", (3.0, None)),
+        ("missed", (60.0, None)),
+        ("genuine alerted", (10.0, None)),
+    ]
+    assert [(trend.name, trend.values) for trend in rates] == [
+        ("7 days of labels", (None, 0.25)),
+        ("30 days of labels", (0.4, None)),
+    ]

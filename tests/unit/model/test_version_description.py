@@ -20,6 +20,8 @@ METRICS = {
     "auc_roc": 0.91234,
     "average_precision": 0.654,
     "card_precision_at_100": 0.12,
+    "prevented_amount_within_capacity": 12345.678,
+    "detected_amount_within_capacity": 2000.0,
     "baseline_logistic_regression_auc_roc": 0.85,
     "baseline_logistic_regression_average_precision": 0.4,
     "baseline_logistic_regression_card_precision_at_100": 0.09,
@@ -32,10 +34,14 @@ WINDOWS = (
     " 240 known frauds) and validated on those of 2026-01-25 to 2026-01-31 (6000 rows),"
     " with the labels reported before 2026-02-15 00:00 UTC."
 )
-FIGURES = "it scores AUC 0.912, AP 0.654, CP@100 0.120"
+MONEY_NA = "prevented within the review capacity n/a, detected within the review capacity n/a"
+FIGURES = (
+    "it scores AUC 0.912, AP 0.654, CP@100 0.120, prevented within the review capacity"
+    " 12,345.68, detected within the review capacity 2,000.00"
+)
 BASELINES = (
-    "the logistic-regression baseline AUC 0.850, AP 0.400, CP@100 0.090;"
-    " the amount rule AUC 0.600, AP 0.100, CP@100 n/a."
+    f"the logistic-regression baseline AUC 0.850, AP 0.400, CP@100 0.090, {MONEY_NA};"
+    f" the amount rule AUC 0.600, AP 0.100, CP@100 n/a, {MONEY_NA}."
 )
 PROMOTED = GateVerdict(
     "promoted",
@@ -63,7 +69,7 @@ PROMOTED = GateVerdict(
             [
                 WINDOWS,
                 f"{FIGURES}; champion version 6, on the same rows, AUC 0.900, AP 0.500,"
-                f" CP@100 0.100; {BASELINES}",
+                f" CP@100 0.100, {MONEY_NA}; {BASELINES}",
                 "Gate decision: promoted (average_precision 0.6540 vs champion 0.5000: ok).",
             ],
             id="promoted-beside-the-champion",

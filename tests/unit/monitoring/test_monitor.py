@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fraud.config import Settings
+from fraud.model.money import FIGURES
 from fraud.monitoring.alerts import drift_alert_message
 from fraud.monitoring.drift import DriftOutcome
 from fraud.monitoring.performance import (
@@ -36,6 +37,7 @@ def scored(scores: list[float], frauds: list[int], alerts: list[bool], version: 
             "score": scores,
             "is_alert": alerts,
             "is_fraud": frauds,
+            "tx_amount": [10.0 * (index + 1) for index in range(len(scores))],
         }
     )
 
@@ -78,6 +80,32 @@ def test_performance_rows(frame: pd.DataFrame, expected: dict[str, object]) -> N
     assert (row["date"], row["model_name"], row["maturity_days"]) == (DAY, "fraud", 7)
     for key, value in expected.items():
         assert row[key] == pytest.approx(value) if value is not None else row[key] is None
+
+
+def test_performance_rows_hold_the_money_of_the_alerts() -> None:
+    # Amounts 10, 20, 30, 40; cards 0 (fraud) and 1 (genuine) alerted, card 2's fraud missed.
+    frame = scored([0.9, 0.8, 0.2, 0.1], [1, 0, 1, 0], [True, True, False, False])
+    frauds_after = pd.DataFrame(
+        {
+            "customer_id": [0, 0, 2],
+            # Card 0 pays fraud before the review (09:00), after it, and after its report.
+            "tx_datetime": pd.to_datetime(
+                ["2026-03-02 09:00", "2026-03-02 11:00", "2026-03-04 11:00"], utc=True
+            ),
+            "tx_amount": [1.0, 2.0, 4.0],
+            "card_reported_at": pd.to_datetime(["2026-03-03"] * 2 + [None], utc=True),
+        }
+    )
+    (row,) = performance_rows(frame, DAY, "fraud", 7, frauds_after=frauds_after).to_dict("records")
+    assert {key: row[key] for key in FIGURES} == {
+        "alerted_cards": 2,
+        "alerted_cards_fraud": 1,
+        "detected_amount": 10.0,
+        "prevented_amount": 2.0,
+        "missed_amount": 30.0,
+        "genuine_amount_alerted": 20.0,
+        "value_detection_rate": 0.25,
+    }
 
 
 def test_performance_rows_split_by_model_version() -> None:

@@ -50,3 +50,37 @@ def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> 
 )
 def test_deployments_may_set_the_monitoring_variables(variable: str) -> None:
     assert variable in ENVIRONMENT_VARIABLES
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, (10.0, 0.98, 50)),
+        (
+            {
+                "FRAUD_REVIEW_DELAY_HOURS": "8.5",
+                "FRAUD_GATE_MIN_PREVENTED_RATIO": "0.9",
+                "FRAUD_GATE_MIN_FRAUD_CARDS": "20",
+            },
+            (8.5, 0.9, 20),
+        ),
+    ],
+)
+def test_money_settings(environ: dict[str, str], expected: tuple[float, float, int]) -> None:
+    settings = load_settings(environ)
+    rule = settings.promotion_money_gate
+    assert (settings.review_delay_hours, rule.min_ratio, rule.min_fraud_cards) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FRAUD_REVIEW_DELAY_HOURS", "-1"),
+        ("FRAUD_GATE_MIN_PREVENTED_RATIO", "-0.1"),
+        ("FRAUD_GATE_MIN_FRAUD_CARDS", "-3"),
+        ("FRAUD_GATE_MIN_FRAUD_CARDS", "many"),
+    ],
+)
+def test_money_settings_out_of_range_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})
