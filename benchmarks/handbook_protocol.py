@@ -42,6 +42,12 @@ EVALUATE = [
 HANDBOOK_TRAIN_END = date(2018, 7, 31)
 
 METRICS = ("auc_roc", "average_precision", "card_precision_at_100")
+# The money within the review capacity (``fraud evaluate``'s ``..._within_capacity`` figures).
+MONEY = (
+    "detected_amount_within_capacity",
+    "prevented_amount_within_capacity",
+    "value_detection_rate_within_capacity",
+)
 # Test-set results published in the Handbook's model-selection chapter (its own simulated data).
 PUBLISHED = {
     "Handbook: XGBoost, tuned": (0.869, 0.687, 0.303),
@@ -144,6 +150,27 @@ def summary(results: dict[int, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def money_summary(results: dict[int, dict[str, dict[str, float]]]) -> str:
+    """Mean ± standard deviation over the seeds of each row's money and CP@100, as Markdown."""
+    seeds = list(results)
+    lines = [
+        f"| model (seeds {', '.join(map(str, seeds))}) | detected | prevented"
+        " | value detection rate | CP@100 |",
+        "|---|---|---|---|---|",
+    ]
+    for name in results[seeds[0]]:
+        if MONEY[0] not in results[seeds[0]][name]:
+            continue
+        cells = []
+        for metric in (*MONEY, "card_precision_at_100"):
+            values = [results[seed][name][metric] for seed in seeds]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            digits = 0 if metric.endswith("amount_within_capacity") else 4
+            cells.append(f"{statistics.mean(values):,.{digits}f} ± {spread:,.{digits}f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def add_admin_url(parser: argparse.ArgumentParser) -> None:
     """The ``--admin-url`` option of the scripts that create one scratch database per seed."""
     parser.add_argument(
@@ -188,6 +215,8 @@ def main() -> None:
     print(table(results))
     print()
     print(summary(results))
+    print()
+    print(money_summary(results))
 
 
 if __name__ == "__main__":

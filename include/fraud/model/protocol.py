@@ -39,9 +39,19 @@ from fraud.features.columns import history_start
 from fraud.features.frames import History, read_history
 from fraud.features.window import known_cards, labelled_window
 from fraud.model import train
+from fraud.model.alert_policy import AlertPolicy, card_frame, rank_cards
 from fraud.model.challenger import training_sampling
+from fraud.model.metrics import card_precision_at_k
+from fraud.model.money import CARD_REPORTED_AT, WITHIN_CAPACITY, capacity_metrics
 
 REPORTED_METRICS = ("auc_roc", "average_precision", "card_precision_at_100", "recall_top_decile")
+# The money within the review capacity each model's ranking would have caught on the test days.
+MONEY_METRICS = tuple(
+    f"{figure}{WITHIN_CAPACITY}"
+    for figure in ("detected_amount", "prevented_amount", "value_detection_rate")
+)
+# The LightGBM model's row when its cards are ranked by expected loss instead of score.
+EXPECTED_LOSS_ROW = "model_expected_loss"
 # Labels known up to this moment count as the truth of the test window.
 _END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -179,7 +189,53 @@ def evaluate_protocol(
         seed=settings.random_seed,
         time_budget_seconds=settings.training_time_budget_seconds,
     )
-    return {
-        name: {metric: metrics[metric] for metric in REPORTED_METRICS}
-        for name, metrics in train.evaluate_models(models, test).items()
+    test = with_card_reports(test, history.labels, protocol.cards_known_since)
+    return judged_in_money(test, train.score_models(models, test), settings)
+
+
+def with_card_reports(test: pd.DataFrame, labels: pd.DataFrame, since: datetime) -> pd.DataFrame:
+    """The test rows with their card's first fraud report since ``since`` (NaT when none): from
+    then on the known-card rule blocks the card, so an alert no longer prevents its fraud."""
+    frauds = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
+    frauds = frauds.merge(test[["transaction_id", "customer_id", "tx_datetime"]], on="transaction_id")
+    first = frauds[frauds["tx_datetime"] >= since].groupby("customer_id")["reported_at"].min()
+    return test.assign(**{CARD_REPORTED_AT: test["customer_id"].map(first)})
+
+
+def expected_loss_scores(frame: pd.DataFrame, policy: AlertPolicy) -> np.ndarray:
+    """Each row's card's expected loss on the row's UTC day, the value ``expected_loss`` ranks
+    cards by (:mod:`fraud.model.alert_policy`), so that a day's top cards by it are the policy's."""
+    days = pd.to_datetime(frame["tx_datetime"], utc=True).dt.floor("D")
+    values = np.zeros(len(frame))
+    for day in days.unique():
+        rows = (days == day).to_numpy()
+        cards = card_frame(frame[rows])
+        ranked = rank_cards(cards, AlertPolicy("expected_loss", len(cards), None, policy.horizon_days))
+        by_card = ranked.set_index("customer_id")["expected_loss"]
+        values[rows] = frame.loc[rows, "customer_id"].map(by_card).to_numpy(dtype=np.float64)
+    return values
+
+
+def judged_in_money(
+    test: pd.DataFrame, scores: dict[str, np.ndarray], settings: Settings
+) -> dict[str, dict[str, float]]:
+    """The headline metrics and the money within the review capacity of each model's ranking,
+    and of the LightGBM model's cards ranked by expected loss (:data:`EXPECTED_LOSS_ROW`)."""
+    delay = timedelta(hours=settings.review_delay_hours)
+    capacity = settings.review_capacity
+    results = {}
+    for name, metrics in train.evaluate_scores(test, scores).items():
+        money = capacity_metrics(test.assign(score=scores[name]), capacity, delay)
+        results[name] = {metric: metrics[metric] for metric in REPORTED_METRICS} | {
+            metric: money[metric] for metric in MONEY_METRICS
+        }
+    policy = AlertPolicy.of(settings)
+    ranked = test.assign(score=scores["model"])
+    ranked["expected_loss"] = expected_loss_scores(ranked, policy)
+    money = capacity_metrics(ranked, capacity, delay, score_column="expected_loss")
+    results[EXPECTED_LOSS_ROW] = {
+        **results["model"],
+        "card_precision_at_100": card_precision_at_k(ranked, 100, "expected_loss"),
+        **{metric: money[metric] for metric in MONEY_METRICS},
     }
+    return results
