@@ -34,11 +34,13 @@ def write_simulation(
     """COPY transactions and labels into ``raw.*`` in the caller's transaction; return counts.
 
     Labels whose transaction is not in the simulation are left out, so every stored label
-    points at a stored transaction. A simulation without the bank columns leaves them null.
+    points at a stored transaction. A simulation without the bank columns writes the Handbook's
+    five only (the table leaves the others null, and a warehouse older than them takes it).
     ``progress`` receives a line after each table.
     """
     watch = Stopwatch()
-    transactions = simulation.transactions.reindex(columns=list(TRANSACTION_COLUMNS))
+    present = [column for column in TRANSACTION_COLUMNS if column in simulation.transactions]
+    transactions = simulation.transactions[present]
     labels = simulation.labels[LABEL_COLUMNS]
     labels = labels[labels["transaction_id"].isin(transactions["transaction_id"])]
     written_transactions = copy_frame(
