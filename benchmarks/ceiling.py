@@ -86,6 +86,7 @@ def handbook_params(seed: int) -> SimulationParams:
         radius=5.0,
         label_delay_days=DELAY_DAYS,
         label_delay_shape=None,
+        bank_columns=False,
     )
 
 

@@ -34,6 +34,7 @@ from fraud.scratch import scratch_database, unique_name
 SIMULATE = [
     "simulate", "--customers", "5000", "--terminals", "10000", "--start-date", "2018-04-01",
     "--days", "183", "--radius", "5", "--fixed-delay", "--label-delay-days", "7",
+    "--no-bank-columns",
 ]  # fmt: skip
 EVALUATE = [
     "evaluate", "--train-start", "2018-07-25", "--train-end", "2018-07-31", "--delay-days", "7",

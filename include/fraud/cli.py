@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="added to every id (10**12 puts them where no ordinary number is)",
     )
+    simulate.add_argument(
+        "--no-bank-columns",
+        dest="bank_columns",
+        action="store_false",
+        help="the Handbook's five columns only: channel, merchant and currency left null",
+    )
     simulate.set_defaults(func=commands.simulate)
 
     review = subcommands.add_parser(

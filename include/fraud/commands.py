@@ -100,6 +100,7 @@ def simulate(args: argparse.Namespace) -> int:
             drift_strength=args.drift_strength,
             first_transaction_id=max(next_transaction_id(connection) - args.id_base, 1),
             id_base=args.id_base,
+            bank_columns=args.bank_columns,
         )
         simulation = run_simulation(params, progress=progress)
         transactions, labels = write_simulation(connection, simulation, progress=progress)

@@ -60,6 +60,7 @@ ANALYTICS_VIEWS = (
     "model_decisions",
     "model_performance_daily",
     "model_performance_matured",
+    "payments",
     "pipeline_alerts",
     "quality_daily",
     "quarantine_reasons_daily",

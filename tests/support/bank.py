@@ -21,10 +21,17 @@ class Bank:
 
 
 def simulated_bank(
-    engine: Engine, *, seed: int, customers: int, first_day: date, days: int
+    engine: Engine,
+    *,
+    seed: int,
+    customers: int,
+    first_day: date,
+    days: int,
+    bank_columns: bool = True,
 ) -> Simulation:
     """Simulate ``days`` days from ``first_day`` of a bank with ``customers`` customers and twice
-    as many terminals, write its transactions and labels into the warehouse, return it."""
+    as many terminals, write its transactions and labels into the warehouse, return it.
+    ``bank_columns=False`` writes the Handbook's five columns only (a warehouse older than V050)."""
     simulation = simulate(
         SimulationParams(
             seed=seed,
@@ -32,6 +39,7 @@ def simulated_bank(
             n_terminals=2 * customers,
             start_date=first_day,
             n_days=days,
+            bank_columns=bank_columns,
         )
     )
     with engine.begin() as connection:

@@ -6,6 +6,7 @@ expectation says in ``meta.level`` (``expectations/*.json``) which kind it is.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from fraud.dates import checked_interval
 
 # The gate's thresholds are declared once, in fraud.config; the stage re-exports them.
 from fraud.gates import GateConfig
+from fraud.payments import gate_parameters
 from fraud.quality.suites import (
     ExpectationFailure,
     RowFailure,
@@ -102,6 +104,8 @@ def _check_view(frame: pd.DataFrame) -> pd.DataFrame:
     view = frame.reset_index(drop=True).copy(deep=False)
     if "tx_amount" in view.columns and view["tx_amount"].dtype == object:
         view["tx_amount"] = view["tx_amount"].map(_amount_as_float).astype("float64")
+    if "original_amount" in view.columns and view["original_amount"].dtype == object:
+        view["original_amount"] = view["original_amount"].map(_optional_amount).astype("float64")
     if "tx_datetime" in view.columns and isinstance(view["tx_datetime"].dtype, pd.DatetimeTZDtype):
         view["tx_datetime"] = view["tx_datetime"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     return view
@@ -115,6 +119,15 @@ def _amount_as_float(value: object) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _optional_amount(value: object) -> float | None:
+    """Read an optional amount: ``None`` stays null, anything else that is not a finite number
+    (NaN, infinity, text) reads as 0, which the strictly-positive check quarantines."""
+    if value is None:
+        return None
+    amount = _amount_as_float(value)
+    return amount if amount is not None and math.isfinite(amount) else 0.0
 
 
 def _split(
@@ -170,6 +183,7 @@ def check_frame(
         "known_transaction_ids": sorted(int(value) for value in known_ids),
         "volume_min_rows": band.min_rows,
         "volume_max_rows": band.max_rows,
+        **gate_parameters(),
     }
     runs = [run_checkpoint(gate_context, "transactions_schema", view, parameters, run_name)]
     if not runs[0].found:

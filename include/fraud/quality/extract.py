@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from fraud.bulk import dbapi, read_frame
+from fraud.payments import BANK_TEXT_COLUMNS, TRANSACTION_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection
 
-TRANSACTION_COLUMNS = ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount")
+# The exact decimals, read as their text and converted by the checks.
+_DECIMAL_COLUMNS = ("tx_amount", "original_amount")
+# How COPY writes a null: a value a bank column never holds (unlike an empty string).
+_NULL_TEXT = "\\N"
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "reported_at")
 # The label frame carries the labelled transaction's time (null when the transaction is unknown).
 LABEL_CHECK_COLUMNS = (*LABEL_COLUMNS, "transaction_tx_datetime")
@@ -27,14 +31,16 @@ _SNAPSHOT_SQL = (
     f"drop table if exists {INTERVAL_SNAPSHOT}",
     """
 create temporary table interval_transactions on commit drop as
-select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount
+select
+    transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
+    channel, merchant_category, merchant_country, currency, original_amount
 from raw.transactions
 where tx_datetime >= :interval_start and tx_datetime < :interval_end
 """,
 )
 
-# Times travel as exact integer microseconds since the epoch, amounts as their decimal text;
-# rows are sorted by id in pandas, which is cheaper than sorting them on the server.
+# Times travel as exact integer microseconds since the epoch, amounts as their decimal text, nulls
+# of the bank columns as \N; rows are sorted by id in pandas, cheaper than on the server.
 _COPY_SNAPSHOT_SQL = f"""
 copy (
     select
@@ -42,9 +48,14 @@ copy (
         (extract(epoch from tx_datetime) * 1000000)::bigint as tx_datetime,
         customer_id,
         terminal_id,
-        tx_amount
+        tx_amount,
+        channel,
+        merchant_category,
+        merchant_country,
+        currency,
+        original_amount
     from {INTERVAL_SNAPSHOT}
-) to stdout with (format csv)
+) to stdout with (format csv, null '{_NULL_TEXT}')
 """
 
 _LABELS_SQL = """
@@ -101,7 +112,8 @@ def read_interval(
 ) -> pd.DataFrame:
     """Snapshot the raw transactions of ``[start, end)`` (see ``INTERVAL_SNAPSHOT``) and return them.
 
-    Amounts stay exact as their decimal text; the snapshot is dropped when the transaction ends.
+    Amounts stay exact as their decimal text, a null bank column is ``None``; the snapshot is
+    dropped when the transaction ends.
     """
     import pandas as pd
 
@@ -112,13 +124,14 @@ def read_interval(
     with dbapi(connection).cursor() as cursor:
         cursor.copy_expert(_COPY_SNAPSHOT_SQL, buffer)
     buffer.seek(0)
-    integers = {column: "int64" for column in TRANSACTION_COLUMNS if column != "tx_amount"}
+    integers = {column: "int64" for column in ("transaction_id", "customer_id", "terminal_id")}
+    texts = {column: "object" for column in (*BANK_TEXT_COLUMNS, *_DECIMAL_COLUMNS)}
     frame = pd.read_csv(
-        buffer,
-        names=list(TRANSACTION_COLUMNS),
-        dtype={**integers, "tx_amount": "object"},
-        na_filter=False,
+        buffer, names=list(TRANSACTION_COLUMNS), dtype={**integers, **texts}, na_filter=False
     )
+    for column in (*BANK_TEXT_COLUMNS, "original_amount"):
+        values = frame[column]
+        frame[column] = values.where(values != _NULL_TEXT, None)
     frame["tx_datetime"] = pd.to_datetime(frame["tx_datetime"], unit="us", utc=True).astype(
         "datetime64[ns, UTC]"
     )

@@ -94,9 +94,13 @@ where tx_datetime >= :interval_start and tx_datetime < :interval_end
 
 # Validated rows move server-side, from the very snapshot the checks read.
 _INSERT_VALIDATED_SQL = f"""
-insert into staging.transactions
-    (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, run_id)
-select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount, :run_id
+insert into staging.transactions (
+    transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
+    channel, merchant_category, merchant_country, currency, original_amount, run_id
+)
+select
+    transaction_id, tx_datetime, customer_id, terminal_id, tx_amount,
+    channel, merchant_category, merchant_country, currency, original_amount, :run_id
 from {INTERVAL_SNAPSHOT}
 where transaction_id <> all(cast(:quarantined_ids as bigint[]))
 """

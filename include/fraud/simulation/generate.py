@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from fraud.simulation.bank_columns import bank_columns
 from fraud.simulation.params import (
     CUSTOMER_STREAM,
     DRIFT_TIME_OF_DAY_MEAN_SECONDS,
@@ -42,6 +43,7 @@ _CUSTOMER_BLOCK = 256
 # A run reports its progress this many times over its days.
 PROGRESS_STEPS = 10
 
+# The Handbook's columns; with ``bank_columns`` the frame also has those of fraud.payments.
 TRANSACTION_COLUMNS = ["transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount"]
 LABEL_COLUMNS = ["transaction_id", "is_fraud", "reported_at"]
 
@@ -209,6 +211,7 @@ def _frames(params: SimulationParams, data: dict[str, np.ndarray], events: Event
             "customer_id": data["customer"].astype(np.int64) + 1 + params.id_base,
             "terminal_id": data["terminal"].astype(np.int64) + 1 + params.id_base,
             "tx_amount": data["amount"].astype(np.float64),
+            **(bank_columns(params, data) if params.bank_columns else {}),
         }
     )
     is_fraud = data["scenario"] != GENUINE

@@ -5,7 +5,8 @@ Learning for Credit Card Fraud Detection - Practical Handbook*: customers and te
 100x100 grid, each customer paying at terminals within ``radius``, and three fraud
 scenarios (amounts above 220; compromised terminals for 28 days; compromised cards for
 14 days with 1/3 of their payments multiplied by 5). Two extensions serve the pipeline:
-labels arrive after a random delay, and drift can be injected from a given date on.
+labels arrive after a random delay, and drift can be injected from a given date on. A third adds
+the columns of a bank's feed (:mod:`fraud.simulation.bank_columns`), which never move the others.
 
 Every random draw comes from a generator seeded by ``(seed, stream, date)``, so a day's
 transactions depend only on the seed and that day: changing the drift, the labels or the
@@ -59,6 +60,10 @@ class SimulationParams:
     # Added to every customer, terminal and transaction id: 10**12 puts them in a range no
     # ordinary number reaches, so a test can search any output for a raw id.
     id_base: int = 0
+    # The bank's columns (channel, merchant category and country, currency, original amount),
+    # drawn from streams of their own: off, the transactions are the Handbook's five columns, and
+    # on or off, those five, the labels and the truth are the same bit for bit.
+    bank_columns: bool = True
 
 
 def check(params: SimulationParams) -> None:

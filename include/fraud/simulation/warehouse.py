@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fraud.bulk import copy_frame
-from fraud.simulation.generate import LABEL_COLUMNS, TRANSACTION_COLUMNS, Simulation
+from fraud.payments import TRANSACTION_COLUMNS
+from fraud.simulation.generate import LABEL_COLUMNS, Simulation
 from fraud.timing import Stopwatch
 
 _NEXT_TRANSACTION_ID_SQL = "select coalesce(max(transaction_id), 0) + 1 from raw.transactions"
@@ -33,10 +34,13 @@ def write_simulation(
     """COPY transactions and labels into ``raw.*`` in the caller's transaction; return counts.
 
     Labels whose transaction is not in the simulation are left out, so every stored label
-    points at a stored transaction. ``progress`` receives a line after each table.
+    points at a stored transaction. A simulation without the bank columns writes the Handbook's
+    five only (the table leaves the others null, and a warehouse older than them takes it).
+    ``progress`` receives a line after each table.
     """
     watch = Stopwatch()
-    transactions = simulation.transactions[TRANSACTION_COLUMNS]
+    present = [column for column in TRANSACTION_COLUMNS if column in simulation.transactions]
+    transactions = simulation.transactions[present]
     labels = simulation.labels[LABEL_COLUMNS]
     labels = labels[labels["transaction_id"].isin(transactions["transaction_id"])]
     written_transactions = copy_frame(

@@ -416,6 +416,31 @@ def test_quality_daily_accounts_for_every_row(analytics_engine: Engine) -> None:
     assert view["open_quarantine_rows"].sum() == open_rows == view["quarantined_count"].sum() > 0
 
 
+def test_payments_carry_the_bank_columns_of_every_staged_payment(analytics_engine: Engine) -> None:
+    view = _as_analyst(
+        analytics_engine,
+        "select transaction_id, tx_date, tx_amount, channel, merchant_category, merchant_country,"
+        " currency, original_amount from analytics.payments order by transaction_id",
+    )
+    with analytics_engine.connect() as connection:
+        raw = read_frame(
+            connection,
+            "select raw.transaction_id, (raw.tx_datetime at time zone 'UTC')::date as tx_date,"
+            " raw.tx_amount, raw.channel, raw.merchant_category, raw.merchant_country,"
+            " raw.currency, raw.original_amount from raw.transactions as raw"
+            " join staging.transactions as staged using (transaction_id)"
+            " order by raw.transaction_id",
+            {},
+        )
+    assert len(view) == len(raw) > 0
+    pd.testing.assert_frame_equal(view, raw, check_dtype=False)
+    # The simulated bank's feed carries every column; the gate's rows without them are quarantined.
+    assert view[["channel", "merchant_country", "currency"]].notna().all().all()
+    assert {"card_present", "contactless", "ecommerce", "atm"} == set(view["channel"])
+    in_euros = view["currency"] == "EUR"
+    assert (view.loc[in_euros, "original_amount"] == view.loc[in_euros, "tx_amount"]).all()
+
+
 def test_quarantine_reasons_count_open_and_resolved_rows(analytics_engine: Engine) -> None:
     view = _as_analyst(analytics_engine, "select * from analytics.quarantine_reasons_daily")
     amount_check = view[view["failed_expectation"].str.contains(r"\(tx_amount\)")]

@@ -108,7 +108,9 @@ def old_warehouse(new_database: Callable[[str], str]) -> Iterator[Engine]:
     """A warehouse migrated up to the version before partitions, with a few days of every table."""
     engine = create_warehouse_engine(new_database("before_partitions"))
     migrate(engine, until="V022")
-    simulation = simulated_bank(engine, seed=3, customers=120, first_day=FIRST_DAY, days=DAYS)
+    simulation = simulated_bank(
+        engine, seed=3, customers=120, first_day=FIRST_DAY, days=DAYS, bank_columns=False
+    )
     since, _ = day_interval(FIRST_DAY + timedelta(days=5))
     with engine.begin() as connection:
         connection.execute(sa.text(_OLD_STAGING), {"start": since})

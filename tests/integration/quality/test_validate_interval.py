@@ -51,6 +51,15 @@ ID_POSITIVE = "transactions.expect_column_values_to_be_between(transaction_id)"
 CUSTOMER_POSITIVE = "transactions.expect_column_values_to_be_between(customer_id)"
 TERMINAL_POSITIVE = "transactions.expect_column_values_to_be_between(terminal_id)"
 VOLUME = "transactions_volume.expect_table_row_count_to_be_between"
+CHANNEL_DOMAIN = "transactions.expect_column_values_to_be_in_set(channel)"
+CATEGORY_FORMAT = "transactions.expect_column_values_to_match_regex(merchant_category)"
+COUNTRY_CODE = "transactions.expect_column_values_to_be_in_set(merchant_country)"
+CURRENCY_CODE = "transactions.expect_column_values_to_be_in_set(currency)"
+ORIGINAL_AMOUNT_RANGE = "transactions.expect_column_values_to_be_between(original_amount)"
+BANK_COLUMNS_NULL = (
+    "update raw.transactions set channel = null, merchant_category = null,"
+    " merchant_country = null, currency = null, original_amount = null"
+)
 LABEL_UNKNOWN = "fraud_labels.expect_column_values_to_not_be_null(transaction_tx_datetime)"
 LABEL_BEFORE = (
     "fraud_labels.expect_column_pair_values_a_to_be_greater_than_b"
@@ -105,6 +114,26 @@ CATALOG: dict[str, RawCase] = {
     "collapsed volume": RawCase(f"{EMPTY_DAY} and transaction_id > 10", VOLUME, observed="10"),
     "empty day without enough history": RawCase(EMPTY_DAY, history_days=6),
     "spike without enough history": RawCase(SPIKE, history_days=6),
+    "a bank without the bank columns": RawCase(BANK_COLUMNS_NULL),
+    "unknown channel": RawCase(set_value("channel", "mail_order"), CHANNEL_DOMAIN, (4,)),
+    "empty channel": RawCase(set_value("channel", ""), CHANNEL_DOMAIN, (4,)),
+    "category without its leading zero": RawCase(
+        set_value("merchant_category", "742"), CATEGORY_FORMAT, (4,)
+    ),
+    "category with a newline": RawCase(
+        "update raw.transactions set merchant_category = E'5411\\n' where transaction_id = 4",
+        CATEGORY_FORMAT,
+        (4,),
+    ),
+    "country in lower case": RawCase(set_value("merchant_country", "fr"), COUNTRY_CODE, (4,)),
+    "country as alpha-3": RawCase(set_value("merchant_country", "FRA"), COUNTRY_CODE, (4,)),
+    "testing currency": RawCase(set_value("currency", "XTS"), CURRENCY_CODE, (4,)),
+    "negative original amount": RawCase(
+        set_value("original_amount", "-12.50"), ORIGINAL_AMOUNT_RANGE, (4,)
+    ),
+    "NaN original amount": RawCase(
+        set_value("original_amount", "NaN"), ORIGINAL_AMOUNT_RANGE, (4,)
+    ),
     "too many rows failing": RawCase(
         "update raw.transactions set tx_amount = -1 where transaction_id in (2, 3, 4)",
         QUARANTINE_SHARE,
@@ -141,8 +170,19 @@ def day_frame(day: datetime, first_id: int, rows: int = ROWS) -> pd.DataFrame:
             "customer_id": [100 + i % 7 for i in range(rows)],
             "terminal_id": [500 + i % 11 for i in range(rows)],
             "tx_amount": [f"{10 + i}.25" for i in range(rows)],
+            # The bank columns, null on every fifth row as a feed without them would leave them.
+            "channel": _sometimes_null(["contactless", "ecommerce", "card_present", "atm"], rows),
+            "merchant_category": _sometimes_null(["5411", "0742", "6011"], rows),
+            "merchant_country": _sometimes_null(["BE", "GB", "BE"], rows),
+            "currency": _sometimes_null(["EUR", "GBP", "EUR"], rows),
+            "original_amount": _sometimes_null([f"{10 + i}.25" for i in range(rows)], rows),
         }
     )
+
+
+def _sometimes_null(values: list[str], rows: int) -> list[str | None]:
+    """The values in turn, null on every fifth row."""
+    return [None if i % 5 == 2 else values[i % len(values)] for i in range(rows)]
 
 
 def seed(engine: Engine, change: str = "", history_days: int = HISTORY_DAYS) -> None:
@@ -226,14 +266,15 @@ def ledger(engine: Engine, run_id: str = RUN) -> Any:
 def raw_row(engine: Engine, transaction_id: int) -> dict[str, Any]:
     """A raw transaction as the quarantine must keep it: exact amount text, UTC ISO time."""
     query = (
-        "select transaction_id, tx_datetime, customer_id, terminal_id, tx_amount"
-        " from raw.transactions where transaction_id = :id"
+        f"select {', '.join(TRANSACTION_COLUMNS)} from raw.transactions where transaction_id = :id"
     )
     (row,) = rows(engine, query, id=transaction_id)
+    original = row.original_amount
     return {
         **row._asdict(),
         "tx_datetime": row.tx_datetime.astimezone(UTC).isoformat(),
         "tx_amount": str(row.tx_amount),
+        "original_amount": None if original is None else str(original),
     }
 
 
@@ -622,3 +663,32 @@ def test_cli_validate_json(
     assert summary["extracted_count"] == summary["validated_count"] + summary["quarantined_count"]
     assert [failure["expectation"] for failure in summary["failures"]] == [expectation]
     assert Path(summary["data_docs_path"]).is_file()
+
+
+def test_bank_columns_reach_staging_as_they_were(engine: Engine, artifact_dir: Path) -> None:
+    seed(engine)
+    execute(
+        engine,
+        "update raw.transactions set channel = :text where transaction_id = 4",
+        text=INJECTION,
+    )
+
+    validate(engine, artifact_dir)
+
+    columns = ", ".join(TRANSACTION_COLUMNS)
+    day = {"day": DAY, "end": NEXT_DAY}
+    where = "where tx_datetime >= :day and tx_datetime < :end and transaction_id <> 4"
+    raw = rows(engine, f"select {columns} from raw.transactions {where} order by 1", **day)
+    staged = rows(engine, f"select {columns} from staging.transactions {where} order by 1", **day)
+    assert staged == raw and len(staged) == ROWS - 1
+    assert {row.channel for row in staged} == {
+        "contactless",
+        "ecommerce",
+        "card_present",
+        "atm",
+        None,
+    }
+    assert {row.merchant_category for row in staged} == {"5411", "0742", "6011", None}
+    (held,) = open_quarantine(engine)
+    assert held.failed_expectations == [CHANNEL_DOMAIN]
+    assert held.source_row["channel"] == INJECTION and held.source_row == raw_row(engine, 4)

@@ -33,6 +33,7 @@ CORE = {
     "fraud.masking",
     "fraud.migrations",
     "fraud.partitions",
+    "fraud.payments",
     "fraud.privileges",
     "fraud.results",
     "fraud.resources",

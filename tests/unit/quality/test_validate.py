@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fraud import payments
 from fraud.quality.checks import (
     QUARANTINE_SHARE,
     CheckResult,
@@ -43,6 +44,16 @@ CUSTOMER_POSITIVE = "transactions.expect_column_values_to_be_between(customer_id
 TERMINAL_POSITIVE = "transactions.expect_column_values_to_be_between(terminal_id)"
 VOLUME = "transactions_volume.expect_table_row_count_to_be_between"
 COLUMNS = "transactions_schema.expect_table_columns_to_match_set"
+CHANNEL_DOMAIN = "transactions.expect_column_values_to_be_in_set(channel)"
+CATEGORY_FORMAT = "transactions.expect_column_values_to_match_regex(merchant_category)"
+COUNTRY_CODE = "transactions.expect_column_values_to_be_in_set(merchant_country)"
+CURRENCY_CODE = "transactions.expect_column_values_to_be_in_set(currency)"
+ORIGINAL_AMOUNT_RANGE = "transactions.expect_column_values_to_be_between(original_amount)"
+# A bank column is null on every fourth row: nulls pass every check.
+CHANNELS = ("card_present", "contactless", "ecommerce", "atm")
+CATEGORIES = ("5411", "0742", "6011")
+COUNTRIES = ("BE", "FR", "GB")
+CURRENCIES = ("EUR", "EUR", "GBP")
 
 
 def type_of(column: str) -> str:
@@ -62,8 +73,29 @@ def clean_frame(rows: int = ROWS) -> pd.DataFrame:
             "customer_id": pd.Series([100 + i % 7 for i in range(rows)], dtype="int64"),
             "terminal_id": pd.Series([500 + i % 11 for i in range(rows)], dtype="int64"),
             "tx_amount": pd.Series([Decimal(f"{10 + i}.25") for i in range(rows)], dtype="object"),
+            "channel": _sometimes_null(CHANNELS, rows),
+            "merchant_category": _sometimes_null(CATEGORIES, rows),
+            "merchant_country": _sometimes_null(COUNTRIES, rows),
+            "currency": _sometimes_null(CURRENCIES, rows),
+            "original_amount": _sometimes_null(
+                tuple(Decimal(f"{10 + i}.25") for i in range(rows)), rows
+            ),
         }
     )
+
+
+def _sometimes_null(values: tuple[object, ...], rows: int) -> pd.Series:
+    """Values in turn, null on every fourth row, as an object column (how the extract reads it)."""
+    cells = [None if i % 4 == 1 else values[i % len(values)] for i in range(rows)]
+    return pd.Series(cells, dtype="object")
+
+
+def bank_columns_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """A bank whose feed has none of the optional columns: all null."""
+    for column in ("channel", "merchant_category", "merchant_country", "currency"):
+        frame[column] = pd.Series([None] * len(frame), dtype="object")
+    frame["original_amount"] = pd.Series([None] * len(frame), dtype="object")
+    return frame
 
 
 def with_value(column: str, value: object, row: int = 3) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -197,6 +229,48 @@ CATALOG: dict[str, Case] = {
     "integer amounts": Case(
         changed(lambda frame: frame.assign(tx_amount=range(1, ROWS + 1))),
         type_of("tx_amount"),
+        observed="int64",
+    ),
+    "every bank column null": Case(changed(bank_columns_null), None),
+    "unknown channel": Case(changed(with_value("channel", "mail_order")), CHANNEL_DOMAIN, (3,)),
+    "channel in capitals": Case(changed(with_value("channel", "ECOMMERCE")), CHANNEL_DOMAIN, (3,)),
+    "empty channel": Case(changed(with_value("channel", "")), CHANNEL_DOMAIN, (3,)),
+    "category without its leading zero": Case(
+        changed(with_value("merchant_category", "742")), CATEGORY_FORMAT, (3,)
+    ),
+    "category as words": Case(
+        changed(with_value("merchant_category", "grocery")), CATEGORY_FORMAT, (3,)
+    ),
+    "category with a trailing space": Case(
+        changed(with_value("merchant_category", "5411 ")), CATEGORY_FORMAT, (3,)
+    ),
+    "country in lower case": Case(
+        changed(with_value("merchant_country", "be")), COUNTRY_CODE, (3,)
+    ),
+    "country as alpha-3": Case(changed(with_value("merchant_country", "BEL")), COUNTRY_CODE, (3,)),
+    "user-assigned country": Case(
+        changed(with_value("merchant_country", "XX")), COUNTRY_CODE, (3,)
+    ),
+    "currency as a word": Case(changed(with_value("currency", "EURO")), CURRENCY_CODE, (3,)),
+    "testing currency": Case(changed(with_value("currency", "XTS")), CURRENCY_CODE, (3,)),
+    "negative original amount": Case(
+        changed(with_value("original_amount", Decimal("-4.10"))), ORIGINAL_AMOUNT_RANGE, (3,)
+    ),
+    "NaN original amount": Case(
+        changed(with_value("original_amount", "NaN")), ORIGINAL_AMOUNT_RANGE, (3,)
+    ),
+    "infinite original amount": Case(
+        changed(with_value("original_amount", Decimal("Infinity"))), ORIGINAL_AMOUNT_RANGE, (3,)
+    ),
+    "original amount in yen": Case(
+        changed(with_value("original_amount", Decimal("1840000"))), None
+    ),
+    "missing bank column": Case(
+        changed(lambda frame: frame.drop(columns="currency")), COLUMNS, observed="currency"
+    ),
+    "merchant categories as integers": Case(
+        changed(lambda frame: frame.assign(merchant_category=5411)),
+        type_of("merchant_category"),
         observed="int64",
     ),
     "too many rows failing": Case(
@@ -464,3 +538,22 @@ def test_batch_error_message_is_one_line_naming_the_expectation() -> None:
 
     assert "\n" not in message
     assert VOLUME in message and "observed 0" in message and START.isoformat() in message
+
+
+def test_bank_column_domains_are_declared_once() -> None:
+    """The suite's channel set and category format are the ones fraud.payments declares."""
+    by_column = {
+        (item["type"], item["kwargs"].get("column")): item["kwargs"]
+        for item in load_suites()["transactions"]["expectations"]
+    }
+    channel = by_column[("expect_column_values_to_be_in_set", "channel")]["value_set"]
+    category = by_column[("expect_column_values_to_match_regex", "merchant_category")]["regex"]
+    assert tuple(channel) == CHANNELS == payments.CHANNELS
+    assert category == payments.MERCHANT_CATEGORY_PATTERN
+    for column, parameter in (
+        ("merchant_country", "country_codes"),
+        ("currency", "currency_codes"),
+    ):
+        value_set = by_column[("expect_column_values_to_be_in_set", column)]["value_set"]
+        assert value_set == {"$PARAMETER": parameter}
+        assert parameter in payments.gate_parameters()

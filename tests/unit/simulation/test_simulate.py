@@ -68,6 +68,11 @@ def test_different_seeds_differ(small: Simulation) -> None:
                 "customer_id": "int64",
                 "terminal_id": "int64",
                 "tx_amount": "float64",
+                "channel": "object",
+                "merchant_category": "object",
+                "merchant_country": "object",
+                "currency": "object",
+                "original_amount": "float64",
             },
         ),
         (
