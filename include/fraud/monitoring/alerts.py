@@ -18,7 +18,6 @@ from fraud.masking import mask_passwords, mask_values
 from fraud.monitoring.drift import DriftOutcome
 
 
-
 class AlertKind(StrEnum):
     """Every kind of alert the notifier sends, the ``kind`` of its ``monitoring.alerts`` row.
 
