@@ -14,6 +14,12 @@ generation: until then the analytics views show the night's previous complete ge
 nothing. Alerts carry their
 three strongest reason codes.
 
+Deadline: the day's scores are published `FRAUD_SCORES_DEADLINE_HOURS` (default 6) after the day
+ends, by 06:00 UTC the next morning by default; a miss raises a `deadline_missed` alert (alerts
+table, email, Slack, the monitoring page). A run created after its day's deadline (a catch-up, a
+backfill, a late manual run) or rescoring a chosen day carries none
+(`include/fraud_airflow/deadlines.py`).
+
 Trigger it by hand to rescore one day with a chosen model version: `date` (a UTC day whose
 features were built) replaces the run's data interval and skips the wait for `fraud_ingest`;
 `model_version` (a registered version of `FRAUD_MODEL_NAME`) replaces the champion. Either may be
@@ -31,6 +37,7 @@ from fraud.assets import TRANSACTION_SCORES
 from fraud.config import load_settings
 from fraud.results import ScoreResult, TopKResult, VersionResult
 from fraud_airflow.assets import asset
+from fraud_airflow.deadlines import scores_deadline
 from fraud_airflow.defaults import same_day_sensor, task_defaults
 
 SETTINGS = load_settings()
@@ -45,6 +52,7 @@ SHARES = list(range(SETTINGS.score_shares))
     max_active_runs=2,
     default_args=task_defaults(),
     dagrun_timeout=timedelta(hours=6),
+    deadline=scores_deadline(SETTINGS),
     params={
         "date": Param(
             None,

@@ -1,4 +1,4 @@
--- Every alert the pipeline raised: failed tasks (a stopped quality gate included) and drift.
+-- Every alert the pipeline raised: failed tasks, stopped quality gates, drift, missed deadlines.
 -- Transactions flagged as suspected fraud are not here: they are in scored_transactions.
 create or replace view analytics.pipeline_alerts as
 
@@ -29,13 +29,13 @@ final as (
 select * from final;
 
 comment on view analytics.pipeline_alerts is
-    'Every alert raised by the pipeline (failed tasks, stopped quality gates, drift), whether or not it was also sent by email or Slack.';
+    'Every alert raised by the pipeline (failed tasks, stopped quality gates, drift, missed deadlines), whether or not it was also sent by email or Slack.';
 comment on column analytics.pipeline_alerts.alert_id is
     'Alert identifier, increasing in the order alerts were raised.';
 comment on column analytics.pipeline_alerts.raised_at is
     'When the alert was raised.';
 comment on column analytics.pipeline_alerts.kind is
-    'What happened: task_failure (a task failed, a stopped quality gate included) or drift (a monitored column in the alert band).';
+    'What happened: task_failure (a task failed after its retries), quality_gate (the quality gate stopped a batch), drift (a monitored column in the alert band) or deadline_missed (a day''s scores not published by their deadline). Each has its on-call page in docs/operations.md.';
 comment on column analytics.pipeline_alerts.severity is
     'info, warning or critical.';
 comment on column analytics.pipeline_alerts.dag_id is

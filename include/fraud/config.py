@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -101,6 +101,9 @@ class Settings:
     # and the payments of a share whose features one chunk builds at once (their history in memory).
     feature_shares: int = 2
     feature_chunk_rows: int = 100_000
+    # The scores of a day are published at most this many hours after the day ends (UTC), or
+    # fraud_score's deadline alert fires: 6 means by 06:00 UTC the next morning.
+    scores_deadline_hours: float = 6.0
     # Days of derived partitions (staging, features, scores) kept; None keeps everything.
     retention_days: int | None = None
     # Predict with the model compiled to native code (fraud.compiled), cached under
@@ -130,6 +133,11 @@ class Settings:
     def schedule_start_datetime(self) -> datetime:
         """Midnight UTC of ``schedule_start``: the first data interval of the nightly DAGs."""
         return datetime.combine(self.schedule_start, time(), tzinfo=UTC)
+
+    @property
+    def scores_deadline(self) -> timedelta:
+        """How long after its day ends (midnight UTC) a day's scores are due."""
+        return timedelta(hours=self.scores_deadline_hours)
 
     @property
     def mlflow_browser_url(self) -> str | None:
@@ -245,6 +253,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_FEATURE_SHARES": ("feature_shares", int),
     "FRAUD_FEATURE_CHUNK_ROWS": ("feature_chunk_rows", int),
     "FRAUD_RETENTION_DAYS": ("retention_days", int),
+    "FRAUD_SCORES_DEADLINE_HOURS": ("scores_deadline_hours", float),
     "FRAUD_PSI_BINS": ("psi_bins", int),
     "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
     "FRAUD_PERFORMANCE_MATURITY_DAYS": ("performance_maturity_days", tuple),
@@ -388,6 +397,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_GATE_MIN_FRAUD_CARDS must be at least 0 (cards)")
     if settings.score_shares < 1 or settings.score_chunk_rows < 1:
         raise ConfigError("FRAUD_SCORE_SHARES and FRAUD_SCORE_CHUNK_ROWS must be at least 1")
+    if not 0.0 < settings.scores_deadline_hours <= 48.0:
+        raise ConfigError(
+            "FRAUD_SCORES_DEADLINE_HOURS must be above 0 and at most 48 (hours after the day ends)"
+        )
     if settings.feature_shares < 1 or settings.feature_chunk_rows < 1:
         raise ConfigError("FRAUD_FEATURE_SHARES and FRAUD_FEATURE_CHUNK_ROWS must be at least 1")
     oldest_measured = settings.retention_minimum_days

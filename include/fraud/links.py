@@ -70,6 +70,11 @@ def task_log_url(
     return f"{base_url.rstrip('/')}/{_segments(parts)}{query}"
 
 
+def dag_run_url(base_url: str, dag_id: str, run_id: str) -> str:
+    """The Airflow UI's page of one DAG run: its tasks' states, each opening on its log."""
+    return f"{base_url.rstrip('/')}/{_segments(['dags', dag_id, 'runs', run_id])}"
+
+
 def mlflow_run_url(mlflow_ui: str, experiment_id: str, run_id: str) -> str:
     """The MLflow UI's page of one run."""
     route = _segments(["experiments", experiment_id, "runs", run_id])

@@ -43,34 +43,89 @@ class FraudAlertNotifier(BaseNotifier):
         self.details = details or {}
 
     def notify(self, context) -> None:
-        """Write the alert row, then send it by email and Slack where configured."""
+        """Write the alert row, then send it by email and Slack where configured.
+
+        A failure caused by the quality gate stopping a batch is a ``quality_gate`` alert with the
+        Data Docs linked, not a ``task_failure``: its on-call page differs (docs/operations.md).
+        """
         from fraud.config import load_settings
-        from fraud.db import warehouse_engine
-        from fraud.masking import configured_secrets
-        from fraud.monitoring.alerts import failure_message, record_alert
+        from fraud.links import data_docs_url
+        from fraud.monitoring.alerts import AlertKind, failure_message
 
         task_instance = context.get("ti")
         settings = load_settings()
         log_url = task_log_link(settings, task_instance)
+        error = context.get("exception")
+        kind = self.kind
+        details: dict[str, object] = {
+            "try_number": getattr(task_instance, "try_number", None),
+            "log_url": log_url,
+        }
+        if kind == AlertKind.TASK_FAILURE and stopped_by_the_gate(error):
+            kind = AlertKind.QUALITY_GATE
+            details["data_docs_url"] = data_docs_url(settings.base_url)
         message = self.message or failure_message(
             getattr(task_instance, "dag_id", None),
             getattr(task_instance, "task_id", None),
-            context.get("exception"),
+            error,
             log_url,
         )
-        details = {"try_number": getattr(task_instance, "try_number", None), "log_url": log_url}
-        record_alert(
-            warehouse_engine(settings.require_database_url()),
-            kind=self.kind,
-            severity=self.severity,
-            message=message,
+        raise_alert(
+            settings,
+            kind,
+            self.severity,
+            message,
+            context,
             dag_id=getattr(task_instance, "dag_id", None),
             task_id=getattr(task_instance, "task_id", None),
             run_id=getattr(task_instance, "run_id", None),
             details={**details, **self.details},
-            secrets=configured_secrets(settings),
         )
-        send_alert(settings, self.kind, self.severity, message, context)
+
+
+def stopped_by_the_gate(error: BaseException | None) -> bool:
+    """Whether the error, or one it was raised from, is the quality gate failing a batch."""
+    from fraud.tasks import FailedBatch
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, FailedBatch):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def raise_alert(
+    settings: Settings,
+    kind: str,
+    severity: str,
+    message: str,
+    context,
+    *,
+    dag_id: str | None = None,
+    task_id: str | None = None,
+    run_id: str | None = None,
+    details: dict[str, object] | None = None,
+) -> list[str]:
+    """Every alert's one path: its row in ``monitoring.alerts`` first, then email and Slack where
+    configured; return the channels that took it."""
+    from fraud.db import warehouse_engine
+    from fraud.masking import configured_secrets
+    from fraud.monitoring.alerts import record_alert
+
+    record_alert(
+        warehouse_engine(settings.require_database_url()),
+        kind=kind,
+        severity=severity,
+        message=message,
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=run_id,
+        details=details,
+        secrets=configured_secrets(settings),
+    )
+    return send_alert(settings, kind, severity, message, context)
 
 
 def task_log_link(settings: Settings, task_instance) -> str | None:
@@ -164,7 +219,7 @@ def notify_drift(drift: Mapping[str, Any], context) -> str | None:
     """Raise a drift warning when a monitored column is in the alert band; return its message."""
     from fraud.config import load_settings
     from fraud.links import drift_report_url
-    from fraud.monitoring.alerts import drift_alert_message
+    from fraud.monitoring.alerts import AlertKind, drift_alert_message
     from fraud.monitoring.drift import DriftOutcome
     from fraud.xcom import from_xcom
 
@@ -180,7 +235,7 @@ def notify_drift(drift: Mapping[str, Any], context) -> str | None:
         "alert_columns": list(outcome.alerting_columns),
         "report_url": drift_report_url(settings.base_url, outcome.drift_date),
     }
-    FraudAlertNotifier(kind="drift", severity="warning", message=message, details=details).notify(
-        context
-    )
+    FraudAlertNotifier(
+        kind=AlertKind.DRIFT, severity="warning", message=message, details=details
+    ).notify(context)
     return message

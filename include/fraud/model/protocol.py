@@ -197,7 +197,9 @@ def with_card_reports(test: pd.DataFrame, labels: pd.DataFrame, since: datetime)
     """The test rows with their card's first fraud report since ``since`` (NaT when none): from
     then on the known-card rule blocks the card, so an alert no longer prevents its fraud."""
     frauds = labels.loc[labels["is_fraud"].astype(bool), ["transaction_id", "reported_at"]]
-    frauds = frauds.merge(test[["transaction_id", "customer_id", "tx_datetime"]], on="transaction_id")
+    frauds = frauds.merge(
+        test[["transaction_id", "customer_id", "tx_datetime"]], on="transaction_id"
+    )
     first = frauds[frauds["tx_datetime"] >= since].groupby("customer_id")["reported_at"].min()
     return test.assign(**{CARD_REPORTED_AT: test["customer_id"].map(first)})
 
@@ -210,7 +212,9 @@ def expected_loss_scores(frame: pd.DataFrame, policy: AlertPolicy) -> np.ndarray
     for day in days.unique():
         rows = (days == day).to_numpy()
         cards = card_frame(frame[rows])
-        ranked = rank_cards(cards, AlertPolicy("expected_loss", len(cards), None, policy.horizon_days))
+        ranked = rank_cards(
+            cards, AlertPolicy("expected_loss", len(cards), None, policy.horizon_days)
+        )
         by_card = ranked.set_index("customer_id")["expected_loss"]
         values[rows] = frame.loc[rows, "customer_id"].map(by_card).to_numpy(dtype=np.float64)
     return values

@@ -5,15 +5,35 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
 from html import escape
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fraud.config import Settings
-from fraud.links import drift_report_url
+from fraud.dates import utc
+from fraud.links import dag_run_url, drift_report_url
 from fraud.masking import mask_passwords, mask_values
 from fraud.monitoring.drift import DriftOutcome
+
+
+class AlertKind(StrEnum):
+    """Every kind of alert the notifier sends, the ``kind`` of its ``monitoring.alerts`` row.
+
+    The one list of them: ``docs/operations.md`` has an on-call page for each (a test checks).
+    """
+
+    # A task failed after its retries (its log linked).
+    TASK_FAILURE = "task_failure"
+    # fraud_ingest's quality gate stopped a night's batch (its Data Docs linked); not retried.
+    QUALITY_GATE = "quality_gate"
+    # A monitored column in the PSI alert band on a night (its drift report linked).
+    DRIFT = "drift"
+    # A day's scores were not published by their deadline (fraud_score's run linked).
+    DEADLINE_MISSED = "deadline_missed"
+
 
 _RECORD_ALERT_SQL = """
 insert into monitoring.alerts (kind, severity, dag_id, task_id, run_id, message, details)
@@ -69,6 +89,36 @@ def drift_alert_message(
         f" PSI >= {settings.psi_bands.alert} on {', '.join(outcome.alerting_columns)};"
         f" max PSI {outcome.max_psi:.3f} over {outcome.rows_compared} rows."
         f" Report: {drift_report_url(settings.base_url, outcome.drift_date)}{log}"
+    )
+
+
+def scores_due_at(day_end: datetime, deadline: timedelta) -> datetime:
+    """When the scores of the day ending at ``day_end`` are due: ``deadline`` after it ends."""
+    return utc(day_end) + deadline
+
+
+def deadline_applies(
+    day_end: datetime, deadline: timedelta, created_at: datetime, rescored_day: object = None
+) -> bool:
+    """Whether a run created at ``created_at`` for the day ending at ``day_end`` promises its
+    scores by the deadline: not when the deadline had passed already (a catch-up, a backfill, a
+    late manual run), nor for a run that rescores a chosen day (its ``date`` param) instead."""
+    return not rescored_day and utc(created_at) < scores_due_at(day_end, deadline)
+
+
+def deadline_message(
+    base_url: str,
+    dag_id: str,
+    run_id: str,
+    day_start: datetime,
+    due_at: datetime,
+    state: str | None,
+) -> str:
+    """The alert for a day whose scores were not published by their deadline, linking the run."""
+    return (
+        f"Scores of {utc(day_start):%Y-%m-%d} not published by {utc(due_at):%Y-%m-%d %H:%M} UTC:"
+        f" {dag_id} run {run_id} is {state or 'unknown'}."
+        f" Run: {dag_run_url(base_url, dag_id, run_id)}"
     )
 
 

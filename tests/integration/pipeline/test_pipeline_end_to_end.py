@@ -66,9 +66,11 @@ def dags(airflow_db):
 
     from airflow.dag_processing.dagbag import DagBag
 
+    from tests.support.dag_test import without_deadlines
+
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[3] / "dags"))
     assert bag.import_errors == {}
-    return bag.dags
+    return without_deadlines(bag.dags)
 
 
 @pytest.fixture(scope="module")

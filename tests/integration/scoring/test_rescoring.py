@@ -27,6 +27,7 @@ from fraud.model.train import labelled_features
 from fraud.tasks import build_features, validate_batch
 from tests.support.bank import simulated_bank
 from tests.support.champion import register_champion
+from tests.support.dag_test import without_deadlines
 from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def fraud_score(airflow_db):
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[3] / "dags"))
     assert bag.import_errors == {}
-    return bag.dags["fraud_score"]
+    return without_deadlines(bag.dags)["fraud_score"]
 
 
 def _scored(engine: Engine, day: date) -> set[tuple[int, str]]:

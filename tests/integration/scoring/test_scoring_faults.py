@@ -58,6 +58,7 @@ from fraud.tasks import (
 )
 from tests.support.bank import simulated_bank
 from tests.support.champion import register_champion
+from tests.support.dag_test import without_deadlines
 
 pytestmark = pytest.mark.integration
 
@@ -390,7 +391,7 @@ def dags(airflow_db: None) -> dict:
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[3] / "dags"))
     assert bag.import_errors == {}
-    return bag.dags
+    return without_deadlines(bag.dags)
 
 
 def _tries(run_id: str) -> pd.DataFrame:

@@ -187,3 +187,39 @@ def test_send_alert_masks_the_configured_values_and_escapes_slack(
         ":rotating_light: *[fraud] critical task_failure*: registry refused ***\n"
         "&lt;!channel&gt; see &lt;http://evil.example|the report&gt; &amp; act"
     )
+
+
+def _raised_from(cause: BaseException) -> BaseException:
+    """What the DAG raises when the task function raised ``cause``: Airflow's fail exception."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        try:
+            raise cause
+        except BaseException as error:
+            raise AirflowFailException(str(error)) from error
+    except AirflowFailException as raised:
+        return raised
+
+
+def _stopped_batch() -> BaseException:
+    from fraud.tasks import FailedBatch
+
+    return FailedBatch("batch failed: volume 12 rows below the band", {})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "gate"),
+    [
+        (None, False),
+        (RuntimeError("connection refused"), False),
+        ("stopped batch", True),
+        ("stopped batch, raised on", True),
+    ],
+)
+def test_a_failure_the_gate_caused_is_told_from_other_failures(error: object, gate: bool) -> None:
+    if error == "stopped batch":
+        error = _stopped_batch()
+    elif error == "stopped batch, raised on":
+        error = _raised_from(_stopped_batch())
+    assert notifier.stopped_by_the_gate(error) is gate  # type: ignore[arg-type]
