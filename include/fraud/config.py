@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 from fraud.gates import GateConfig, MetricGate, PsiBands
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+# The rankings of the review budget (FRAUD_ALERT_RANKING): fraud.scoring.policy.
+ALERT_RANKINGS: tuple[str, ...] = ("score", "expected_loss")
 log = logging.getLogger(__name__)
 
 
@@ -76,12 +78,15 @@ class Settings:
     training_genuine_share: float = 0.1
     training_min_genuine_rows: int = 500_000
     training_max_genuine_rows: int = 2_000_000
-    # Scoring: alert when the score crosses the threshold or is among the day's top k.
-    alert_threshold: float = 0.5
-    alert_top_k: int = 100
-    # The review capacity: how many alerted cards the investigators review a night (the
-    # Handbook's k); the simulated investigators review that many each morning.
+    # The review capacity: how many cards a night are alerted within the budget and the
+    # investigators review (the Handbook's k); the simulated investigators review that many each
+    # morning. FRAUD_ALERT_TOP_K is its old name.
     review_capacity: int = 100
+    # How the budget's cards are ranked: "score" (the card's highest score of the night) or
+    # "expected_loss" (docs/alerts.md).
+    alert_ranking: str = "score"
+    # When set, cards with a payment scoring at least this are alerted beyond the budget too.
+    alert_threshold: float | None = None
     # The review cool-down: a card with a verdict known this many days before the night's end is
     # left out of the night's top k, unless one of its payments scores higher than every payment
     # of it that was reviewed (new evidence). 0 turns it off.
@@ -220,7 +225,7 @@ _VARIABLES: dict[str, tuple[str, type]] = {
     "FRAUD_TRAINING_MIN_GENUINE_ROWS": ("training_min_genuine_rows", int),
     "FRAUD_TRAINING_MAX_GENUINE_ROWS": ("training_max_genuine_rows", int),
     "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
-    "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
+    "FRAUD_ALERT_RANKING": ("alert_ranking", str),
     "FRAUD_REVIEW_CAPACITY": ("review_capacity", int),
     "FRAUD_REVIEW_COOLDOWN_DAYS": ("review_cooldown_days", int),
     "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
@@ -250,6 +255,8 @@ RENAMED_VARIABLES: dict[str, str] = {
     # A proportion is a fraction; a share is a slice of a night's cards (the glossary).
     "FRAUD_TRAINING_GENUINE_SHARE": "FRAUD_TRAINING_GENUINE_FRACTION",
     "FRAUD_MAX_QUARANTINE_SHARE": "FRAUD_MAX_QUARANTINE_FRACTION",
+    # The review budget is the investigators' capacity: one setting for both.
+    "FRAUD_ALERT_TOP_K": "FRAUD_REVIEW_CAPACITY",
 }
 # Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
@@ -322,6 +329,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
     if settings.review_capacity < 0:
         raise ConfigError("FRAUD_REVIEW_CAPACITY must be at least 0 (cards a night)")
+    if settings.alert_ranking not in ALERT_RANKINGS:
+        raise ConfigError(
+            f"FRAUD_ALERT_RANKING={settings.alert_ranking!r} is not one of {', '.join(ALERT_RANKINGS)}"
+        )
+    if settings.alert_threshold is not None and not 0.0 <= settings.alert_threshold <= 1.0:
+        raise ConfigError("FRAUD_ALERT_THRESHOLD must be between 0 and 1 (unset turns it off)")
     if settings.review_cooldown_days < 0:
         raise ConfigError("FRAUD_REVIEW_COOLDOWN_DAYS must be at least 0 (days)")
     if settings.score_shares < 1 or settings.score_chunk_rows < 1:
