@@ -418,3 +418,46 @@ def test_a_query_error_in_the_stream_surfaces_as_the_database_error(
     finally:
         with warehouse.engine.begin() as connection:
             connection.exec_driver_sql("alter table staging.moved rename to transaction_features")
+
+
+@pytest.mark.parametrize(
+    ("reported_hours", "left_out"),
+    [(-1.0, True), (1.0, False)],
+    ids=["reported-before-the-night", "reported-during-the-night"],
+)
+def test_a_card_known_as_fraud_before_the_night_began_is_left_out(
+    warehouse: Warehouse, reported_hours: float, left_out: bool
+) -> None:
+    """The known-card rule is point in time: a report known before the night began leaves the
+    card out of the budget; one reported while the night ran changes nothing."""
+    _score_day(warehouse, "known", 10_000)
+    first = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    card = int(first.loc[first["alert_rank"] == 1, "customer_id"].iloc[0])
+    reported_at = warehouse.start + timedelta(hours=reported_hours)
+    with warehouse.engine.begin() as connection:
+        payment = connection.execute(
+            sa.text(
+                "select transaction_id from raw.transactions as t"
+                " where customer_id = :card and tx_datetime < :start"
+                "   and not exists (select 1 from raw.fraud_labels as l"
+                "                   where l.transaction_id = t.transaction_id)"
+                " order by tx_datetime desc limit 1"
+            ),
+            {"card": card, "start": warehouse.start},
+        ).scalar_one()
+        connection.execute(
+            sa.text("insert into raw.fraud_labels values (:id, true, :reported_at)"),
+            {"id": payment, "reported_at": reported_at},
+        )
+    try:
+        _mark_top_k(warehouse, warehouse.model)
+        again = _scores(warehouse.engine, warehouse.start, warehouse.end)
+        alerted = set(again.loc[again["is_alert"], "customer_id"])
+        assert (card not in alerted) is left_out
+        budget = again.loc[again["alert_rule"] == "budget", "customer_id"].nunique()
+        assert budget == TOP_K
+    finally:
+        with warehouse.engine.begin() as connection:
+            connection.execute(
+                sa.text("delete from raw.fraud_labels where transaction_id = :id"), {"id": payment}
+            )
