@@ -88,7 +88,7 @@ class Settings:
     # When set, cards with a payment scoring at least this are alerted beyond the budget too.
     alert_threshold: float | None = None
     # The review cool-down: a card with a verdict known this many days before the night's end is
-    # left out of the night's top k, unless one of its payments scores higher than every payment
+    # left out of the night's alerted cards, unless one of its payments scores higher than every payment
     # of it that was reviewed (new evidence). 0 turns it off.
     review_cooldown_days: int = 7
     # Rows held in memory at once while scoring; the day streams through in chunks this size.

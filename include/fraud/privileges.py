@@ -111,7 +111,7 @@ GRANTS: tuple[Grant, ...] = (
     ),
     # The policy each night's alerts ran with, replaced with the night's generation.
     *_tables(PIPELINE, _READ_WRITE_DAY, "scoring.alert_nights"),
-    # Which generation of each day's scores readers see: the top k publishes it.
+    # Which generation of each day's scores readers see: the alert step publishes it.
     Grant(
         PIPELINE,
         "table",

@@ -82,7 +82,7 @@ def write_plots(
 ) -> None:
     """The :data:`PLOTS` of the validation window into ``folder``: ROC and precision-recall of
     the model beside the baselines, calibration, score histograms by class, precision and recall
-    by daily alerts (up to twice the configured top k), feature importance."""
+    by daily alerts (up to twice the review capacity), feature importance."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
