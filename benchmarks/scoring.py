@@ -228,8 +228,10 @@ def run_scoring_benchmark(
                     "end": end.isoformat(),
                     "chunk_rows": settings.score_chunk_rows,
                     "shares": settings.score_shares,
+                    "alert_ranking": settings.alert_ranking,
+                    "review_capacity": settings.review_capacity,
                     "alert_threshold": settings.alert_threshold,
-                    "alert_top_k": settings.alert_top_k,
+                    "horizon_days": settings.label_delay_days,
                 }
                 figures: dict[str, MethodFigures] = {}
                 alerts, checkpoints = 0, True

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from benchmarks.scoring_data import RUN_ID
 from fraud.bulk import dbapi
 from fraud.db import create_warehouse_engine
+from fraud.model.alert_policy import AlertPolicy
 from fraud.model.registry import RegisteredModel
 from fraud.resources import peak_rss_mib
 from fraud.scoring.compiled import compile_booster
@@ -41,7 +42,8 @@ def _bounds(spec: dict[str, object]) -> tuple[datetime, datetime]:
 
 
 def _score_ours(engine: Engine, model: RegisteredModel, spec: dict[str, object]) -> None:
-    """Our step as the nightly DAG runs it: each share in its own transaction, then the top k."""
+    """Our step as the nightly DAG runs it: each share in its own transaction, then the night's
+    alerts."""
     start, end = _bounds(spec)
     for share in all_shares(int(str(spec["shares"]))):
         score_share(
@@ -50,7 +52,6 @@ def _score_ours(engine: Engine, model: RegisteredModel, spec: dict[str, object])
             interval_start=start,
             interval_end=end,
             run_id=RUN_ID,
-            alert_threshold=float(str(spec["alert_threshold"])),
             share=share,
             chunk_rows=int(str(spec["chunk_rows"])),
         )
@@ -60,8 +61,14 @@ def _score_ours(engine: Engine, model: RegisteredModel, spec: dict[str, object])
             model,
             interval_start=start,
             interval_end=end,
-            alert_threshold=float(str(spec["alert_threshold"])),
-            alert_top_k=int(str(spec["alert_top_k"])),
+            policy=AlertPolicy(
+                ranking=str(spec["alert_ranking"]),
+                capacity=int(str(spec["review_capacity"])),
+                threshold=(
+                    None if spec["alert_threshold"] is None else float(str(spec["alert_threshold"]))
+                ),
+                horizon_days=int(str(spec["horizon_days"])),
+            ),
         )
 
 
@@ -91,7 +98,8 @@ def _score_tutorial(engine: Engine, model: RegisteredModel, spec: dict[str, obje
         score=scores,
         model_name=model.name,
         model_version=model.version,
-        is_alert=scores >= float(str(spec["alert_threshold"])),
+        # Alerts are chosen per card over the night afterwards, as ours does.
+        is_alert=False,
         run_id=RUN_ID,
     )
     result.to_sql("transaction_scores", engine, schema="scoring", if_exists="append", index=False)

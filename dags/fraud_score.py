@@ -8,11 +8,12 @@ a hash of `customer_id` into `FRAUD_SCORE_SHARES` shares, scored by parallel map
 (`score_partition`, a name kept from before: each scores one share) that any worker may run; each share streams through in chunks of `FRAUD_SCORE_CHUNK_ROWS` rows, is
 predicted by the model compiled to native code (cached per version under
 `FRAUD_ARTIFACT_DIR/compiled`; `FRAUD_SCORE_COMPILED=false` uses LightGBM's predict) and is
-replaced in one transaction. Rows scoring above `FRAUD_ALERT_THRESHOLD` are alerts; once every
-share is in, `mark_top_k` adds the day's top `FRAUD_ALERT_TOP_K` and publishes the night's
-generation: until then the analytics views show the night's previous complete generation, or
-nothing. Alerts carry their
-three strongest reason codes.
+replaced in one transaction. Once every share is in, `mark_top_k` chooses the night's alerted
+cards within `FRAUD_REVIEW_CAPACITY` by `FRAUD_ALERT_RANKING` (and beyond it, the cards over
+`FRAUD_ALERT_THRESHOLD` when set; docs/alerts.md) and publishes the night's generation: until
+then the analytics views show the night's previous complete generation, or nothing. Every
+payment of an alerted card is an alert, with the card's rule and rank and its three strongest
+reason codes.
 
 Deadline: the day's scores are published `FRAUD_SCORES_DEADLINE_HOURS` (default 6) after the day
 ends, by 06:00 UTC the next morning by default; a miss raises a `deadline_missed` alert (alerts
@@ -103,7 +104,7 @@ def fraud_score():
     def mark_top_k(
         champion: VersionResult, params=None, data_interval_start=None, data_interval_end=None
     ) -> TopKResult:
-        """Add the night's top-k alerts once every share is scored; publish its generation."""
+        """Choose the night's alerted cards once every share is scored; publish its generation."""
         from fraud.tasks import mark_top_k as mark
         from fraud.tasks import scoring_interval
 

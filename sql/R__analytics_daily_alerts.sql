@@ -38,7 +38,24 @@ frauds_labelled_now as (
 
 ),
 
-final as (
+-- The policy each night's published alerts ran with (scoring.alert_nights).
+policies as (
+
+    select
+        alert_nights.tx_date,
+        alert_nights.alert_ranking,
+        alert_nights.review_capacity,
+        alert_nights.alert_threshold,
+        alert_nights.budget_cards,
+        alert_nights.threshold_cards
+    from scoring.alert_nights
+    inner join scoring.scored_day
+        on alert_nights.tx_date = scored_day.tx_date
+        and alert_nights.generation = scored_day.generation
+
+),
+
+counted as (
 
     select
         scores.tx_date,
@@ -62,6 +79,20 @@ final as (
         on scores.transaction_id = frauds_labelled_now.transaction_id
     group by scores.tx_date, scores.model_name, scores.model_version
 
+),
+
+final as (
+
+    select
+        counted.*,
+        policies.alert_ranking,
+        policies.review_capacity,
+        policies.alert_threshold,
+        policies.budget_cards,
+        policies.threshold_cards
+    from counted
+    left join policies on counted.tx_date = policies.tx_date
+
 )
 
 select * from final;
@@ -77,7 +108,7 @@ comment on column analytics.daily_alerts.model_version is
 comment on column analytics.daily_alerts.transactions_scored is
     'Transactions of the day that received a score.';
 comment on column analytics.daily_alerts.alerts is
-    'Transactions of the day sent for review.';
+    'Transactions of the day sent for review: every payment of each alerted card.';
 comment on column analytics.daily_alerts.alert_rate is
     'alerts / transactions_scored, between 0 and 1.';
 comment on column analytics.daily_alerts.customers_alerted is
@@ -86,3 +117,13 @@ comment on column analytics.daily_alerts.confirmed_frauds_among_alerts is
     'Alerts of the day with a fraud report known now (label source: reported); grows for days after the batch as reports arrive.';
 comment on column analytics.daily_alerts.known_frauds_among_alerts is
     'Alerts of the day that are fraud by the label known now, reported or, until a report is known, an investigator''s latest verdict: known the morning after the night for the reviewed cards.';
+comment on column analytics.daily_alerts.alert_ranking is
+    'How the night ranked its cards for the review budget: score (the card''s highest score) or expected_loss (docs/alerts.md); null for nights alerted before the budget was recorded.';
+comment on column analytics.daily_alerts.review_capacity is
+    'The review capacity the night ran with: at most this many cards alerted within the budget.';
+comment on column analytics.daily_alerts.alert_threshold is
+    'The alert threshold the night ran with: cards with a payment at or above it alerted beyond the budget; null when off.';
+comment on column analytics.daily_alerts.budget_cards is
+    'Cards alerted within the budget (alert_rule budget).';
+comment on column analytics.daily_alerts.threshold_cards is
+    'Cards alerted beyond the budget by the threshold (alert_rule threshold).';

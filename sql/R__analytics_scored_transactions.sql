@@ -41,6 +41,15 @@ labels_as_of_now as (
 
 ),
 
+glossary as (
+
+    select
+        name,
+        meaning || ' (' || unit || ')' as meaning
+    from analytics.feature_glossary
+
+),
+
 final as (
 
     select
@@ -64,13 +73,24 @@ final as (
         labels_known_now.reported_at,
         scores.scored_at,
         labels_as_of_now.source as label_source,
-        coalesce(labels_as_of_now.is_fraud, false) as is_fraud_known
+        coalesce(labels_as_of_now.is_fraud, false) as is_fraud_known,
+        scores.alert_rule,
+        scores.alert_rank,
+        scores.reason_1_value,
+        reason_1_glossary.meaning as reason_1_meaning,
+        scores.reason_2_value,
+        reason_2_glossary.meaning as reason_2_meaning,
+        scores.reason_3_value,
+        reason_3_glossary.meaning as reason_3_meaning
 
     from scores
     left join labels_known_now
         on scores.transaction_id = labels_known_now.transaction_id
     left join labels_as_of_now
         on scores.transaction_id = labels_as_of_now.transaction_id
+    left join glossary as reason_1_glossary on scores.reason_1 = reason_1_glossary.name
+    left join glossary as reason_2_glossary on scores.reason_2 = reason_2_glossary.name
+    left join glossary as reason_3_glossary on scores.reason_3 = reason_3_glossary.name
 
 )
 
@@ -97,7 +117,7 @@ comment on column analytics.scored_transactions.model_name is
 comment on column analytics.scored_transactions.model_version is
     'Version of the registered model that produced the score.';
 comment on column analytics.scored_transactions.is_alert is
-    'True when the transaction was sent for review: score at or above the alert threshold, or among the day''s top-k scores.';
+    'True when the transaction''s card was alerted that night (every payment of an alerted card is): alert_rule says by which rule.';
 comment on column analytics.scored_transactions.reason_1 is
     'Alerts only: the feature that pushed the score up most (largest positive contribution).';
 comment on column analytics.scored_transactions.reason_1_contribution is
@@ -120,3 +140,35 @@ comment on column analytics.scored_transactions.label_source is
     'Where the label known now comes from: reported (a fraud report, chargeback or dispute outcome, which wins whenever known) or investigator (the latest verdict on the payment); null while neither is known, or the cardholder was unreachable.';
 comment on column analytics.scored_transactions.is_fraud_known is
     'True when the payment is fraud by the label known now (label_source): a reported fraud, or else an investigator''s latest verdict fraud_confirmed.';
+comment on column analytics.scored_transactions.alert_rule is
+    'Alerts only: the rule that alerted the card that night: budget (one of the FRAUD_REVIEW_CAPACITY cards ranked first by FRAUD_ALERT_RANKING) or threshold (a payment of the card scored at or above FRAUD_ALERT_THRESHOLD, beyond the budget).';
+comment on column analytics.scored_transactions.alert_rank is
+    'Alerts only: the card''s rank among the night''s candidate cards by the ranking the night ran with (analytics.daily_alerts.alert_ranking), 1 first.';
+comment on column analytics.scored_transactions.reason_1_value is
+    'Alerts only: the value of feature reason_1 for this payment, in the unit of reason_1_meaning.';
+comment on column analytics.scored_transactions.reason_1_meaning is
+    'Alerts only: reason_1 in plain words, with its unit (analytics.feature_glossary).';
+comment on column analytics.scored_transactions.reason_2_value is
+    'Alerts only: the value of feature reason_2 for this payment, in the unit of reason_2_meaning.';
+comment on column analytics.scored_transactions.reason_2_meaning is
+    'Alerts only: reason_2 in plain words, with its unit (analytics.feature_glossary).';
+comment on column analytics.scored_transactions.reason_3_value is
+    'Alerts only: the value of feature reason_3 for this payment, in the unit of reason_3_meaning.';
+comment on column analytics.scored_transactions.reason_3_meaning is
+    'Alerts only: reason_3 in plain words, with its unit (analytics.feature_glossary).';
+
+-- One UTC night of the view, reading that night's day partition only: a lookup of a payment
+-- takes its id and its UTC day. SQL, STABLE, SECURITY INVOKER and no SET clause: the planner
+-- inlines it into the caller's query, so its plan (EXPLAIN) shows the one partition it reads,
+-- and the caller needs nothing but the view.
+create or replace function analytics.scored_transactions_on(night date)
+returns setof analytics.scored_transactions
+language sql stable security invoker as $$
+    select *
+    from analytics.scored_transactions
+    where tx_datetime >= night::timestamp at time zone 'UTC'
+        and tx_datetime < (night + 1)::timestamp at time zone 'UTC'
+$$;
+
+comment on function analytics.scored_transactions_on(date) is
+    'analytics.scored_transactions for one UTC night, reading that night''s day partition only.';

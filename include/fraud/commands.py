@@ -158,7 +158,7 @@ def _run_id(label: str) -> str:
 
 
 def score(args: argparse.Namespace) -> int:
-    """Score one date with the champion: every share, then the top k, in one transaction."""
+    """Score one date with the champion: every share, then the night's alerts, in one transaction."""
     from fraud.dates import day_interval
     from fraud.tasks import score_day
 

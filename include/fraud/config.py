@@ -15,8 +15,30 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from fraud.gates import GateConfig, MetricGate, PsiBands, RatioGate
+from fraud.variables import (
+    AIRFLOW_BASE_URL,
+    DEPLOYMENT_SECRET_VARIABLES,
+    ENVIRONMENT_VARIABLES,
+    GATE_VARIABLES,
+    MONEY_GATE_VARIABLES,
+    RENAMED_VARIABLES,
+    VARIABLES,
+)
+
+# Read by the deployment checks and the masking through this module, as before the names moved.
+__all__ = [
+    "AIRFLOW_BASE_URL",
+    "DEPLOYMENT_SECRET_VARIABLES",
+    "ENVIRONMENT_VARIABLES",
+    "RENAMED_VARIABLES",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+# The rankings of the review budget (FRAUD_ALERT_RANKING): fraud.scoring.policy.
+ALERT_RANKINGS: tuple[str, ...] = ("score", "expected_loss")
 log = logging.getLogger(__name__)
 
 
@@ -80,14 +102,17 @@ class Settings:
     training_genuine_share: float = 0.1
     training_min_genuine_rows: int = 500_000
     training_max_genuine_rows: int = 2_000_000
-    # Scoring: alert when the score crosses the threshold or is among the day's top k.
-    alert_threshold: float = 0.5
-    alert_top_k: int = 100
-    # The review capacity: how many alerted cards the investigators review a night (the
-    # Handbook's k); the simulated investigators review that many each morning.
+    # The review capacity: how many cards a night are alerted within the budget and the
+    # investigators review (the Handbook's k); the simulated investigators review that many each
+    # morning. FRAUD_ALERT_TOP_K is its old name.
     review_capacity: int = 100
+    # How the budget's cards are ranked: "score" (the card's highest score of the night) or
+    # "expected_loss" (docs/alerts.md).
+    alert_ranking: str = "score"
+    # When set, cards with a payment scoring at least this are alerted beyond the budget too.
+    alert_threshold: float | None = None
     # The review cool-down: a card with a verdict known this many days before the night's end is
-    # left out of the night's top k, unless one of its payments scores higher than every payment
+    # left out of the night's alerted cards, unless one of its payments scores higher than every payment
     # of it that was reviewed (new evidence). 0 turns it off.
     review_cooldown_days: int = 7
     # The review moment: a night's alerts are reviewed this many hours after the night's end;
@@ -212,106 +237,6 @@ def _web_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
-# Airflow's own setting for where its UI is reached: the links' base unless FRAUD_BASE_URL is set.
-AIRFLOW_BASE_URL = "AIRFLOW__API__BASE_URL"
-_VARIABLES: dict[str, tuple[str, type]] = {
-    "FRAUD_DATABASE_URL": ("database_url", str),
-    "FRAUD_ANALYST_DATABASE_URL": ("analyst_database_url", str),
-    "FRAUD_INVESTIGATOR_DATABASE_URL": ("investigator_database_url", str),
-    "FRAUD_OWNER_DATABASE_URL": ("owner_database_url", str),
-    "FRAUD_PIPELINE_DB_PASSWORD": ("pipeline_db_password", str),
-    "FRAUD_ANALYST_DB_PASSWORD": ("analyst_db_password", str),
-    "FRAUD_INVESTIGATOR_DB_PASSWORD": ("investigator_db_password", str),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow_database_url", str),
-    "MLFLOW_TRACKING_URI": ("mlflow_tracking_uri", str),
-    "FRAUD_MLFLOW_UI_URL": ("mlflow_ui_url", str),
-    "FRAUD_BASE_URL": ("base_url", str),
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": ("mlflow_request_max_retries", int),
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": ("mlflow_request_timeout_seconds", int),
-    "FRAUD_MODEL_NAME": ("model_name", str),
-    "FRAUD_ALERT_EMAIL": ("alert_email", str),
-    "FRAUD_SLACK_WEBHOOK_URL": ("slack_webhook_url", str),
-    "FRAUD_ARTIFACT_DIR": ("artifact_dir", Path),
-    "FRAUD_SCHEDULE_START": ("schedule_start", date),
-    "FRAUD_RETRAIN_CRON": ("retrain_cron", str),
-    "FRAUD_LABEL_DELAY_DAYS": ("label_delay_days", int),
-    "FRAUD_TRAIN_DAYS": ("train_days", int),
-    "FRAUD_VALIDATION_DAYS": ("validation_days", int),
-    "FRAUD_TRAINING_TIME_BUDGET_SECONDS": ("training_time_budget_seconds", float),
-    "FRAUD_RANDOM_SEED": ("random_seed", int),
-    "FRAUD_TRAINING_GENUINE_FRACTION": ("training_genuine_share", float),
-    "FRAUD_TRAINING_MIN_GENUINE_ROWS": ("training_min_genuine_rows", int),
-    "FRAUD_TRAINING_MAX_GENUINE_ROWS": ("training_max_genuine_rows", int),
-    "FRAUD_ALERT_THRESHOLD": ("alert_threshold", float),
-    "FRAUD_ALERT_TOP_K": ("alert_top_k", int),
-    "FRAUD_REVIEW_CAPACITY": ("review_capacity", int),
-    "FRAUD_REVIEW_COOLDOWN_DAYS": ("review_cooldown_days", int),
-    "FRAUD_REVIEW_DELAY_HOURS": ("review_delay_hours", float),
-    "FRAUD_SCORE_CHUNK_ROWS": ("score_chunk_rows", int),
-    "FRAUD_SCORE_SHARES": ("score_shares", int),
-    "FRAUD_SCORE_COMPILED": ("score_compiled", bool),
-    "FRAUD_FEATURE_SHARES": ("feature_shares", int),
-    "FRAUD_FEATURE_CHUNK_ROWS": ("feature_chunk_rows", int),
-    "FRAUD_RETENTION_DAYS": ("retention_days", int),
-    "FRAUD_SCORES_DEADLINE_HOURS": ("scores_deadline_hours", float),
-    "FRAUD_PSI_BINS": ("psi_bins", int),
-    "FRAUD_DRIFT_CONSECUTIVE_NIGHTS": ("drift_consecutive_nights", int),
-    "FRAUD_PERFORMANCE_MATURITY_DAYS": ("performance_maturity_days", tuple),
-    "FRAUD_PERFORMANCE_FLOOR_AP": ("performance_floor_average_precision", float),
-}
-# The quality gate's variables, read into Settings.quality_gate (GateConfig holds the defaults).
-_GATE_VARIABLES: dict[str, tuple[str, type]] = {
-    "FRAUD_AMOUNT_CEILING": ("amount_ceiling", float),
-    "FRAUD_MAX_QUARANTINE_FRACTION": ("max_quarantine_fraction", float),
-    "FRAUD_VOLUME_BAND_LOW": ("volume_band_low", float),
-    "FRAUD_VOLUME_BAND_HIGH": ("volume_band_high", float),
-    "FRAUD_MIN_VOLUME_HISTORY_DAYS": ("min_volume_history_days", int),
-}
-# The promotion gate's ratio rule on money, read into Settings.promotion_money_gate.
-_MONEY_GATE_VARIABLES: dict[str, tuple[str, type]] = {
-    "FRAUD_GATE_MIN_PREVENTED_RATIO": ("min_ratio", float),
-    "FRAUD_GATE_MIN_FRAUD_CARDS": ("min_fraud_cards", int),
-}
-# Old names that still work, each with the name that replaced it: the glossary's word for a slice
-# of a night's cards is "share", never "partition" (a day partition is a table's).
-RENAMED_VARIABLES: dict[str, str] = {
-    "FRAUD_SCORE_PARTITIONS": "FRAUD_SCORE_SHARES",
-    "FRAUD_FEATURE_PARTITIONS": "FRAUD_FEATURE_SHARES",
-    # A proportion is a fraction; a share is a slice of a night's cards (the glossary).
-    "FRAUD_TRAINING_GENUINE_SHARE": "FRAUD_TRAINING_GENUINE_FRACTION",
-    "FRAUD_MAX_QUARANTINE_SHARE": "FRAUD_MAX_QUARANTINE_FRACTION",
-}
-# Secrets of the deployment that reach the package's processes: their values are masked in alerts,
-# email, Slack and logs, and handed to Airflow's masker (Settings.deployment_secrets).
-DEPLOYMENT_SECRET_VARIABLES: tuple[str, ...] = (
-    "MLFLOW_TRACKING_PASSWORD",
-    "MLFLOW_TRACKING_TOKEN",
-    "MLFLOW_BACKEND_STORE_URI",
-    "MLFLOW_AUTH_ADMIN_PASSWORD",
-    "MLFLOW_FLASK_SERVER_SECRET_KEY",
-    "AIRFLOW_CONN_FRAUD_WAREHOUSE",
-    "AIRFLOW_CONN_FRAUD_SLACK",
-    "AIRFLOW_CONN_SMTP_DEFAULT",
-    "AIRFLOW__SMTP__SMTP_PASSWORD",
-    "AIRFLOW__CORE__FERNET_KEY",
-    "AIRFLOW__API__SECRET_KEY",
-    "AIRFLOW__API_AUTH__JWT_SECRET",
-    "AIRFLOW__CELERY__BROKER_URL",
-    "AIRFLOW__CELERY__RESULT_BACKEND",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
-)
-# Every variable load_settings reads: deployment files (docker-compose.yaml) are checked against it.
-ENVIRONMENT_VARIABLES: tuple[str, ...] = (
-    *_VARIABLES,
-    *_GATE_VARIABLES,
-    *_MONEY_GATE_VARIABLES,
-    *RENAMED_VARIABLES,
-    "FRAUD_PSI_WARNING",
-    "FRAUD_PSI_ALERT",
-    AIRFLOW_BASE_URL,
-)
-
-
 _DEPRECATION_LOGGED: set[str] = set()
 
 
@@ -357,11 +282,11 @@ def deployment_secrets(environ: Mapping[str, str] | None = None) -> tuple[tuple[
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment (or the mapping given), defaults elsewhere."""
     environ = _with_renamed(os.environ if environ is None else environ)
-    values = _read(environ, _VARIABLES)
-    gate = _read(environ, _GATE_VARIABLES)
+    values = _read(environ, VARIABLES)
+    gate = _read(environ, GATE_VARIABLES)
     if gate:
         values["quality_gate"] = replace(GateConfig(), **gate)  # type: ignore[arg-type]
-    money_gate = _read(environ, _MONEY_GATE_VARIABLES)
+    money_gate = _read(environ, MONEY_GATE_VARIABLES)
     if money_gate:
         values["promotion_money_gate"] = replace(RatioGate(), **money_gate)  # type: ignore[arg-type]
     bands = {
@@ -387,6 +312,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FRAUD_DRIFT_CONSECUTIVE_NIGHTS must be at least 1")
     if settings.review_capacity < 0:
         raise ConfigError("FRAUD_REVIEW_CAPACITY must be at least 0 (cards a night)")
+    if settings.alert_ranking not in ALERT_RANKINGS:
+        raise ConfigError(
+            f"FRAUD_ALERT_RANKING={settings.alert_ranking!r} is not one of {', '.join(ALERT_RANKINGS)}"
+        )
+    if settings.alert_threshold is not None and not 0.0 <= settings.alert_threshold <= 1.0:
+        raise ConfigError("FRAUD_ALERT_THRESHOLD must be between 0 and 1 (unset turns it off)")
     if settings.review_cooldown_days < 0:
         raise ConfigError("FRAUD_REVIEW_COOLDOWN_DAYS must be at least 0 (days)")
     if settings.review_delay_hours < 0:

@@ -91,20 +91,28 @@ GRANTS: tuple[Grant, ...] = (
         "table",
         "scoring.transaction_scores",
         _READ_WRITE_DAY,
-        # The top k marks alerts and reasons, and carries a share's published rows into the
-        # generation it publishes (sql/V025__publish_scored_days.sql).
+        # The night's alert step marks alerts, their rule, rank and reasons, and carries a
+        # share's published rows into the generation it publishes
+        # (sql/V025__publish_scored_days.sql).
         columns=(
             "generation",
             "is_alert",
+            "alert_rule",
+            "alert_rank",
             "reason_1",
             "reason_1_contribution",
+            "reason_1_value",
             "reason_2",
             "reason_2_contribution",
+            "reason_2_value",
             "reason_3",
             "reason_3_contribution",
+            "reason_3_value",
         ),
     ),
-    # Which generation of each day's scores readers see: the top k publishes it.
+    # The policy each night's alerts ran with, replaced with the night's generation.
+    *_tables(PIPELINE, _READ_WRITE_DAY, "scoring.alert_nights"),
+    # Which generation of each day's scores readers see: the alert step publishes it.
     Grant(
         PIPELINE,
         "table",
@@ -156,6 +164,10 @@ GRANTS: tuple[Grant, ...] = (
         )
     ],
     *_tables(ANALYST, ("SELECT",), *(f"analytics.{view}" for view in ANALYTICS_VIEWS)),
+    # The features in plain words (loaded by the migrations), and one night of the scores: run
+    # with its caller's rights, so that the planner inlines it and prunes the day partitions.
+    *_tables(ANALYST, ("SELECT",), "analytics.feature_glossary"),
+    Grant(ANALYST, "function", "analytics.scored_transactions_on(night date)", ("EXECUTE",)),
     # Labels as of a moment: the pipeline calls it, analytics.labels calls it for analysts. It
     # reads raw.fraud_labels as its owner, so analysts need no grant on raw.*.
     *[

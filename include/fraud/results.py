@@ -53,7 +53,7 @@ class ScoreResult(TypedDict):
 
 
 class TopKResult(TypedDict):
-    """The night's top-k alerts, its generation published (``scoring.score.TopKOutcome``)."""
+    """The night's alerts, chosen per card, its generation published (``scoring.score.TopKOutcome``)."""
 
     alert_count: int
     model_version: int

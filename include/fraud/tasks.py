@@ -184,7 +184,6 @@ def score_partition(
         interval_start=interval.start,
         interval_end=interval.end,
         run_id=run_id,
-        alert_threshold=settings.alert_threshold,
         share=Share(share, shares),
         chunk_rows=settings.score_chunk_rows,
     )
@@ -193,8 +192,9 @@ def score_partition(
 
 @task
 def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: int) -> TopKResult:
-    """Mark the interval's top-k scores as alerts, with reason codes, once every share is in,
-    and publish the night's generation."""
+    """Choose the night's alerted cards by the review budget's policy, with reason codes, once
+    every share is in, and publish the night's generation."""
+    from fraud.model.alert_policy import AlertPolicy
     from fraud.model.registry import load_version
     from fraud.scoring.score import TopKOutcome
     from fraud.scoring.score import mark_top_k as mark
@@ -208,8 +208,7 @@ def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: 
             model,
             interval_start=interval.start,
             interval_end=interval.end,
-            alert_threshold=settings.alert_threshold,
-            alert_top_k=settings.alert_top_k,
+            policy=AlertPolicy.of(settings),
             review_cooldown_days=settings.review_cooldown_days,
         )
     return to_xcom(TopKOutcome(alert_count=alerts, model_version=model_version))
@@ -217,7 +216,9 @@ def mark_top_k(interval_start: datetime, interval_end: datetime, model_version: 
 
 @task
 def score_day(interval_start: datetime, interval_end: datetime, run_id: str) -> ScoreResult:
-    """Every share, then the top k, with the champion, as ``fraud_score`` does, in one transaction."""
+    """Every share, then the night's alerts, with the champion, as ``fraud_score`` does, in one
+    transaction."""
+    from fraud.model.alert_policy import AlertPolicy
     from fraud.model.registry import load_champion
     from fraud.scoring.compiled import for_scoring
     from fraud.scoring.score import score_day as score
@@ -230,8 +231,7 @@ def score_day(interval_start: datetime, interval_end: datetime, run_id: str) -> 
         interval_start=interval.start,
         interval_end=interval.end,
         run_id=run_id,
-        alert_threshold=settings.alert_threshold,
-        alert_top_k=settings.alert_top_k,
+        policy=AlertPolicy.of(settings),
         shares=settings.score_shares,
         chunk_rows=settings.score_chunk_rows,
         review_cooldown_days=settings.review_cooldown_days,

@@ -1,6 +1,7 @@
 -- Top alerts of yesterday: the 20 most suspicious transactions of the last nightly batch
 -- (yesterday in UTC), with the three features that pushed each score up and whether a fraud
--- report has arrived since.
+-- report has arrived since. analytics.scored_transactions_on(night) reads that night's day
+-- partition only.
 select
     transaction_id,
     tx_datetime,
@@ -16,8 +17,7 @@ select
     reason_3,
     round(reason_3_contribution::numeric, 3) as reason_3_contribution,
     is_fraud_reported
-from analytics.scored_transactions
+from analytics.scored_transactions_on((now() at time zone 'UTC')::date - 1)
 where is_alert
-    and tx_date = (now() at time zone 'UTC')::date - 1
 order by score desc, transaction_id
 limit 20;

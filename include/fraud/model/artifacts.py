@@ -53,7 +53,7 @@ def write_artifacts(
     results: dict[str, dict[str, float]],
     *,
     baseline_scores: dict[str, np.ndarray],
-    alert_top_k: int,
+    review_capacity: int,
 ) -> None:
     """Plots, the validation frame, the search log and the drift reference, ready to log."""
     evaluation, drift_dir = folder / "evaluation", folder / "drift"
@@ -69,7 +69,7 @@ def write_artifacts(
         folder / REFERENCE_SAMPLE, index=False
     )
 
-    write_plots(evaluation, models, scored_validation, results, baseline_scores, alert_top_k)
+    write_plots(evaluation, models, scored_validation, results, baseline_scores, review_capacity)
 
 
 def write_plots(
@@ -78,11 +78,11 @@ def write_plots(
     scored: pd.DataFrame,
     results: dict[str, dict[str, float]],
     baseline_scores: dict[str, np.ndarray],
-    alert_top_k: int,
+    review_capacity: int,
 ) -> None:
     """The :data:`PLOTS` of the validation window into ``folder``: ROC and precision-recall of
     the model beside the baselines, calibration, score histograms by class, precision and recall
-    by daily alerts (up to twice the configured top k), feature importance."""
+    by daily alerts (up to twice the review capacity), feature importance."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -101,7 +101,7 @@ def write_plots(
         "calibration_curve.png": lambda axis: _calibration(axis, labels, scores["model"], weights),
         "score_histogram.png": lambda axis: _histogram(axis, labels, scores["model"], weights),
         "precision_recall_by_daily_alerts.png": lambda axis: _daily_alerts(
-            axis, days, labels, scores["model"], weights, alert_top_k
+            axis, days, labels, scores["model"], weights, review_capacity
         ),
         "feature_importance.png": lambda axis: _importance(axis, models),
     }
@@ -174,13 +174,18 @@ def _daily_alerts(
     labels: np.ndarray,
     scores: np.ndarray,
     weights: np.ndarray,
-    alert_top_k: int,
+    review_capacity: int,
 ) -> None:
-    curve = curves.alerts_curve(days, labels, scores, weights, max(2 * alert_top_k, 10))
+    curve = curves.alerts_curve(days, labels, scores, weights, max(2 * review_capacity, 10))
     axis.plot(curve.alerts, curve.precision, label="precision")
     axis.plot(curve.alerts, curve.recall, label="recall")
-    if alert_top_k > 0:
-        axis.axvline(alert_top_k, linestyle="--", color="grey", label=f"top k ({alert_top_k})")
+    if review_capacity > 0:
+        axis.axvline(
+            review_capacity,
+            linestyle="--",
+            color="grey",
+            label=f"review capacity ({review_capacity})",
+        )
     axis.set(xlabel="alerts per day (the day's highest scores)", ylabel="mean over days")
     axis.set(ylim=(0, 1.02))
     axis.set_title("Precision and recall by daily alerts, validation window")

@@ -272,7 +272,7 @@ def log_evaluation_artifacts(
             evaluation.reference,
             evaluation.results,
             baseline_scores=evaluation.baseline_scores,
-            alert_top_k=settings.alert_top_k,
+            review_capacity=settings.review_capacity,
         )
         mlflow.log_artifacts(str(folder / "evaluation"), "evaluation")
         mlflow.log_artifacts(str(folder / "drift"), "drift")

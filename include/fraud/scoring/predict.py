@@ -30,13 +30,12 @@ SCORE_COLUMNS = (
 )
 
 
-def alert_mask(scores: np.ndarray, threshold: float, top_k: int) -> np.ndarray:
-    """Alert when the score reaches the threshold or is among the ``top_k`` highest of the batch."""
-    mask = scores >= threshold
-    if top_k > 0 and len(scores):
-        top = np.argsort(-scores, kind="stable")[:top_k]
-        mask[top] = True
-    return mask
+def alert_mask(scores: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Payments scoring at least the threshold (none without one): a frame's own alerts, for
+    callers outside the night (the night chooses its alerts per card, fraud.scoring.alerts)."""
+    if threshold is None:
+        return np.zeros(len(scores), dtype=bool)
+    return scores >= threshold
 
 
 def top_reasons(
@@ -100,13 +99,13 @@ def score_frame(
     frame: pd.DataFrame,
     *,
     run_id: str,
-    alert_threshold: float,
-    alert_top_k: int,
+    alert_threshold: float | None = None,
     reason_count: int = REASON_SLOTS,
 ) -> pd.DataFrame:
-    """Score rows of the features table and attach alerts and reason codes (alerts only)."""
+    """Score rows of the features table; with a threshold, the rows at or above it are alerts
+    with reason codes (the nightly scoring passes none: its alerts are chosen per card)."""
     scores = predict(model, frame)
-    alerts = alert_mask(scores, alert_threshold, alert_top_k)
+    alerts = alert_mask(scores, alert_threshold)
     result = pd.DataFrame(
         {
             "transaction_id": frame["transaction_id"].to_numpy(),

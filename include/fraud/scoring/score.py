@@ -1,5 +1,6 @@
 """Batch scoring of one day: each share streams its features in chunks, is predicted and replaced
-in one transaction; once every share is in, the day's top k become alerts and the day is published.
+in one transaction; once every share is in, the night's alerts are chosen per card by the review
+budget's policy and the day is published.
 
 The nightly DAG runs :func:`score_share` as mapped tasks, then :func:`mark_top_k`
 (:mod:`fraud.scoring.alerts`); :func:`score_day` runs the very same two steps in one transaction
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fraud.bulk import copy_arrow, copy_out_chunks, inline
 from fraud.features.columns import FEATURE_COLUMNS
+from fraud.model.alert_policy import AlertPolicy
 from fraud.model.registry import RegisteredModel
 from fraud.partitions import ensure_partitions
 from fraud.scoring.alerts import TopKOutcome, mark_top_k
@@ -36,9 +38,7 @@ from fraud.timing import Stopwatch
 __all__ = ["ScoreOutcome", "TopKOutcome", "mark_top_k", "score_day", "score_share"]
 
 logger = logging.getLogger(__name__)
-_SHARE_SCORED = (
-    "scored %s, %s, with version %d: %s rows, %d alerts over the threshold, %d chunks, %.1f s"
-)
+_SHARE_SCORED = "scored %s, %s, with version %d: %s rows, %d chunks, %.1f s"
 
 # The share's validated rows of the day with their features; amounts and times as the exact
 # text the tables hold, so they are written back unchanged. COPY takes no bind parameters:
@@ -123,16 +123,14 @@ def score_share(
     interval_start: datetime,
     interval_end: datetime,
     run_id: str,
-    alert_threshold: float,
     share: Share = WHOLE,
     chunk_rows: int = 200_000,
     connection: Connection | None = None,
 ) -> ScoreOutcome:
     """Replace the share's scores of the day's next generation in one transaction, in chunks.
 
-    Rows at or above the threshold are alerts with reason codes here; the day's top k is a
-    property of the whole day and is marked afterwards by :func:`mark_top_k`, which also makes
-    the rows visible.
+    No row is an alert yet: alerts are chosen per card over the whole night afterwards by
+    :func:`mark_top_k`, which also makes the rows visible.
     """
     day = scored_day(interval_start, interval_end)
     ensure_partitions(engine, interval_start, interval_end)
@@ -145,7 +143,7 @@ def score_share(
         writing.execute(
             sa.text(_DELETE_SHARE_SQL), {**window, **share.params, "generation": generation}
         )
-        scored = alerts = number = 0
+        scored = number = 0
         watch = Stopwatch()
         chunks = stream_features(engine, interval_start, interval_end, share, chunk_rows)
         # Closed on any error too, so the reading connection and its thread end with this call.
@@ -154,24 +152,19 @@ def score_share(
         with closing(chunks), ThreadPoolExecutor(1, thread_name_prefix="score-copy-in") as writer:
             written: Future[int] | None = None
             for chunk in chunks:
-                result = score_frame(
-                    model, chunk, run_id=run_id, alert_threshold=alert_threshold, alert_top_k=0
-                )
+                result = score_frame(model, chunk, run_id=run_id)
                 if written is not None:
                     written.result()
                 written = writer.submit(_copy_scores, writing, result, generation)
                 scored += len(result)
-                alerts += int(result["is_alert"].sum())
                 number, rows = number + 1, f"{len(result):,}"
                 logger.info(
                     "scored chunk %d of %s: %s rows in %.1f s", number, share, rows, watch.lap()
                 )
             if written is not None:
                 written.result()
-        logger.info(
-            _SHARE_SCORED, day, share, model.version, f"{scored:,}", alerts, number, watch.stop()
-        )
-        return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)
+        logger.info(_SHARE_SCORED, day, share, model.version, f"{scored:,}", number, watch.stop())
+        return ScoreOutcome(scored_count=scored, alert_count=0, model_version=model.version)
 
 
 def score_day(
@@ -181,13 +174,13 @@ def score_day(
     interval_start: datetime,
     interval_end: datetime,
     run_id: str,
-    alert_threshold: float,
-    alert_top_k: int,
+    policy: AlertPolicy,
     shares: int = 1,
     chunk_rows: int = 200_000,
     review_cooldown_days: int = 0,
 ) -> ScoreOutcome:
-    """Every share, then the top k, as the nightly DAG runs them, in one transaction.
+    """Every share, then the night's alerts by ``policy``, as the nightly DAG runs them, in one
+    transaction.
 
     A killed or failed run leaves the day as it was; a finished one has replaced all of it.
     """
@@ -202,7 +195,6 @@ def score_day(
                 interval_start=interval_start,
                 interval_end=interval_end,
                 run_id=run_id,
-                alert_threshold=alert_threshold,
                 share=share,
                 chunk_rows=chunk_rows,
                 connection=connection,
@@ -213,8 +205,7 @@ def score_day(
             model,
             interval_start=interval_start,
             interval_end=interval_end,
-            alert_threshold=alert_threshold,
-            alert_top_k=alert_top_k,
+            policy=policy,
             review_cooldown_days=review_cooldown_days,
         )
     return ScoreOutcome(scored_count=scored, alert_count=alerts, model_version=model.version)

@@ -30,6 +30,7 @@ from fraud.config import load_settings
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
 from fraud.gates import GateConfig
+from fraud.model.alert_policy import AlertPolicy
 from fraud.model.registry import RegisteredModel
 from fraud.monitoring.performance import PerformanceConfig, nightly_performance
 from fraud.quality.validate import validate_interval
@@ -123,9 +124,10 @@ def test_each_stage_logs_its_counts_chunks_and_seconds(
         build_share_features(
             engine, **WINDOW, run_id="signals", label_delay_days=3, share=share, chunk_rows=20
         )
-        score_share(engine, model, **WINDOW, run_id="signals", alert_threshold=0.99, chunk_rows=15)
+        score_share(engine, model, **WINDOW, run_id="signals", chunk_rows=15)
         with engine.begin() as connection:
-            alerts = mark_top_k(connection, model, **WINDOW, alert_threshold=0.99, alert_top_k=3)
+            policy = AlertPolicy(capacity=3, threshold=0.99)
+            alerts = mark_top_k(connection, model, **WINDOW, policy=policy)
         # A week later, the day's labels are seven days old.
         nightly_performance(
             engine,
@@ -144,10 +146,9 @@ def test_each_stage_logs_its_counts_chunks_and_seconds(
         rf"scored chunk 1 of share 1/1: 15 rows in {seconds}",
         rf"scored chunk 2 of share 1/1: 15 rows in {seconds}",
         rf"scored chunk 3 of share 1/1: 9 rows in {seconds}",
-        rf"scored 2031-03-10, share 1/1, with version 7: 39 rows, \d+ alerts over the threshold,"
-        rf" 3 chunks, {seconds}",
-        rf"published 2031-03-10 \(generation 1\) with its top 3: \d+ new alerts, {alerts} in all,"
-        rf" {seconds}",
+        rf"scored 2031-03-10, share 1/1, with version 7: 39 rows, 3 chunks, {seconds}",
+        rf"published 2031-03-10 \(generation 1\), alerts by score: \d+ budget cards of 3,"
+        rf" \d+ threshold cards, \d+ payments explained, {alerts} alerts in all, {seconds}",
         rf"performance on 2031-03-17: measured days \['2031-03-10'\], 1 rows written,"
         rf" \d+ under the floor, {seconds}",
     ]

@@ -26,6 +26,7 @@ from fraud.cli import main
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.nightly import build_share_features
 from fraud.gates import GateConfig
+from fraud.model.alert_policy import AlertPolicy
 from fraud.model.registry import RegisteredModel
 from fraud.quality.checks import QUARANTINE_SHARE, check_frame
 from fraud.quality.extract import TRANSACTION_COLUMNS
@@ -499,8 +500,8 @@ def score_the_day(engine: Engine) -> None:
         5,
     )
     model = RegisteredModel("quarantine-test", 1, "run", booster)
-    score_day(engine, model, **window, run_id="scores", alert_threshold=0.5, alert_top_k=3)
-    score_share(engine, model, **window, run_id="unpublished", alert_threshold=0.5)
+    score_day(engine, model, **window, run_id="scores", policy=AlertPolicy(capacity=3))
+    score_share(engine, model, **window, run_id="unpublished")
 
 
 def test_a_replay_that_quarantines_a_scored_row_removes_its_features_and_scores(

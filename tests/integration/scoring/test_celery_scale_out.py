@@ -608,6 +608,7 @@ def test_features_equal_a_single_process_run(engine: Engine, night: Night) -> No
 
 def test_scores_equal_a_single_process_run(engine: Engine, champion: int, night: Night) -> None:
     from fraud.config import load_settings
+    from fraud.model.alert_policy import AlertPolicy
     from fraud.model.registry import load_version
     from fraud.scoring.score import score_day
 
@@ -618,8 +619,7 @@ def test_scores_equal_a_single_process_run(engine: Engine, champion: int, night:
         interval_start=NIGHT_START,
         interval_end=NIGHT_END,
         run_id="single-process",
-        alert_threshold=settings.alert_threshold,
-        alert_top_k=settings.alert_top_k,
+        policy=AlertPolicy.of(settings),
         chunk_rows=settings.score_chunk_rows,
     )
     single = _scores(engine)
@@ -627,5 +627,6 @@ def test_scores_equal_a_single_process_run(engine: Engine, champion: int, night:
     assert set(distributed["run_id"]) == {night.run_id}
     assert set(single["run_id"]) == {"single-process"}
     assert set(distributed["model_version"]) == {champion}
-    assert distributed["is_alert"].sum() >= settings.alert_top_k
+    alerted_cards = distributed.loc[distributed["is_alert"], "customer_id"].nunique()
+    assert alerted_cards == settings.review_capacity
     pd.testing.assert_frame_equal(distributed.drop(columns="run_id"), single.drop(columns="run_id"))

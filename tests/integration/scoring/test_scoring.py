@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -18,9 +19,18 @@ from fraud.db import create_warehouse_engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
 from fraud.features.nightly import build_share_features
+from fraud.features.window import cards_known_at
+from fraud.model.alert_policy import AlertPolicy, flag_payments, select_alerts
+from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.registry import RegisteredModel
 from fraud.model.train import labelled_features
-from fraud.scoring.predict import SCORE_COLUMNS, score_frame
+from fraud.scoring.predict import (
+    REASON_SLOTS,
+    SCORE_COLUMNS,
+    explain,
+    reason_arrays,
+    score_frame,
+)
 from fraud.scoring.score import mark_top_k, score_day, score_share
 from fraud.shares import WHOLE, Share
 from fraud.tasks import validate_batch
@@ -33,7 +43,9 @@ DAYS = 12
 SCORED_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
 THRESHOLD = 0.5
 TOP_K = 25
-COMPARED = [column for column in SCORE_COLUMNS if column != "run_id"]
+POLICY = AlertPolicy(ranking="score", capacity=TOP_K, threshold=THRESHOLD, horizon_days=3)
+ALERT_FIELDS = ["alert_rule", "alert_rank", *(f"reason_{n}_value" for n in (1, 2, 3))]
+COMPARED = [column for column in SCORE_COLUMNS if column != "run_id"] + ALERT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,10 @@ def _scores(engine: Engine, start: datetime, end: datetime) -> pd.DataFrame:
     return frame[COMPARED].reset_index(drop=True)
 
 
-def _in_memory(warehouse: Warehouse) -> pd.DataFrame:
-    """The whole day scored as one frame: the reference the streamed runs must equal."""
+def _in_memory(warehouse: Warehouse, policy: AlertPolicy = POLICY) -> pd.DataFrame:
+    """The whole day scored as one frame and its alerts chosen in memory by
+    :func:`select_alerts`, cards known before the night left out: the reference the streamed
+    runs and the nightly SQL must equal."""
     with warehouse.engine.connect() as connection:
         frame = read_frame(
             connection,
@@ -94,22 +108,47 @@ def _in_memory(warehouse: Warehouse) -> pd.DataFrame:
             " where f.tx_datetime >= :start and f.tx_datetime < :end order by transaction_id",
             {"start": warehouse.start, "end": warehouse.end},
         )
-    return score_frame(
-        warehouse.model, frame, run_id="x", alert_threshold=THRESHOLD, alert_top_k=TOP_K
-    )
+        since = warehouse.start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS)
+        known = cards_known_at(connection, since=since, before=warehouse.start)
+    scored = score_frame(warehouse.model, frame, run_id="x")
+    payments = frame.assign(score=scored["score"].to_numpy())
+    alerts = select_alerts(payments, policy, left_out=set(known.index))
+    flagged = flag_payments(scored, alerts)
+    rows = np.flatnonzero(flagged["is_alert"].to_numpy())
+    reasons = explain(warehouse.model, frame.iloc[rows], REASON_SLOTS)
+    for column, values in reason_arrays(len(frame), rows, reasons).items():
+        flagged[column] = values
+    for slot in range(1, REASON_SLOTS + 1):
+        names = flagged[f"reason_{slot}"].to_numpy()
+        flagged[f"reason_{slot}_value"] = [
+            frame[name].iloc[row] if name is not None else np.nan for row, name in enumerate(names)
+        ]
+    return flagged
 
 
-def _score_day(warehouse: Warehouse, run_id: str, chunk_rows: int) -> None:
+def _score_day(
+    warehouse: Warehouse, run_id: str, chunk_rows: int, policy: AlertPolicy = POLICY
+) -> None:
     score_day(
         warehouse.engine,
         warehouse.model,
         interval_start=warehouse.start,
         interval_end=warehouse.end,
         run_id=run_id,
-        alert_threshold=THRESHOLD,
-        alert_top_k=TOP_K,
+        policy=policy,
         chunk_rows=chunk_rows,
     )
+
+
+def _assert_equal_scores(stored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    stored["tx_datetime"] = pd.to_datetime(stored["tx_datetime"], utc=True)
+    expected["tx_datetime"] = pd.to_datetime(expected["tx_datetime"], utc=True)
+    stored["tx_amount"] = stored["tx_amount"].astype(str)
+    stored["alert_rank"] = stored["alert_rank"].astype("Int64")
+    expected["alert_rank"] = expected["alert_rank"].astype("Int64")
+    stored["alert_rule"] = stored["alert_rule"].astype(object).where(stored["is_alert"], None)
+    expected["alert_rule"] = expected["alert_rule"].astype(object).where(expected["is_alert"], None)
+    pd.testing.assert_frame_equal(stored, expected.reset_index(drop=True), check_dtype=False)
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 97, 1_000_000])
@@ -119,14 +158,49 @@ def test_streamed_scores_equal_one_in_memory_batch(warehouse: Warehouse, chunk_r
     expected = _in_memory(warehouse)[COMPARED]
     assert len(stored) == len(expected) > TOP_K
     assert stored["is_alert"].sum() >= TOP_K
-    stored["tx_datetime"] = pd.to_datetime(stored["tx_datetime"], utc=True)
-    expected["tx_datetime"] = pd.to_datetime(expected["tx_datetime"], utc=True)
-    stored["tx_amount"] = stored["tx_amount"].astype(str)
-    pd.testing.assert_frame_equal(stored, expected.reset_index(drop=True), check_dtype=False)
+    _assert_equal_scores(stored, expected)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        AlertPolicy(ranking="score", capacity=TOP_K, threshold=None, horizon_days=3),
+        AlertPolicy(ranking="expected_loss", capacity=TOP_K, threshold=None, horizon_days=3),
+        AlertPolicy(ranking="expected_loss", capacity=10, threshold=0.3, horizon_days=7),
+        AlertPolicy(ranking="score", capacity=0, threshold=0.3, horizon_days=7),
+    ],
+    ids=["score", "expected-loss", "expected-loss-and-threshold", "threshold-only"],
+)
+def test_the_nightly_sql_chooses_the_cards_select_alerts_chooses(
+    warehouse: Warehouse, policy: AlertPolicy
+) -> None:
+    _score_day(warehouse, "policy", 10_000, policy)
+    stored = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    expected = _in_memory(warehouse, policy)[COMPARED]
+    alerted = stored.loc[stored["is_alert"]]
+    # Every payment of an alerted card, and at most the capacity of cards within the budget.
+    assert alerted["customer_id"].nunique() > 0
+    assert stored.loc[stored["customer_id"].isin(alerted["customer_id"]), "is_alert"].all()
+    budget = alerted.loc[alerted["alert_rule"] == "budget", "customer_id"].nunique()
+    assert budget <= policy.capacity
+    assert alerted.groupby("customer_id")["alert_rank"].nunique().eq(1).all()
+    _assert_equal_scores(stored, expected)
+    with warehouse.engine.connect() as connection:
+        night = read_frame(
+            connection,
+            "select alert_ranking, review_capacity, alert_threshold, budget_cards,"
+            " threshold_cards from analytics.daily_alerts where tx_date = :day",
+            {"day": SCORED_DAY},
+        )
+    assert night.iloc[0]["alert_ranking"] == policy.ranking
+    assert int(night.iloc[0]["review_capacity"]) == policy.capacity
+    assert int(night.iloc[0]["budget_cards"]) == budget
+    threshold_cards = alerted.loc[alerted["alert_rule"] == "threshold", "customer_id"].nunique()
+    assert int(night.iloc[0]["threshold_cards"]) == threshold_cards
 
 
 @pytest.mark.parametrize("shares", [2, 3, 5])
-def test_shares_and_top_k_equal_the_whole_day(warehouse: Warehouse, shares: int) -> None:
+def test_shares_and_alerts_equal_the_whole_day(warehouse: Warehouse, shares: int) -> None:
     _score_day(warehouse, "whole", 10_000)
     whole = _scores(warehouse.engine, warehouse.start, warehouse.end)
     counts = []
@@ -137,7 +211,6 @@ def test_shares_and_top_k_equal_the_whole_day(warehouse: Warehouse, shares: int)
             interval_start=warehouse.start,
             interval_end=warehouse.end,
             run_id=f"share-{index}",
-            alert_threshold=THRESHOLD,
             share=Share(index, shares),
             chunk_rows=50,
         )
@@ -148,8 +221,7 @@ def test_shares_and_top_k_equal_the_whole_day(warehouse: Warehouse, shares: int)
             warehouse.model,
             interval_start=warehouse.start,
             interval_end=warehouse.end,
-            alert_threshold=THRESHOLD,
-            alert_top_k=TOP_K,
+            policy=POLICY,
         )
     assert sum(counts) == len(whole)
     assert all(count > 0 for count in counts)
@@ -212,7 +284,6 @@ def _score_shares(
             interval_start=day.get("start", warehouse.start),
             interval_end=day.get("end", warehouse.end),
             run_id=run_id,
-            alert_threshold=THRESHOLD,
             share=share,
             chunk_rows=50,
         )
@@ -225,8 +296,7 @@ def _mark_top_k(warehouse: Warehouse, model: RegisteredModel, **day: datetime) -
             model,
             interval_start=day.get("start", warehouse.start),
             interval_end=day.get("end", warehouse.end),
-            alert_threshold=THRESHOLD,
-            alert_top_k=TOP_K,
+            policy=POLICY,
         )
 
 
@@ -250,7 +320,12 @@ def test_views_show_the_last_complete_run_until_every_share_and_the_top_k_are_in
         == complete["scored_transactions"]["transaction_id"].tolist()
     )
     assert set(scored["model_version"]) == {newer.version}
-    assert int(scored["is_alert"].sum()) == alerts >= TOP_K
+    assert (
+        int(scored["is_alert"].sum())
+        == alerts
+        >= scored.loc[scored["is_alert"], "customer_id"].nunique()
+        >= TOP_K
+    )
     assert replayed["daily_alerts"][
         ["model_version", "transactions_scored", "alerts"]
     ].values.tolist() == [[newer.version, len(scored), alerts]]
@@ -301,10 +376,10 @@ def _stored_generations(engine: Engine, day: date) -> int:
         ).scalar_one()
 
 
-def test_stale_top_k_alerts_are_cleared_when_the_ranking_changes(warehouse: Warehouse) -> None:
+def test_stale_alerts_are_cleared_when_the_ranking_changes(warehouse: Warehouse) -> None:
     _score_day(warehouse, "before", 10_000)
     with warehouse.engine.begin() as connection:
-        # A score at the top that the ranking must now include, and so push one row out.
+        # A card not alerted now scores at the top: it must enter the budget, pushing one out.
         connection.execute(
             sa.text(
                 "update scoring.transaction_scores set score = 0.4999"
@@ -317,18 +392,19 @@ def test_stale_top_k_alerts_are_cleared_when_the_ranking_changes(warehouse: Ware
             warehouse.model,
             interval_start=warehouse.start,
             interval_end=warehouse.end,
-            alert_threshold=THRESHOLD,
-            alert_top_k=TOP_K,
+            policy=POLICY,
         )
     stored = _scores(warehouse.engine, warehouse.start, warehouse.end)
-    top = stored.sort_values(["score", "transaction_id"], ascending=[False, True]).head(TOP_K)
+    with warehouse.engine.connect() as connection:
+        since = warehouse.start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS)
+        known = cards_known_at(connection, since=since, before=warehouse.start)
+    expected = select_alerts(stored, POLICY, left_out=set(known.index))
     assert alerts == int(stored["is_alert"].sum())
-    assert top["is_alert"].all()
-    assert set(stored.loc[stored["is_alert"], "transaction_id"]) == set(
-        top["transaction_id"]
-    ) | set(stored.loc[stored["score"] >= THRESHOLD, "transaction_id"])
+    assert set(stored.loc[stored["is_alert"], "customer_id"]) == set(expected["customer_id"])
     assert stored.loc[stored["is_alert"], "reason_1"].notna().all()
-    assert stored.loc[~stored["is_alert"], "reason_1"].isna().all()
+    assert (
+        stored.loc[~stored["is_alert"], ["reason_1", "alert_rule", "alert_rank"]].isna().all().all()
+    )
 
 
 def test_a_query_error_in_the_stream_surfaces_as_the_database_error(
@@ -342,3 +418,46 @@ def test_a_query_error_in_the_stream_surfaces_as_the_database_error(
     finally:
         with warehouse.engine.begin() as connection:
             connection.exec_driver_sql("alter table staging.moved rename to transaction_features")
+
+
+@pytest.mark.parametrize(
+    ("reported_hours", "left_out"),
+    [(-1.0, True), (1.0, False)],
+    ids=["reported-before-the-night", "reported-during-the-night"],
+)
+def test_a_card_known_as_fraud_before_the_night_began_is_left_out(
+    warehouse: Warehouse, reported_hours: float, left_out: bool
+) -> None:
+    """The known-card rule is point in time: a report known before the night began leaves the
+    card out of the budget; one reported while the night ran changes nothing."""
+    _score_day(warehouse, "known", 10_000)
+    first = _scores(warehouse.engine, warehouse.start, warehouse.end)
+    card = int(first.loc[first["alert_rank"] == 1, "customer_id"].iloc[0])
+    reported_at = warehouse.start + timedelta(hours=reported_hours)
+    with warehouse.engine.begin() as connection:
+        payment = connection.execute(
+            sa.text(
+                "select transaction_id from raw.transactions as t"
+                " where customer_id = :card and tx_datetime < :start"
+                "   and not exists (select 1 from raw.fraud_labels as l"
+                "                   where l.transaction_id = t.transaction_id)"
+                " order by tx_datetime desc limit 1"
+            ),
+            {"card": card, "start": warehouse.start},
+        ).scalar_one()
+        connection.execute(
+            sa.text("insert into raw.fraud_labels values (:id, true, :reported_at)"),
+            {"id": payment, "reported_at": reported_at},
+        )
+    try:
+        _mark_top_k(warehouse, warehouse.model)
+        again = _scores(warehouse.engine, warehouse.start, warehouse.end)
+        alerted = set(again.loc[again["is_alert"], "customer_id"])
+        assert (card not in alerted) is left_out
+        budget = again.loc[again["alert_rule"] == "budget", "customer_id"].nunique()
+        assert budget == TOP_K
+    finally:
+        with warehouse.engine.begin() as connection:
+            connection.execute(
+                sa.text("delete from raw.fraud_labels where transaction_id = :id"), {"id": payment}
+            )

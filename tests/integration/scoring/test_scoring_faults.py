@@ -43,8 +43,11 @@ from fraud.db import DatabaseError, create_database, create_warehouse_engine, sq
 from fraud.db import warehouse_engine as _engine
 from fraud.features.columns import FEATURE_COLUMNS
 from fraud.features.frames import History
+from fraud.features.window import cards_known_at
 from fraud.masking import mask_url
 from fraud.migrations import migrate
+from fraud.model.alert_policy import AlertPolicy, select_alerts
+from fraud.model.metrics import KNOWN_CARD_LOOKBACK_DAYS
 from fraud.model.registry import RegistryError
 from fraud.model.train import labelled_features
 from fraud.partitions import ensure_partitions
@@ -134,7 +137,7 @@ def _scores(engine: Engine, day: date) -> pd.DataFrame:
     with engine.connect() as connection:
         return read_frame(
             connection,
-            "select transaction_id, score, is_alert, model_version, run_id"
+            "select transaction_id, customer_id, score, is_alert, model_version, run_id"
             " from scoring.transaction_scores"
             " where tx_datetime >= :start and tx_datetime < :end order by transaction_id",
             {"start": start, "end": end},
@@ -515,11 +518,17 @@ def _run_concurrently(runs: list[Run], version: int, workers: int) -> list[str]:
     return errors
 
 
-def _expected_alerts(scores: pd.DataFrame, settings: Settings) -> set[int]:
-    """Rows at or above the threshold, and the day's top k by score (ties by transaction id)."""
-    ranked = scores.sort_values(["score", "transaction_id"], ascending=[False, True])
-    top = set(ranked["transaction_id"].head(settings.alert_top_k))
-    return top | set(scores.loc[scores["score"] >= settings.alert_threshold, "transaction_id"])
+def _expected_alerts(
+    engine: Engine, day: date, scores: pd.DataFrame, settings: Settings
+) -> set[int]:
+    """Every payment of the cards the policy alerts, in memory (cards known before the night
+    left out)."""
+    start = day_interval(day)[0]
+    with engine.connect() as connection:
+        since = start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS)
+        known = cards_known_at(connection, since=since, before=start)
+    alerts = select_alerts(scores, AlertPolicy.of(settings), left_out=set(known.index))
+    return set(scores.loc[scores["customer_id"].isin(alerts["customer_id"]), "transaction_id"])
 
 
 def test_a_backfill_of_30_days_by_overlapping_runs_scores_each_transaction_once(
@@ -547,7 +556,7 @@ def test_a_backfill_of_30_days_by_overlapping_runs_scores_each_transaction_once(
         assert scores["transaction_id"].tolist() == _validated_ids(bank.engine, day), day
         assert set(scores["run_id"]) <= day_runs, day
         assert set(scores.loc[scores["is_alert"], "transaction_id"]) == _expected_alerts(
-            scores, settings
+            bank.engine, day, scores, settings
         ), day
     with bank.engine.connect() as connection:
         mixed_shares = connection.execute(

@@ -22,6 +22,7 @@ CORE = {
     "fraud.atomic_files",
     "fraud.bulk",
     "fraud.config",
+    "fraud.variables",
     "fraud.dag_ids",
     "fraud.dates",
     "fraud.db",

@@ -13,8 +13,12 @@ from fraud.gates import GateConfig, PsiBands
 @pytest.mark.parametrize(
     ("environ", "attribute", "expected"),
     [
-        ({}, "alert_top_k", 100),
-        ({"FRAUD_ALERT_TOP_K": "20"}, "alert_top_k", 20),
+        ({}, "review_capacity", 100),
+        ({"FRAUD_REVIEW_CAPACITY": "20"}, "review_capacity", 20),
+        ({"FRAUD_ALERT_TOP_K": "20"}, "review_capacity", 20),
+        ({"FRAUD_ALERT_TOP_K": "20", "FRAUD_REVIEW_CAPACITY": "20"}, "review_capacity", 20),
+        ({}, "alert_ranking", "score"),
+        ({"FRAUD_ALERT_RANKING": "expected_loss"}, "alert_ranking", "expected_loss"),
         ({"FRAUD_ALERT_THRESHOLD": "0.7"}, "alert_threshold", 0.7),
         ({"FRAUD_SCHEDULE_START": "2026-03-01"}, "schedule_start", date(2026, 3, 1)),
         ({"FRAUD_DATABASE_URL": "postgresql://h/db"}, "database_url", "postgresql://h/db"),
@@ -64,7 +68,13 @@ def test_values_are_typed(environ: dict[str, str], attribute: str, expected: obj
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"FRAUD_ALERT_TOP_K": "ten"}, "FRAUD_ALERT_TOP_K='ten' is not a valid int"),
+        ({"FRAUD_REVIEW_CAPACITY": "ten"}, "FRAUD_REVIEW_CAPACITY='ten' is not a valid int"),
+        (
+            {"FRAUD_ALERT_TOP_K": "50", "FRAUD_REVIEW_CAPACITY": "100"},
+            "^FRAUD_ALERT_TOP_K='50' and FRAUD_REVIEW_CAPACITY='100' disagree",
+        ),
+        ({"FRAUD_ALERT_RANKING": "spend"}, "FRAUD_ALERT_RANKING='spend' is not one of"),
+        ({"FRAUD_ALERT_THRESHOLD": "1.5"}, "FRAUD_ALERT_THRESHOLD must be between 0 and 1"),
         ({"FRAUD_SCHEDULE_START": "01/02/2026"}, "FRAUD_SCHEDULE_START='01/02/2026'"),
         ({"FRAUD_PSI_WARNING": "0.3", "FRAUD_PSI_ALERT": "0.2"}, "must be below"),
         ({"FRAUD_DRIFT_CONSECUTIVE_NIGHTS": "0"}, "at least 1"),

@@ -104,7 +104,7 @@ def test_env_file_lines_are_single_quoted_exports() -> None:
         # Tunables and pipeline settings given by the caller are kept.
         ({"AIRFLOW__CORE__PARALLELISM": "8"}, "AIRFLOW__CORE__PARALLELISM", "8"),
         ({"FRAUD_ARTIFACT_DIR": "/data/a"}, "FRAUD_ARTIFACT_DIR", "/data/a"),
-        ({"FRAUD_ALERT_TOP_K": "50"}, "FRAUD_ALERT_TOP_K", "50"),
+        ({"FRAUD_REVIEW_CAPACITY": "50"}, "FRAUD_REVIEW_CAPACITY", "50"),
         ({"AIRFLOW_CONN_WAREHOUSE": "postgres://w"}, "AIRFLOW_CONN_WAREHOUSE", "postgres://w"),
         # Defaults when nothing is given.
         ({}, "AIRFLOW__CORE__PARALLELISM", "4"),

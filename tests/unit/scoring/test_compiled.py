@@ -60,8 +60,8 @@ def test_scoring_with_the_compiled_model_gives_the_same_alerts_and_reasons(
     plain = RegisteredModel("compiled-test", 1, "run", booster)
     compiled = replace(plain, predictor=compile_booster(booster, tmp_path))
 
-    expected = score_frame(plain, rows, run_id="r", alert_threshold=0.2, alert_top_k=5)
-    scored = score_frame(compiled, rows, run_id="r", alert_threshold=0.2, alert_top_k=5)
+    expected = score_frame(plain, rows, run_id="r", alert_threshold=0.2)
+    scored = score_frame(compiled, rows, run_id="r", alert_threshold=0.2)
 
     assert 5 <= expected["is_alert"].sum() < len(expected)
     np.testing.assert_allclose(scored["score"], expected["score"], rtol=0, atol=TOLERANCE)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from fraud.model.registry import RegisteredModel
-from fraud.scoring.predict import score_frame
+from fraud.scoring.predict import predict, score_frame
 from tests.support.simulated_model import COLUMNS, train_on_simulation
 
 
@@ -25,7 +25,9 @@ def _scored() -> tuple[lgb.Booster, pd.DataFrame, pd.DataFrame]:
         scoring_window=(datetime(2026, 1, 22, tzinfo=UTC), datetime(2026, 1, 23, tzinfo=UTC)),
     )
     model = RegisteredModel("reason-test", 1, "run", booster)
-    scored = score_frame(model, frame, run_id="test", alert_threshold=0.5, alert_top_k=10)
+    # At least ten alerts: the threshold is the tenth highest score.
+    threshold = float(np.sort(predict(model, frame))[-10])
+    scored = score_frame(model, frame, run_id="test", alert_threshold=threshold)
     return booster, frame, scored
 
 

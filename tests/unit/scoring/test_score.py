@@ -9,19 +9,16 @@ from fraud.scoring.predict import alert_mask, top_reasons
 
 
 @pytest.mark.parametrize(
-    ("scores", "threshold", "top_k", "expected"),
+    ("scores", "threshold", "expected"),
     [
-        ([0.1, 0.9, 0.3], 0.5, 0, [False, True, False]),
-        ([0.1, 0.2, 0.3], 0.5, 1, [False, False, True]),
-        ([0.1, 0.6, 0.3], 0.5, 2, [False, True, True]),
-        ([0.1, 0.2], 0.5, 5, [True, True]),
-        ([], 0.5, 3, []),
+        ([0.1, 0.9, 0.3], 0.5, [False, True, False]),
+        ([0.1, 0.5, 0.3], 0.5, [False, True, False]),
+        ([0.1, 0.9, 0.3], None, [False, False, False]),
+        ([], 0.5, []),
     ],
 )
-def test_alert_mask(
-    scores: list[float], threshold: float, top_k: int, expected: list[bool]
-) -> None:
-    mask = alert_mask(np.array(scores, dtype=float), threshold, top_k)
+def test_alert_mask(scores: list[float], threshold: float | None, expected: list[bool]) -> None:
+    mask = alert_mask(np.array(scores, dtype=float), threshold)
     assert mask.tolist() == expected
 
 
