@@ -155,7 +155,7 @@ def _excluded_cards(
     by_card = recent.groupby("customer_id")
     unreachable_days = (
         recent[recent["outcome"] == UNREACHABLE].groupby("customer_id")["known_at"].nunique()
-    )
+    ).to_dict()
     cooled_cards = [
         card
         for card, outcomes in by_card["outcome"]

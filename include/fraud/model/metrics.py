@@ -84,6 +84,10 @@ def card_precision_at_k(frame: pd.DataFrame, k: int = 100, score_column: str = "
         rows = days == value
         if detected:
             rows &= ~np.isin(customers, np.fromiter(detected, dtype=np.int64))
+        if not rows.any():
+            # Every card of the day was caught before: the day's reviews find nothing new.
+            precisions.append(0.0)
+            continue
         precision, found = _daily_card_precision(
             customers[rows], scores[rows], frauds[rows], weights[rows], k
         )

@@ -303,3 +303,16 @@ def test_card_precision_matches_the_plain_groupby_with_ties_weights_and_days(see
         frame["weight"] = np.where(frame["is_fraud"] == 1, 1.0, 1 / 0.3)
     for k in (1, 5, 100):
         assert card_precision_at_k(frame, k) == _card_precision_by_groupby(frame, k)
+
+
+def test_a_day_whose_cards_were_all_caught_before_counts_as_finding_nothing() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 1],
+            "tx_datetime": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 10:00"], utc=True),
+            "is_fraud": [1, 1],
+            "score": [0.9, 0.9],
+        }
+    )
+    # Day 1: one fraudulent card of one reviewed (k=1); day 2: only that caught card, left out.
+    assert card_precision_at_k(frame, k=1) == pytest.approx((1.0 + 0.0) / 2)

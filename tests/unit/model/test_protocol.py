@@ -9,12 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraud.config import Settings
+from fraud.model.alert_policy import AlertPolicy
 from fraud.model.protocol import (
+    EXPECTED_LOSS_ROW,
     REPORTED_METRICS,
     Protocol,
     evaluate_frames,
+    expected_loss_scores,
+    judged_in_money,
     known_card_mask,
     protocol_datasets,
+    with_card_reports,
 )
 from fraud.simulation.generate import simulate
 from fraud.simulation.params import SimulationParams
@@ -150,3 +156,67 @@ def test_evaluate_frames_reports_the_model_and_both_baselines() -> None:
         assert all(np.isfinite(metrics[name]) for name in REPORTED_METRICS)
     # The simulated frauds are learnable: the model must beat the amount rule.
     assert results["model"]["average_precision"] > results["amount_rule"]["average_precision"]
+
+
+def _night(day: int, hour: int) -> pd.Timestamp:
+    return pd.Timestamp(datetime(2018, 8, day, hour, tzinfo=UTC))
+
+
+def _money_test_frame() -> pd.DataFrame:
+    """Two cards on 8 August: card 1 scores higher and spends little, card 2 scores lower and
+    spends a lot; both are compromised, and each commits a fraud on the 9th after the review."""
+    return pd.DataFrame(
+        {
+            "transaction_id": [1, 2, 3, 4],
+            "tx_datetime": [_night(8, 9), _night(8, 10), _night(9, 15), _night(9, 16)],
+            "customer_id": [1, 2, 1, 2],
+            "tx_amount": [5.0, 40.0, 7.0, 300.0],
+            "is_fraud": [1, 1, 1, 1],
+            # 30-day history: card 1 made 30 payments of 3.0 (3.0 a day), card 2 30 of 100.0.
+            "customer_tx_count_30d": [30.0, 30.0, 30.0, 30.0],
+            "customer_mean_amount_30d": [3.0, 100.0, 3.0, 100.0],
+        }
+    )
+
+
+def test_each_card_carries_its_first_fraud_report_since_the_cut() -> None:
+    test = _money_test_frame()
+    labels = pd.DataFrame(
+        {
+            "transaction_id": [1, 3, 2],
+            "is_fraud": [True, True, False],
+            "reported_at": [_night(15, 0), _night(12, 0), _night(10, 0)],
+        }
+    )
+    reported = with_card_reports(test, labels, datetime(2018, 8, 1, tzinfo=UTC))
+    # Card 1's earliest fraud report; card 2's only label is genuine, so it has none.
+    assert list(reported["card_reported_at"].iloc[[0, 2]]) == [_night(12, 0)] * 2
+    assert reported["card_reported_at"].iloc[[1, 3]].isna().all()
+
+
+def test_expected_loss_is_the_cards_score_times_its_daily_spend_over_the_horizon() -> None:
+    test = _money_test_frame().assign(score=[0.9, 0.4, 0.2, 0.1])
+    values = expected_loss_scores(test, AlertPolicy("expected_loss", 1, None, 7))
+    # Day 8: card 1 0.9 * 7 * 3.0, card 2 0.4 * 7 * 100.0; day 9 from that day's scores.
+    assert values == pytest.approx([18.9, 280.0, 0.2 * 7 * 3.0, 0.1 * 7 * 100.0])
+
+
+def test_the_money_of_a_ranking_follows_the_cards_it_alerts_within_the_capacity() -> None:
+    test = with_card_reports(
+        _money_test_frame(), pd.DataFrame(columns=["transaction_id", "is_fraud", "reported_at"]),
+        datetime(2018, 8, 1, tzinfo=UTC),
+    )  # fmt: skip
+    settings = Settings(review_capacity=1, review_delay_hours=10.0, label_delay_days=7)
+    results = judged_in_money(test, {"model": np.array([0.9, 0.4, 0.2, 0.1])}, settings)
+    by_score, by_loss = results["model"], results[EXPECTED_LOSS_ROW]
+    # By score, day 8 alerts card 1: 5.0 detected of 45.0, and its 7.0 on the 9th (after the
+    # review at 10:00) prevented; day 9 alerts card 2, whose 300.0 is detected, nothing after.
+    assert by_score["detected_amount_within_capacity"] == pytest.approx(5.0 + 300.0)
+    assert by_score["prevented_amount_within_capacity"] == pytest.approx(7.0)
+    # By expected loss, day 8 alerts the big spender: its 300.0 on the 9th is prevented.
+    assert by_loss["detected_amount_within_capacity"] == pytest.approx(40.0 + 7.0)
+    assert by_loss["prevented_amount_within_capacity"] == pytest.approx(300.0)
+    # A card caught on the 8th is blocked on the 9th: its 300.0 is prevented, not in the 9th's
+    # fraud amount, which is card 1's 7.0.
+    assert by_loss["value_detection_rate_within_capacity"] == pytest.approx(47.0 / (45.0 + 7.0))
+    assert by_loss["average_precision"] == by_score["average_precision"]
