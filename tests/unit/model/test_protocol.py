@@ -163,18 +163,26 @@ def _night(day: int, hour: int) -> pd.Timestamp:
 
 
 def _money_test_frame() -> pd.DataFrame:
-    """Two cards on 8 August: card 1 scores higher and spends little, card 2 scores lower and
-    spends a lot; both are compromised, and each commits a fraud on the 9th after the review."""
+    """Cards on 8 August: card 1 scores higher and spends little, card 2 scores lower and spends a
+    lot; both are compromised, and each commits a fraud on the 9th after the review. Card 3 is
+    genuine and scores lowest."""
     return pd.DataFrame(
         {
-            "transaction_id": [1, 2, 3, 4],
-            "tx_datetime": [_night(8, 9), _night(8, 10), _night(9, 15), _night(9, 16)],
-            "customer_id": [1, 2, 1, 2],
-            "tx_amount": [5.0, 40.0, 7.0, 300.0],
-            "is_fraud": [1, 1, 1, 1],
-            # 30-day history: card 1 made 30 payments of 3.0 (3.0 a day), card 2 30 of 100.0.
-            "customer_tx_count_30d": [30.0, 30.0, 30.0, 30.0],
-            "customer_mean_amount_30d": [3.0, 100.0, 3.0, 100.0],
+            "transaction_id": [1, 2, 3, 4, 5],
+            "tx_datetime": [
+                _night(8, 9),
+                _night(8, 10),
+                _night(9, 15),
+                _night(9, 16),
+                _night(8, 11),
+            ],
+            "customer_id": [1, 2, 1, 2, 3],
+            "tx_amount": [5.0, 40.0, 7.0, 300.0, 20.0],
+            "is_fraud": [1, 1, 1, 1, 0],
+            # 30-day history: card 1 made 30 payments of 3.0 (3.0 a day), card 2 30 of 100.0,
+            # card 3 (genuine) 30 of 1.0.
+            "customer_tx_count_30d": [30.0, 30.0, 30.0, 30.0, 30.0],
+            "customer_mean_amount_30d": [3.0, 100.0, 3.0, 100.0, 1.0],
         }
     )
 
@@ -191,14 +199,14 @@ def test_each_card_carries_its_first_fraud_report_since_the_cut() -> None:
     reported = with_card_reports(test, labels, datetime(2018, 8, 1, tzinfo=UTC))
     # Card 1's earliest fraud report; card 2's only label is genuine, so it has none.
     assert list(reported["card_reported_at"].iloc[[0, 2]]) == [_night(12, 0)] * 2
-    assert reported["card_reported_at"].iloc[[1, 3]].isna().all()
+    assert reported["card_reported_at"].iloc[[1, 3, 4]].isna().all()
 
 
 def test_expected_loss_is_the_cards_score_times_its_daily_spend_over_the_horizon() -> None:
-    test = _money_test_frame().assign(score=[0.9, 0.4, 0.2, 0.1])
+    test = _money_test_frame().assign(score=[0.9, 0.4, 0.2, 0.1, 0.05])
     values = expected_loss_scores(test, AlertPolicy("expected_loss", 1, None, 7))
     # Day 8: card 1 0.9 * 7 * 3.0, card 2 0.4 * 7 * 100.0; day 9 from that day's scores.
-    assert values == pytest.approx([18.9, 280.0, 0.2 * 7 * 3.0, 0.1 * 7 * 100.0])
+    assert values == pytest.approx([18.9, 280.0, 0.2 * 7 * 3.0, 0.1 * 7 * 100.0, 0.05 * 7 * 1.0])
 
 
 def test_the_money_of_a_ranking_follows_the_cards_it_alerts_within_the_capacity() -> None:
@@ -207,7 +215,7 @@ def test_the_money_of_a_ranking_follows_the_cards_it_alerts_within_the_capacity(
         datetime(2018, 8, 1, tzinfo=UTC),
     )  # fmt: skip
     settings = Settings(review_capacity=1, review_delay_hours=10.0, label_delay_days=7)
-    results = judged_in_money(test, {"model": np.array([0.9, 0.4, 0.2, 0.1])}, settings)
+    results = judged_in_money(test, {"model": np.array([0.9, 0.4, 0.2, 0.1, 0.05])}, settings)
     by_score, by_loss = results["model"], results[EXPECTED_LOSS_ROW]
     # By score, day 8 alerts card 1: 5.0 detected of 45.0, and its 7.0 on the 9th (after the
     # review at 10:00) prevented; day 9 alerts card 2, whose 300.0 is detected, nothing after.
