@@ -176,14 +176,14 @@ where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and is_alert and reason_1 is null
 """
 
-# Every payment of an alerted card that night, with the card's rule and rank.
+# Every payment of an alerted card that night, with its card's rule and rank, in one pass.
 _MARK_CARDS_SQL = """
 update scoring.transaction_scores as s
-set is_alert = true, alert_rule = card.alert_rule, alert_rank = card.alert_rank
-from unnest(cast(:customer_ids as bigint[]), cast(:rules as text[]), cast(:ranks as integer[]))
-    as card (customer_id, alert_rule, alert_rank)
+set is_alert = true,
+    alert_rule = (cast(:rules as text[]))[array_position(cast(:customer_ids as bigint[]), s.customer_id)],
+    alert_rank = (cast(:ranks as integer[]))[array_position(cast(:customer_ids as bigint[]), s.customer_id)]
 where s.tx_datetime >= :start and s.tx_datetime < :end and s.generation = :generation
-  and s.customer_id = card.customer_id
+  and s.customer_id = any(cast(:customer_ids as bigint[]))
 """
 
 _FEATURES_OF_IDS_SQL = """
