@@ -1,23 +1,16 @@
-"""A night's alerts, chosen per card by the review budget's policy
-(:mod:`fraud.model.alert_policy`) and marked with reason codes as the night's next generation is
-published.
+"""A night's alerts, chosen per card by the review budget's policy once every share is scored
+(:mod:`fraud.model.alert_policy`, docs/alerts.md), by a holder of the whole night's lock, and
+marked with reason codes as the night's next generation is published.
 
-The budget is a property of the whole night, so it is chosen once every share is scored
-(:func:`fraud.scoring.score.score_share`), by a holder of the whole night's lock: at most
-``FRAUD_REVIEW_CAPACITY`` cards, ranked by ``FRAUD_ALERT_RANKING``, and, when
-``FRAUD_ALERT_THRESHOLD`` is set, the other cards with a payment scoring at least it. Every
-payment of an alerted card that night is flagged with the card's rule (``budget`` or
-``threshold``) and rank, and explained by its three reasons with their features' values; the
-night's policy and capacity go into ``scoring.alert_nights``.
-
-Cards known as fraud before the night began are left out (the known-card rule: already blocked).
-Cards reviewed recently are not sent back to the investigators unless new evidence arrives: a
-card with a verdict known within ``review_cooldown_days`` before the night's end is left out,
-unless one of its payments of the night scores higher than every reviewed payment of it. A card
-with a fraud verdict is compromised and left to the known-card rule; an unreachable
-cardholder's card comes back once (it is cooled down from its second unreachable review, on
-another day). Verdicts known after the night's end change nothing, so a re-run gives the same
-alerts.
+At most ``FRAUD_REVIEW_CAPACITY`` cards by ``FRAUD_ALERT_RANKING`` (rule ``budget``) and, when
+``FRAUD_ALERT_THRESHOLD`` is set, the other cards with a payment at or above it (``threshold``);
+every payment of an alerted card is flagged with the card's rule and rank and explained; the
+night's policy goes into ``scoring.alert_nights``. Cards known as fraud before the night began
+are left out (the known-card rule), and so are cards in their review cool-down: a verdict known
+within ``review_cooldown_days`` before the night's end and no payment of the night scoring above
+every reviewed one (a fraud verdict is left to the known-card rule; an unreachable cardholder's
+card is cooled down from its second review day). Verdicts known after the night's end change
+nothing, so a re-run gives the same alerts.
 """
 
 from __future__ import annotations
@@ -25,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,9 +66,7 @@ having not bool_or(v.outcome = 'fraud_confirmed')
 """
 
 # A night's cards, each with its highest score and, for expected_loss, its lowest 30-day spend
-# per day among its payments of the night (fraud.model.alert_policy); a card cooled down
-# (reviewed recently, no payment of the night scoring above every reviewed one) or known as fraud
-# before the night began (the known-card rule) is no candidate.
+# per day of the night (fraud.model.alert_policy); cards cooled down or known are no candidates.
 _NIGHT_SQL = """
 with night as (
     select customer_id, score, null::double precision as daily_spend
@@ -102,13 +94,6 @@ cards as (
     group by customer_id
 ),
 
-known as (
-    select distinct t.customer_id
-    from {frauds_known_before(":since", ":start")} as known
-    join raw.transactions as t using (transaction_id)
-    where t.tx_datetime >= :since
-),
-
 candidates as (
     select cards.customer_id, cards.card_score,
         cards.card_score * :horizon_days * cards.daily_spend as expected_loss
@@ -118,54 +103,59 @@ candidates as (
         where reviewed.customer_id = cards.customer_id
           and cards.card_score <= reviewed.reviewed_score
     )
-      and not exists (select 1 from known where known.customer_id = cards.customer_id)
+      and cards.customer_id <> all(cast(:known as bigint[]))
 )
 """
-# The budget alone: the first cards in the ranking's order (a top-N sort, not a full one).
-_BY_SCORE_SQL = f"""{_NIGHT_SQL}{_CANDIDATES_SQL}
-select customer_id, card_score, expected_loss
-from candidates
-order by card_score desc, customer_id
-limit :capacity
+# Which of the given cards are known as fraud before the night began (the known-card rule):
+# asked of the cards near the top only, through the card index of raw.transactions, rather than
+# of every fraud of the last 30 days.
+_KNOWN_AMONG_SQL = f"""
+select distinct t.customer_id
+from raw.transactions as t
+where t.customer_id = any(cast(:cards as bigint[]))
+  and t.tx_datetime >= :since and t.tx_datetime < :start
+  and t.transaction_id in (
+      select known.transaction_id from {frauds_known_before(":since", ":start")} as known
+  )
 """
-_BY_EXPECTED_LOSS_SQL = f"""{_NIGHT_WITH_SPEND_SQL}{_CANDIDATES_SQL}
-select customer_id, card_score, expected_loss
-from candidates
-order by expected_loss desc nulls last, customer_id
-limit :capacity
-"""
-# With a threshold: every candidate ranked, the budget's and those over the threshold kept.
-_BY_SCORE_WITH_THRESHOLD_SQL = f"""{_NIGHT_SQL}{_CANDIDATES_SQL},
-
-ranked as (
-    select customer_id, card_score, expected_loss,
-        row_number() over (order by card_score desc, customer_id) as alert_rank
-    from candidates
-)
-
-select customer_id, card_score, expected_loss, alert_rank
-from ranked
-where alert_rank <= :capacity or card_score >= :threshold
-order by alert_rank
-"""
-_BY_EXPECTED_LOSS_WITH_THRESHOLD_SQL = f"""{_NIGHT_WITH_SPEND_SQL}{_CANDIDATES_SQL},
-
-ranked as (
-    select customer_id, card_score, expected_loss,
-        row_number() over (order by expected_loss desc nulls last, customer_id) as alert_rank
-    from candidates
-)
-
-select customer_id, card_score, expected_loss, alert_rank
-from ranked
-where alert_rank <= :capacity or card_score >= :threshold
-order by alert_rank
-"""
+# The ranking's order and the night's cards it reads, by ranking.
+_ORDER = {
+    "score": "card_score desc, customer_id",
+    "expected_loss": "expected_loss desc nulls last, customer_id",
+}
+_NIGHTS = {"score": _NIGHT_SQL, "expected_loss": _NIGHT_WITH_SPEND_SQL}
+# By (ranking, with a threshold). The budget alone: the first cards in the ranking's order (a
+# top-N sort, not a full one). With a threshold: every candidate ranked, those up to the budget's
+# last and the last over the threshold returned (the known among them are then ranked out).
 _RANKING_SQL = {
-    ("score", False): _BY_SCORE_SQL,
-    ("score", True): _BY_SCORE_WITH_THRESHOLD_SQL,
-    ("expected_loss", False): _BY_EXPECTED_LOSS_SQL,
-    ("expected_loss", True): _BY_EXPECTED_LOSS_WITH_THRESHOLD_SQL,
+    **{
+        (ranking, False): f"""{night}{_CANDIDATES_SQL}
+select customer_id, card_score, expected_loss
+from candidates
+order by {_ORDER[ranking]}
+limit :capacity
+"""
+        for ranking, night in _NIGHTS.items()
+    },
+    **{
+        (ranking, True): f"""{night}{_CANDIDATES_SQL},
+
+ranked as (
+    select customer_id, card_score, expected_loss,
+        row_number() over (order by {_ORDER[ranking]}) as alert_rank
+    from candidates
+)
+
+select customer_id, card_score, expected_loss, alert_rank
+from ranked
+where alert_rank <= greatest(
+    :capacity,
+    (select coalesce(max(alert_rank), 0) from ranked where card_score >= :threshold)
+)
+order by alert_rank
+"""
+        for ranking, night in _NIGHTS.items()
+    },
 }
 
 # Alerts of cards no longer alerted (a re-run, a re-scored share, another policy).
@@ -186,14 +176,14 @@ where tx_datetime >= :start and tx_datetime < :end and generation = :generation
   and is_alert and reason_1 is null
 """
 
-# Every payment of an alerted card that night, with the card's rule and rank.
+# Every payment of an alerted card that night, with its card's rule and rank, in one pass.
 _MARK_CARDS_SQL = """
 update scoring.transaction_scores as s
-set is_alert = true, alert_rule = card.alert_rule, alert_rank = card.alert_rank
-from unnest(cast(:customer_ids as bigint[]), cast(:rules as text[]), cast(:ranks as integer[]))
-    as card (customer_id, alert_rule, alert_rank)
+set is_alert = true,
+    alert_rule = (cast(:rules as text[]))[array_position(cast(:customer_ids as bigint[]), s.customer_id)],
+    alert_rank = (cast(:ranks as integer[]))[array_position(cast(:customer_ids as bigint[]), s.customer_id)]
 where s.tx_datetime >= :start and s.tx_datetime < :end and s.generation = :generation
-  and s.customer_id = card.customer_id
+  and s.customer_id = any(cast(:customer_ids as bigint[]))
 """
 
 _FEATURES_OF_IDS_SQL = """
@@ -260,26 +250,57 @@ def ranked_cards(
         "cooldown_days": review_cooldown_days,
         "since": start - timedelta(days=KNOWN_CARD_LOOKBACK_DAYS),
     }
-    sql = _RANKING_SQL[(policy.ranking, policy.threshold is not None)]
-    rows = connection.execute(sa.text(sql), params).fetchall()
+    rows = _rows_without_known(connection, params, policy)
     cards = pd.DataFrame(
-        {
-            "customer_id": np.array([row.customer_id for row in rows], dtype=np.int64),
-            "card_score": np.array([row.card_score for row in rows], dtype=np.float64),
-            "expected_loss": np.array(
-                [np.nan if row.expected_loss is None else row.expected_loss for row in rows],
-                dtype=np.float64,
-            ),
-            "alert_rank": np.array(
-                [getattr(row, "alert_rank", number) for number, row in enumerate(rows, 1)],
-                dtype=np.int64,
-            ),
-        }
-    )
+        [(row.customer_id, row.card_score, row.expected_loss) for row in rows],
+        columns=["customer_id", "card_score", "expected_loss"],
+    ).astype({"customer_id": np.int64, "card_score": np.float64, "expected_loss": np.float64})
+    cards["alert_rank"] = [getattr(row, "alert_rank", n) for n, row in enumerate(rows, 1)]
     cards["alert_rule"] = np.where(
         cards["alert_rank"] <= policy.capacity, RULE_BUDGET, RULE_THRESHOLD
     )
     return cards[list(ALERT_COLUMNS)]
+
+
+def _known_among(connection: Connection, params: dict[str, object], cards: list[int]) -> set[int]:
+    """The cards of ``cards`` known as fraud before the night began."""
+    found = connection.execute(sa.text(_KNOWN_AMONG_SQL), {**params, "cards": cards}).scalars()
+    return {int(card) for card in found}
+
+
+def _rows_without_known(
+    connection: Connection, params: dict[str, object], policy: AlertPolicy
+) -> list[Any]:
+    """The policy's rows in rank order, known cards left out.
+
+    Without a threshold, the ranking is asked for four times the budget's cards, the known ones
+    among them are dropped, and it is asked again for four times as many while the budget is not
+    full and cards remain. With one, every candidate up to the last card over the threshold is
+    ranked in SQL, and ranked again without the known cards found among them until none is.
+    """
+    sql = _RANKING_SQL[(policy.ranking, policy.threshold is not None)]
+    if policy.threshold is None:
+        fetch = max(4 * policy.capacity, 16)
+        while True:
+            rows = connection.execute(
+                sa.text(sql), {**params, "capacity": fetch, "known": []}
+            ).fetchall()
+            known = _known_among(connection, params, [int(row.customer_id) for row in rows])
+            kept = [row for row in rows if int(row.customer_id) not in known]
+            if len(kept) >= policy.capacity or len(rows) < fetch:
+                return kept[: policy.capacity]
+            fetch *= 4
+    excluded: set[int] = set()
+    while True:
+        rows = connection.execute(sa.text(sql), {**params, "known": sorted(excluded)}).fetchall()
+        known = _known_among(connection, params, [int(row.customer_id) for row in rows])
+        if not known:
+            return [
+                row
+                for row in rows
+                if row.alert_rank <= policy.capacity or row.card_score >= policy.threshold
+            ]
+        excluded |= known
 
 
 def _explain_new(
