@@ -4,12 +4,14 @@ A label comes from two sources (``sql/V032__cases_alert_outcomes.sql``): a repor
 or dispute outcome (``raw.fraud_labels``, source ``reported``) and an investigator's verdict
 (``cases.alert_outcomes``, source ``investigator``). As of a moment, a report known by then wins
 over any verdict; otherwise the latest verdict known by then counts; an unreachable verdict is no
-label. Two functions of the warehouse apply that rule, and the stages read labels through the
+label. Three functions of the warehouse apply that rule, and the stages read labels through the
 fragments below only:
 
 * :func:`frauds_known_before`: the payments known as fraud before a moment, each with the moment
   since which it has been (``cases.frauds_known``, inlined by the planner and bounded by the
   payments' earliest time). Point-in-time features, training labels and the known-card rule.
+* :func:`cards_known_before`: the same rule asked of a few cards (``cases.cards_known``, through
+  the card index): the known-card rule of the night's alerts.
 * :func:`reported_labels_before`: the reported labels alone. The sampling of training cards and
   the matured chargeback figures of monitoring read them: a verdict exists only for top-ranked
   cards, so it may change a row's label, never which rows are read or how they are weighted.
@@ -70,6 +72,16 @@ def frauds_known_before(since: str, before: str) -> str:
     parameters)."""
     return (
         f"cases.frauds_known(cast({since} as timestamptz),"
+        f" cast({before} as timestamptz) - {_JUST_BEFORE})"
+    )
+
+
+def cards_known_before(cards: str, since: str, before: str) -> str:
+    """A from-item of ``(customer_id)``: the cards among ``cards`` (an SQL bigint[] expression)
+    with a payment made since ``since`` known as fraud before ``before``, by the rule of
+    :func:`frauds_known_before`, looked up card by card (``cases.cards_known``)."""
+    return (
+        f"cases.cards_known(cast({cards} as bigint[]), cast({since} as timestamptz),"
         f" cast({before} as timestamptz) - {_JUST_BEFORE})"
     )
 

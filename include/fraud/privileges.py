@@ -182,6 +182,14 @@ GRANTS: tuple[Grant, ...] = (
         "cases.frauds_known(since timestamp with time zone, as_of timestamp with time zone)",
         ("EXECUTE",),
     ),
+    # The same rule asked of a few cards (the known-card rule of the night's alerts).
+    Grant(
+        PIPELINE,
+        "function",
+        "cases.cards_known(cards bigint[], since timestamp with time zone,"
+        " as_of timestamp with time zone)",
+        ("EXECUTE",),
+    ),
     # The investigators' figures of a range of nights, for the page and analysts; it reads as
     # its owner, as the views do.
     Grant(

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fraud.bulk import read_frame
-from fraud.labels import frauds_known_before
+from fraud.labels import cards_known_before
 from fraud.model.alert_policy import (
     ALERT_COLUMNS,
     RULE_BUDGET,
@@ -110,13 +110,7 @@ candidates as (
 # asked of the cards near the top only, through the card index of raw.transactions, rather than
 # of every fraud of the last 30 days.
 _KNOWN_AMONG_SQL = f"""
-select distinct t.customer_id
-from raw.transactions as t
-where t.customer_id = any(cast(:cards as bigint[]))
-  and t.tx_datetime >= :since and t.tx_datetime < :start
-  and t.transaction_id in (
-      select known.transaction_id from {frauds_known_before(":since", ":start")} as known
-  )
+select known.customer_id from {cards_known_before(":cards", ":since", ":start")} as known
 """
 # The ranking's order and the night's cards it reads, by ranking.
 _ORDER = {

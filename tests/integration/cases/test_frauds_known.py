@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from fraud.db import create_warehouse_engine
 from fraud.features.frames import read_history
-from fraud.labels import frauds_known_before
+from fraud.labels import cards_known_before, frauds_known_before
 from tests.support.logins import member_login
 
 pytestmark = pytest.mark.integration
@@ -194,3 +194,29 @@ def test_the_protocols_history_holds_verdict_frauds_from_their_known_at(engine: 
     assert labels.loc[reported, "reported_at"] == _at(8)
     assert genuine not in labels.index
     assert labels["is_fraud"].all()
+
+
+def test_the_cards_known_are_the_cards_of_the_frauds_known_card_by_card(engine: Engine) -> None:
+    # Each payment is its own card (customer_id = transaction_id), so every case is one card.
+    payments = [_payment(engine, events) for events, _, _ in CASES]
+    with engine.connect() as connection:
+        for day in (0, 1, 1.5, 2.5, 3.5, 5, 8, 9.5, 30):
+            params = {"since": SINCE, "before": _at(day), "cards": payments}
+            frauds = connection.execute(
+                sa.text(
+                    "select t.customer_id"
+                    f" from {frauds_known_before(':since', ':before')} as known"
+                    " join raw.transactions as t using (transaction_id)"
+                    " where t.customer_id = any(cast(:cards as bigint[]))"
+                ),
+                params,
+            )
+            cards = connection.execute(
+                sa.text(
+                    f"select customer_id from {cards_known_before(':cards', ':since', ':before')}"
+                ),
+                params,
+            )
+            expected = sorted(frauds.scalars())
+            assert sorted(cards.scalars()) == expected, day
+            assert expected or day <= 1, day  # from day 1.5 on some case is a fraud
