@@ -279,7 +279,8 @@ GUIDE = Path(__file__).resolve().parents[3] / "docs" / "analysts.md"
 
 def _guide_blocks() -> list[str]:
     text = GUIDE.read_text()
-    section = text[text.index("## Recording verdicts") : text.index("## Views")]
+    start = text.index("## Recording verdicts")
+    section = text[start : text.index("\n## ", start)]
     return re.findall(r"```sql\n(.*?)```", section, re.S)
 
 
