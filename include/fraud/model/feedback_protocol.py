@@ -25,8 +25,10 @@ verdicts are labels (features, the known-card rule, training targets), without i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -139,13 +141,16 @@ def _split_scorer(rows: pd.DataFrame, feedback: set[int], settings: Settings) ->
 
 
 def _outcome(
-    replay: Replay, bank: Bank, protocol: Protocol, test_ids: np.ndarray, models: dict[str, Scorer]
+    replay: Replay,
+    bank: Bank,
+    protocol: Protocol,
+    test_ids: np.ndarray,
+    judged: Callable[[pd.DataFrame], dict[str, np.ndarray]],
 ) -> dict[str, object]:
     """The run's metrics on the common test payments, its stopped fraud and its test alerts."""
     scored = replay.scored()
     test = scored[scored["transaction_id"].isin(test_ids)].reset_index(drop=True)
-    scores = {name: scorer(test) for name, scorer in models.items()}
-    metrics = train.evaluate_scores(test, scores)
+    metrics = train.evaluate_scores(test, judged(test))
     amount, cards = stopped_fraud(
         bank.transactions, bank.truth, replay.verdicts, protocol.test_start, protocol.test_end
     )
@@ -164,19 +169,6 @@ def _outcome(
             for night, card, rank in replay.alerts
             if night >= protocol.test_start.date()
         ],
-    }
-
-
-def _models(models: train.TrainedModels) -> dict[str, Scorer]:
-    """The run's model and its two baselines, each as a scorer of a feature frame."""
-    return {
-        "model": _booster_scorer(models),
-        "logistic_regression": lambda frame: models.logistic.predict_proba(
-            frame[list(FEATURE_COLUMNS)]
-        )[:, 1],
-        "amount_rule": lambda frame: (
-            frame["tx_amount"].to_numpy() > models.amount_threshold
-        ).astype(float),
     }
 
 
@@ -212,10 +204,16 @@ def evaluate_with_feedback(
         )  # fmt: skip
         rows = _training_rows(replay, bank, protocol, use_verdicts=use_verdicts)
         models = _fit(rows, settings)
-        runs = {name: (replay.copy(), _booster_scorer(models), _models(models))}
+        runs = {
+            name: (
+                replay.copy(),
+                _booster_scorer(models),
+                partial(train.score_models, models),
+            )
+        }
         if split and use_verdicts:
             scorer = _split_scorer(rows, _verdict_labelled(replay, protocol), settings)
-            runs[f"{name}_split"] = (replay.copy(), scorer, {"model": scorer})
+            runs[f"{name}_split"] = (replay.copy(), scorer, partial(_model_only, scorer))
         for run, (state, scorer, judged) in runs.items():
             state = replay_nights(
                 bank.transactions, bank.reported, bank.truth, test_nights, scorer, rules,
@@ -230,6 +228,11 @@ def evaluate_with_feedback(
                 else 0
             )
     return results
+
+
+def _model_only(scorer: Scorer, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A run judged on its model alone (the split has no baselines of its own)."""
+    return {"model": scorer(frame)}
 
 
 def _common_test(replay: Replay, bank: Bank, protocol: Protocol) -> np.ndarray:
